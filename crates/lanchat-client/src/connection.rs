@@ -1,0 +1,289 @@
+//! Reaching a server and talking to it.
+//!
+//! [`Connection::connect`] resolves the address, connects with a timeout and
+//! checks the greeting before anything else: an HTTP server, a silent
+//! listener or any other service on the port is reported as "not a lanchat
+//! server" within a few seconds, never waited on forever. After that,
+//! [`FrameReader`] and [`FrameWriter`] carry frames in each direction, so a
+//! front end can read and write from different tasks.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use lanchat_proto::greeting::MAGIC;
+use lanchat_proto::limits::{DEFAULT_PORT, MAX_GREETING_LEN};
+use lanchat_proto::{encode, ClientFrame, DecodeError, Greeting, LineDecoder, ServerFrame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{lookup_host, TcpStream};
+use tokio::time::{timeout, Instant};
+
+use crate::error::ClientError;
+
+/// How long to wait for a TCP connection, and then for the greeting.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// An open connection to a verified lanchat server.
+#[derive(Debug)]
+pub struct Connection {
+    /// What the server said about itself.
+    pub greeting: Greeting,
+    /// The address we reached, as `ip:port`.
+    pub addr: String,
+    /// Frames from the server.
+    pub reader: FrameReader,
+    /// Frames to the server.
+    pub writer: FrameWriter,
+}
+
+/// The reading half: yields frames from the server.
+#[derive(Debug)]
+pub struct FrameReader {
+    half: OwnedReadHalf,
+    buf: BytesMut,
+    decoder: LineDecoder,
+}
+
+/// The writing half: sends frames to the server.
+#[derive(Debug)]
+pub struct FrameWriter {
+    half: OwnedWriteHalf,
+}
+
+/// The outcome of asking for a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// We are in.
+    Welcome {
+        name: String,
+        room: String,
+        users: Vec<String>,
+    },
+    /// The name cannot be used; the reason is for the user.
+    Rejected { reason: String },
+}
+
+impl Connection {
+    /// Connects to `server` (`host`, `host:port`, `ip`, `[v6]:port`; the
+    /// port defaults to 8081) and checks that it is a lanchat server.
+    pub async fn connect(server: &str) -> Result<Connection, ClientError> {
+        let (host, port) = split_host_port(server);
+        let addrs: Vec<_> = lookup_host((host, port))
+            .await
+            .map_err(|source| ClientError::Resolve {
+                host: host.to_owned(),
+                source,
+            })?
+            .collect();
+        let mut last = None;
+        for addr in addrs {
+            match Self::connect_addr(&addr.to_string()).await {
+                Ok(conn) => return Ok(conn),
+                Err(e @ (ClientError::Connect { .. } | ClientError::ConnectTimeout { .. })) => {
+                    last = Some(e)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::Resolve {
+            host: host.to_owned(),
+            source: std::io::ErrorKind::NotFound.into(),
+        }))
+    }
+
+    /// Connects to one socket address and checks the greeting.
+    pub async fn connect_addr(addr: &str) -> Result<Connection, ClientError> {
+        let secs = CONNECT_TIMEOUT.as_secs();
+        let stream = match timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => {
+                return Err(ClientError::Connect {
+                    addr: addr.to_owned(),
+                    source,
+                })
+            }
+            Err(_) => {
+                return Err(ClientError::ConnectTimeout {
+                    addr: addr.to_owned(),
+                    secs,
+                })
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (mut read, write) = stream.into_split();
+        let (greeting, rest) = read_greeting(&mut read, addr).await?;
+        Ok(Connection {
+            greeting,
+            addr: addr.to_owned(),
+            reader: FrameReader {
+                half: read,
+                buf: rest,
+                decoder: LineDecoder::default(),
+            },
+            writer: FrameWriter { half: write },
+        })
+    }
+
+    /// Asks to enter the room as `name`, answering pings while waiting.
+    pub async fn register(&mut self, name: &str) -> Result<Registration, ClientError> {
+        self.writer
+            .send(&ClientFrame::Join {
+                name: name.to_owned(),
+            })
+            .await?;
+        loop {
+            match self.reader.next().await? {
+                None => return Err(ClientError::Closed),
+                Some(ServerFrame::Welcome { name, room, users }) => {
+                    return Ok(Registration::Welcome { name, room, users })
+                }
+                Some(ServerFrame::NameRejected { reason, .. }) => {
+                    return Ok(Registration::Rejected { reason })
+                }
+                Some(ServerFrame::Ping { token }) => {
+                    self.writer.send(&ClientFrame::Pong { token }).await?
+                }
+                Some(ServerFrame::Bye { reason }) => return Err(ClientError::Disconnected(reason)),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+impl FrameReader {
+    /// The next frame, or `None` when the server closed the connection.
+    /// Frames we cannot parse are skipped (a newer server may send them).
+    pub async fn next(&mut self) -> Result<Option<ServerFrame>, ClientError> {
+        loop {
+            match self.decoder.next_frame::<ServerFrame>(&mut self.buf) {
+                Ok(Some(frame)) => return Ok(Some(frame)),
+                Ok(None) => {}
+                Err(DecodeError::TooLong { .. }) => return Err(ClientError::FrameTooLong),
+                Err(error) => {
+                    tracing::warn!(%error, "skipping a frame from the server");
+                    continue;
+                }
+            }
+            self.buf.reserve(4096);
+            match self.half.read_buf(&mut self.buf).await {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl FrameWriter {
+    /// Sends one frame.
+    pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
+        self.half.write_all(&encode(frame)).await?;
+        Ok(())
+    }
+
+    /// Closes our direction of the connection.
+    pub async fn close(&mut self) {
+        let _ = self.half.shutdown().await;
+    }
+}
+
+/// Reads the first line and checks it is a lanchat greeting. Fails fast on
+/// the first byte that rules it out, so an HTTP server or a service that
+/// talks first is reported at once; a silent one costs [`CONNECT_TIMEOUT`].
+async fn read_greeting(
+    read: &mut OwnedReadHalf,
+    addr: &str,
+) -> Result<(Greeting, BytesMut), ClientError> {
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let mut buf = BytesMut::with_capacity(512);
+    loop {
+        if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            let line = buf.split_to(end + 1);
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            return match Greeting::parse(line) {
+                Ok(greeting) => Ok((greeting, buf)),
+                Err(e @ lanchat_proto::GreetingError::Version { .. }) => {
+                    Err(ClientError::Version {
+                        addr: addr.to_owned(),
+                        detail: e.to_string(),
+                    })
+                }
+                Err(_) => Err(not_lanchat(addr, line)),
+            };
+        }
+        let seen = buf.len().min(MAGIC.len());
+        if buf[..seen] != MAGIC[..seen] || buf.len() > MAX_GREETING_LEN {
+            return Err(not_lanchat(addr, &buf));
+        }
+        let read_more = read.read_buf(&mut buf);
+        match tokio::time::timeout_at(deadline, read_more).await {
+            Err(_) => {
+                return Err(ClientError::Silent {
+                    addr: addr.to_owned(),
+                    secs: CONNECT_TIMEOUT.as_secs(),
+                })
+            }
+            Ok(Ok(0)) if buf.is_empty() => {
+                return Err(ClientError::NoGreeting {
+                    addr: addr.to_owned(),
+                })
+            }
+            Ok(Ok(0)) => return Err(not_lanchat(addr, &buf)),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(ClientError::Connect {
+                    addr: addr.to_owned(),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+fn not_lanchat(addr: &str, bytes: &[u8]) -> ClientError {
+    let shown: String = bytes
+        .iter()
+        .take(40)
+        .flat_map(|b| b.escape_ascii())
+        .map(char::from)
+        .collect();
+    let more = if bytes.len() > 40 { "…" } else { "" };
+    ClientError::NotLanchat {
+        addr: addr.to_owned(),
+        sample: format!("\"{shown}{more}\""),
+    }
+}
+
+/// Splits `host[:port]`, accepting bare and bracketed IPv6 addresses.
+pub fn split_host_port(server: &str) -> (&str, u16) {
+    let server = server.trim();
+    if let Some(rest) = server.strip_prefix('[') {
+        if let Some((host, tail)) = rest.split_once(']') {
+            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+            return (host, port.unwrap_or(DEFAULT_PORT));
+        }
+    }
+    match server.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => match port.parse() {
+            Ok(port) => (host, port),
+            Err(_) => (server, DEFAULT_PORT),
+        },
+        _ => (server, DEFAULT_PORT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_host_port;
+
+    #[test]
+    fn host_and_port_forms() {
+        assert_eq!(split_host_port("10.0.0.5"), ("10.0.0.5", 8081));
+        assert_eq!(split_host_port("host:9000"), ("host", 9000));
+        assert_eq!(split_host_port("::1"), ("::1", 8081));
+        assert_eq!(split_host_port("[::1]:9000"), ("::1", 9000));
+        assert_eq!(split_host_port("[fe80::1]"), ("fe80::1", 8081));
+    }
+}

@@ -1,0 +1,61 @@
+//! Making text from the network safe to print.
+//!
+//! The server already cleans what it relays, but a client must not trust
+//! that: a hostile or buggy server could send escape sequences that clear
+//! the screen, set the window title, write the clipboard (OSC 52) or make
+//! the terminal answer back with keystrokes. So every string is passed
+//! through [`inert`] before display: control characters become visible
+//! Unicode control pictures (`ESC` is shown as `␛`), C1 controls become
+//! `�`, and invisible format characters (bidi overrides, zero-width
+//! spaces, tag characters) are shown as `<U+202E>`-style markers, so they
+//! can neither hide text nor reorder the line.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// Returns `text` with nothing a terminal would interpret.
+pub fn inert(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\u{0}'..='\u{1F}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('?')),
+            '\u{7F}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9F}' => out.push('\u{FFFD}'),
+            c if needs_escape(c) => {
+                let _ = write!(out, "<U+{:04X}>", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}'
+            | '\u{200B}' | '\u{200E}' | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn escapes_and_controls_are_shown_not_obeyed() {
+        assert_eq!(inert("plain"), "plain");
+        assert_eq!(inert("\u{1b}[2J\u{1b}]0;pwned\u{7}"), "␛[2J␛]0;pwned␇");
+        assert_eq!(inert("a\u{9b}31mb\rc\u{8}"), "a�31mb␍c␈");
+        assert_eq!(inert("\u{202E}txt.exe"), "<U+202E>txt.exe");
+        assert_eq!(inert("👨\u{200D}👩"), "👨\u{200D}👩");
+    }
+}

@@ -1,0 +1,23 @@
+//! The lanchat client library: reach a server, make sure it really is a
+//! lanchat server, register a name and exchange frames; plus the line-based
+//! front end (`--plain`).
+//!
+//! # Layout
+//!
+//! - [`connection`]: connecting, checking the greeting, reading and writing
+//!   frames, registering a name.
+//! - [`display`]: making text from the network safe to print.
+//! - [`plain`]: the line-based front end for scripts, pipes and screen
+//!   readers.
+//! - [`error`]: the error type, [`ClientError`].
+//!
+//! Nothing here trusts the server: every string it sends is made inert
+//! before it reaches a terminal.
+
+pub mod connection;
+pub mod display;
+pub mod error;
+pub mod plain;
+
+pub use connection::{Connection, FrameReader, FrameWriter, Registration};
+pub use error::ClientError;

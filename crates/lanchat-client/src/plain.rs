@@ -1,0 +1,253 @@
+//! The line-based front end (`lanchat --plain`): a contract for scripts,
+//! pipes and screen readers.
+//!
+//! - Each input line is sent exactly as a user would type it.
+//! - Each event is printed as one line, starting with a marker that chat
+//!   text cannot forge: `<name> text` for room messages, `[whisper from
+//!   NAME]` and `[whisper to NAME]` for whispers, `***` for notices from the
+//!   room and server, `!!!` for errors.
+//! - Prompts and diagnostics go to stderr, never stdout.
+//! - End of input leaves the room cleanly, like `/x`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use lanchat_proto::{ClientFrame, LeaveReason, ServerFrame};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+use crate::connection::{Connection, Registration};
+use crate::display::inert;
+use crate::error::ClientError;
+
+/// How long to wait for the server's goodbye after `/x` before leaving anyway.
+const QUIT_GRACE: Duration = Duration::from_secs(1);
+
+/// How the plain front end behaves.
+#[derive(Debug, Clone, Default)]
+pub struct PlainOptions {
+    /// The name to try first; without it, the user is asked.
+    pub name: Option<String>,
+    /// Whether to colour names and markers (only for a terminal, and never
+    /// with `NO_COLOR`).
+    pub color: bool,
+}
+
+/// Registers a name, then relays lines between `input` and the room until
+/// the user quits (`Ok`) or the server goes away (`Err`).
+pub async fn run(
+    conn: Connection,
+    options: PlainOptions,
+    mut input: mpsc::Receiver<String>,
+    out: &mut dyn Write,
+    diag: &mut dyn Write,
+) -> Result<(), ClientError> {
+    let style = Style {
+        color: options.color,
+    };
+    let (mut conn, me, room, users) = choose_name(conn, options.name, &mut input, diag).await?;
+    print(out, &welcome_line(&me, &room, &users, &style));
+    let mut quit_deadline: Option<Instant> = None;
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            line = input.recv(), if input_open && quit_deadline.is_none() => {
+                let text = match line {
+                    Some(line) => line,
+                    None => {
+                        input_open = false;
+                        "/x".to_owned()
+                    }
+                };
+                if text.trim().is_empty() {
+                    continue;
+                }
+                if is_quit(&text) {
+                    quit_deadline = Some(Instant::now() + QUIT_GRACE);
+                }
+                conn.writer.send(&ClientFrame::Input { text }).await?;
+            }
+            frame = conn.reader.next() => match frame? {
+                None if quit_deadline.is_some() => return Ok(()),
+                None => return Err(ClientError::Closed),
+                Some(ServerFrame::Ping { token }) => {
+                    conn.writer.send(&ClientFrame::Pong { token }).await?;
+                }
+                Some(ServerFrame::Bye { .. }) if quit_deadline.is_some() => return Ok(()),
+                Some(ServerFrame::Bye { reason }) => {
+                    print(out, &format!("{} disconnected: {}", style.notice(), inert(&reason)));
+                    return Err(ClientError::Disconnected(reason));
+                }
+                Some(frame) => {
+                    if let Some(line) = render(&frame, &me, &style) {
+                        print(out, &line);
+                    }
+                }
+            },
+            _ = sleep_until(quit_deadline.unwrap_or_else(Instant::now)), if quit_deadline.is_some() => {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Tries names until one is accepted: first `first`, then lines from
+/// `input`. Prints the welcome. If the server closed the connection while
+/// the user was thinking (registration has a deadline), reconnects once.
+async fn choose_name(
+    mut conn: Connection,
+    first: Option<String>,
+    input: &mut mpsc::Receiver<String>,
+    diag: &mut dyn Write,
+) -> Result<(Connection, String, String, Vec<String>), ClientError> {
+    let mut candidate = first;
+    let mut reconnected = false;
+    loop {
+        let name = match candidate.take() {
+            Some(name) => name,
+            None => {
+                let _ = write!(diag, "name: ");
+                let _ = diag.flush();
+                input.recv().await.ok_or(ClientError::NoName)?
+            }
+        };
+        match conn.register(&name).await {
+            Ok(Registration::Welcome { name, room, users }) => {
+                return Ok((conn, name, room, users))
+            }
+            Ok(Registration::Rejected { reason }) => {
+                let _ = writeln!(
+                    diag,
+                    "lanchat: can't use that name: {reason}; choose another"
+                );
+                reconnected = false;
+            }
+            Err(ClientError::Closed | ClientError::Disconnected(_)) if !reconnected => {
+                conn = Connection::connect_addr(&conn.addr).await?;
+                candidate = Some(name);
+                reconnected = true;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn welcome_line(name: &str, room: &str, users: &[String], style: &Style) -> String {
+    let others = if users.is_empty() {
+        "nobody else yet".to_owned()
+    } else {
+        users
+            .iter()
+            .map(|u| style.name(u))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{} Welcome to {}, {}! In the room: {}. Type /commands to see what you can do.",
+        style.notice(),
+        inert(room),
+        style.name(name),
+        others
+    )
+}
+
+fn print(out: &mut dyn Write, line: &str) {
+    // A closed stdout (e.g. `| head`) must not kill the session's goodbye.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Whether a typed line is a request to leave.
+fn is_quit(line: &str) -> bool {
+    let word = line.split_whitespace().next().unwrap_or("");
+    ["/x", "/quit", "/exit"].contains(&word.to_ascii_lowercase().as_str())
+}
+
+/// One event as one line, or `None` for frames that print nothing.
+pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
+    let n = |name: &str| style.name(name);
+    let t = |text: &str| inert(text).into_owned();
+    let notice = style.notice();
+    Some(match frame {
+        ServerFrame::Message { from, text } => format!("<{}> {}", n(from), t(text)),
+        ServerFrame::Whisper { from, to, text } if from == me => {
+            format!("[whisper to {}] {}", n(to), t(text))
+        }
+        ServerFrame::Whisper { from, text, .. } => {
+            format!("[whisper from {}] {}", n(from), t(text))
+        }
+        ServerFrame::Joined { name } => format!("{notice} {} joined", n(name)),
+        ServerFrame::Left { name, reason } => {
+            let how = match reason {
+                LeaveReason::Quit => "left",
+                LeaveReason::Dropped => "dropped (connection lost)",
+                LeaveReason::TimedOut => "dropped (timed out)",
+                LeaveReason::TooSlow => "dropped (too slow to keep up)",
+                LeaveReason::Kicked => "was removed by the server",
+                LeaveReason::Other => "left",
+            };
+            format!("{notice} {} {how}", n(name))
+        }
+        ServerFrame::Users { users } => {
+            let list: Vec<String> = users.iter().map(|u| n(u)).collect();
+            let noun = if users.len() == 1 { "user" } else { "users" };
+            format!("{notice} {} {noun}: {}", users.len(), list.join(", "))
+        }
+        ServerFrame::Commands { commands } => {
+            let list: Vec<String> = commands
+                .iter()
+                .map(|c| format!("{} - {}", t(&c.usage), t(&c.help)))
+                .collect();
+            format!("{notice} commands: {}", list.join("; "))
+        }
+        ServerFrame::Error { text, .. } => format!("{} {}", style.error(), t(text)),
+        ServerFrame::Notice { text } => format!("{notice} server: {}", t(text)),
+        ServerFrame::NameRejected { reason, .. } => format!("{} {}", style.error(), t(reason)),
+        ServerFrame::Welcome { .. }
+        | ServerFrame::Bye { .. }
+        | ServerFrame::Ping { .. }
+        | ServerFrame::Pong { .. }
+        | ServerFrame::Unknown => return None,
+    })
+}
+
+/// Whether and how to colour output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// A name, made inert, in its own stable colour.
+    pub fn name(&self, name: &str) -> String {
+        let name = inert(name);
+        if !self.color {
+            return name.into_owned();
+        }
+        // FNV-1a: stable across runs and builds, unlike the std hasher.
+        let hash = name.bytes().fold(0x811c9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x01000193)
+        });
+        const COLOURS: [u8; 6] = [31, 32, 33, 34, 35, 36];
+        format!(
+            "\x1b[1;{}m{name}\x1b[0m",
+            COLOURS[hash as usize % COLOURS.len()]
+        )
+    }
+
+    fn notice(&self) -> &'static str {
+        if self.color {
+            "\x1b[2m***\x1b[0m"
+        } else {
+            "***"
+        }
+    }
+
+    fn error(&self) -> &'static str {
+        if self.color {
+            "\x1b[1;31m!!!\x1b[0m"
+        } else {
+            "!!!"
+        }
+    }
+}

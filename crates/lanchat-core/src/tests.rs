@@ -1,0 +1,265 @@
+//! Room behaviour, driven step by step and rendered as one line per output
+//! so that each test reads like a transcript.
+
+use std::collections::HashMap;
+
+use crate::*;
+
+/// A room plus the names tests use to refer to members.
+struct World {
+    room: Room,
+    ids: HashMap<&'static str, MemberId>,
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            room: Room::new("lab"),
+            ids: HashMap::new(),
+        }
+    }
+
+    fn join(&mut self, name: &'static str) -> Vec<String> {
+        let mut out = Vec::new();
+        let id = self.room.join(name, &mut out).expect("join");
+        self.ids.insert(name, id);
+        self.render(out)
+    }
+
+    fn input(&mut self, who: &str, line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.room.input(self.ids[who], line, &mut out);
+        self.render(out)
+    }
+
+    fn leave(&mut self, who: &str, reason: LeaveReason) -> Vec<String> {
+        let mut out = Vec::new();
+        self.room.leave(self.ids[who], reason, &mut out);
+        self.render(out)
+    }
+
+    fn who(&self, id: MemberId) -> &str {
+        self.ids
+            .iter()
+            .find(|(_, v)| **v == id)
+            .map(|(k, _)| *k)
+            .unwrap_or("?")
+    }
+
+    fn render(&self, out: Vec<Output>) -> Vec<String> {
+        out.into_iter()
+            .map(|o| match o {
+                Output::Close(id) => format!("close {}", self.who(id)),
+                Output::Send { to, event } => {
+                    let to = match to {
+                        Target::One(id) => self.who(id).to_string(),
+                        Target::All => "all".into(),
+                        Target::AllBut(id) => format!("all-but-{}", self.who(id)),
+                    };
+                    format!("{to}: {event:?}")
+                }
+            })
+            .collect()
+    }
+}
+
+#[track_caller]
+fn check(got: Vec<String>, expected: &[&str]) {
+    assert_eq!(got, expected, "\n got: {got:#?}");
+}
+
+#[test]
+fn joining_welcomes_the_newcomer_and_tells_the_others() {
+    let mut w = World::new();
+    w.join("bob");
+    check(
+        w.join("alice"),
+        &[
+            r#"alice: Welcome { name: "alice", room: "lab", users: ["bob"] }"#,
+            r#"all-but-alice: Joined { name: "alice" }"#,
+        ],
+    );
+}
+
+#[test]
+fn names_are_unique_case_insensitively() {
+    let mut w = World::new();
+    w.join("Alice");
+    let mut out = Vec::new();
+    assert_eq!(
+        w.room.join("alice", &mut out),
+        Err(NameError::Taken("alice".into()))
+    );
+    assert_eq!(
+        w.room.join(" ALICE ", &mut out),
+        Err(NameError::Taken("ALICE".into()))
+    );
+    assert!(out.is_empty(), "a refused join tells nobody anything");
+}
+
+#[test]
+fn invalid_names_get_a_reason() {
+    let cases: &[(&str, NameError)] = &[
+        ("", NameError::Empty),
+        ("   ", NameError::Empty),
+        ("a b", NameError::Whitespace),
+        ("ab\u{1b}[31m", NameError::Invisible),
+        ("\u{202E}ecila", NameError::Invisible),
+        ("al\u{200B}ice", NameError::Invisible),
+        ("/op", NameError::LeadingSlash),
+        ("Server", NameError::Reserved("Server".into())),
+        ("abcdefghijabcdefghijabcdefghijabc", NameError::TooLong),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(Name::parse(raw).as_ref(), Err(want), "{raw:?}");
+    }
+    for ok in [
+        "José",
+        "Дмитрий",
+        "李雷",
+        "x",
+        "abcdefghijabcdefghijabcdefghijab",
+    ] {
+        assert!(Name::parse(ok).is_ok(), "{ok:?}");
+    }
+}
+
+#[test]
+fn messages_go_to_everyone_with_the_senders_name() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    check(
+        w.input("alice", "hello"),
+        &[r#"all: Message { from: "alice", text: "hello" }"#],
+    );
+    check(
+        w.input("alice", "//etc/passwd is a path"),
+        &[r#"all: Message { from: "alice", text: "/etc/passwd is a path" }"#],
+    );
+}
+
+#[test]
+fn control_characters_arrive_inert() {
+    let mut w = World::new();
+    w.join("alice");
+    check(
+        w.input("alice", "a\u{1b}[2Jb\u{7}\tc\u{9b}d\u{202E}e"),
+        &[r#"all: Message { from: "alice", text: "a␛[2Jb␇ c�de" }"#],
+    );
+}
+
+#[test]
+fn blank_and_oversized_messages_are_refused_to_the_sender_only() {
+    let mut w = World::new();
+    w.join("alice");
+    check(
+        w.input("alice", "   "),
+        &[r#"alice: Error { code: "empty", text: "there is nothing to send" }"#],
+    );
+    let long = "x".repeat(text::MAX_TEXT_LEN + 1);
+    let got = w.input("alice", &long);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with(r#"alice: Error { code: "too_long""#),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn whispers_reach_only_the_recipient_and_confirm_to_the_sender() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("Bob");
+    w.join("carol");
+    check(
+        w.input("alice", "/w bob psst  there"),
+        &[
+            r#"Bob: Whisper { from: "alice", to: "Bob", text: "psst  there" }"#,
+            r#"alice: Whisper { from: "alice", to: "Bob", text: "psst  there" }"#,
+        ],
+    );
+}
+
+#[test]
+fn whisper_mistakes_are_errors_to_the_sender_only() {
+    let mut w = World::new();
+    w.join("alice");
+    check(
+        w.input("alice", "/w zed hi"),
+        &[r#"alice: Error { code: "no_such_user", text: "no user named 'zed' is here" }"#],
+    );
+    check(
+        w.input("alice", "/w alice hi"),
+        &[r#"alice: Error { code: "whisper_self", text: "you can't whisper to yourself" }"#],
+    );
+    for bad in ["/w", "/w alice", "/w alice   "] {
+        check(
+            w.input("alice", bad),
+            &[r#"alice: Error { code: "usage", text: "usage: /w NAME text" }"#],
+        );
+    }
+}
+
+#[test]
+fn list_help_and_unknown_commands_answer_only_the_asker() {
+    let mut w = World::new();
+    w.join("carol");
+    w.join("Alice");
+    w.join("bob");
+    check(
+        w.input("bob", "/list"),
+        &[r#"bob: Users { users: ["Alice", "bob", "carol"] }"#],
+    );
+    let help = w.input("bob", "/HELP");
+    assert_eq!(help.len(), 1);
+    assert!(help[0].starts_with("bob: Commands"));
+    assert_eq!(w.input("bob", "/commands"), help);
+    check(
+        w.input("bob", "/dance now"),
+        &[
+            r#"bob: Error { code: "unknown_command", text: "unknown command '/dance'; type /commands to see them all" }"#,
+        ],
+    );
+}
+
+#[test]
+fn quitting_says_goodbye_closes_and_announces_once() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    check(
+        w.input("alice", "/x"),
+        &[
+            r#"alice: Bye { reason: "goodbye" }"#,
+            "close alice",
+            r#"all-but-alice: Left { name: "alice", reason: Quit }"#,
+        ],
+    );
+    check(w.leave("alice", LeaveReason::Dropped), &[]);
+    check(w.input("alice", "still here?"), &[]);
+}
+
+#[test]
+fn a_dropped_member_frees_their_name_and_nobody_elses_changes() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    w.join("carol");
+    let bob = w.ids["bob"];
+    check(
+        w.leave("alice", LeaveReason::Dropped),
+        &[
+            "close alice",
+            r#"all-but-alice: Left { name: "alice", reason: Dropped }"#,
+        ],
+    );
+    assert_eq!(w.room.name_of(bob), Some("bob"));
+    assert_eq!(w.room.names(), ["bob", "carol"]);
+    let mut out = Vec::new();
+    let again = w
+        .room
+        .join("ALICE", &mut out)
+        .expect("the name is free again");
+    assert_ne!(Some(&again), w.ids.get("alice"), "ids are never reused");
+}

@@ -1,0 +1,53 @@
+//! Message text: what may be relayed, decided once on the server so that
+//! no client has to trust another.
+//!
+//! Policy: text must be non-blank and at most [`MAX_TEXT_LEN`] bytes of
+//! UTF-8. Tabs become a space.
+//! Other control characters (C0, DEL) are replaced with their visible
+//! Unicode "control picture" (`ESC` becomes `␛`), so an escape sequence
+//! arrives as inert text; C1 controls become `�`. Bidi overrides and
+//! invisible format characters are removed, except the zero-width joiner
+//! and non-joiner, which emoji and several scripts need. Clients sanitize
+//! again when they display, because a server can be hostile too.
+
+use std::borrow::Cow;
+
+/// The largest message, in bytes of UTF-8 (matches the wire protocol's cap).
+pub const MAX_TEXT_LEN: usize = 4096;
+
+/// Why a message cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("there is nothing to send")]
+    Empty,
+    #[error("the message is {len} bytes long; the limit is {MAX_TEXT_LEN}")]
+    TooLong { len: usize },
+}
+
+/// Checks `text` and returns the form that is relayed.
+pub fn clean(text: &str) -> Result<Cow<'_, str>, TextError> {
+    if text.len() > MAX_TEXT_LEN {
+        return Err(TextError::TooLong { len: text.len() });
+    }
+    let out = if text.chars().any(crate::name::is_invisible) {
+        Cow::Owned(text.chars().filter_map(replace).collect())
+    } else {
+        Cow::Borrowed(text)
+    };
+    if out.trim().is_empty() {
+        return Err(TextError::Empty);
+    }
+    Ok(out)
+}
+
+fn replace(c: char) -> Option<char> {
+    match c {
+        '\t' => Some(' '),
+        '\u{0}'..='\u{1F}' => char::from_u32(0x2400 + c as u32),
+        '\u{7F}' => Some('\u{2421}'),
+        '\u{80}'..='\u{9F}' => Some('\u{FFFD}'),
+        '\u{200C}' | '\u{200D}' => Some(c),
+        c if crate::name::is_invisible(c) => None,
+        c => Some(c),
+    }
+}

@@ -1,0 +1,73 @@
+//! The greeting: the line a server sends the moment a connection opens.
+//!
+//! It is the "specific code" of the original design. It begins with the
+//! fixed bytes [`MAGIC`], so that a scanner can reject an unrelated service
+//! after reading a few bytes, and it carries the protocol version so that a
+//! client can refuse a server it cannot talk to. It proves nothing about who
+//! runs the server; that is the job of TLS key pinning, later.
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{MAX_GREETING_LEN, PROTOCOL_VERSION};
+
+/// The bytes every greeting starts with.
+pub const MAGIC: &[u8] = b"{\"lanchat\":";
+
+/// The server's first line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Greeting {
+    /// The protocol version the server speaks. Serialized first, so that the
+    /// encoded greeting starts with [`MAGIC`].
+    pub lanchat: u32,
+    /// Always `"hello"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The room's name.
+    pub room: String,
+    /// The server machine's name.
+    pub server: String,
+    /// The server software and version, for humans.
+    pub software: String,
+}
+
+/// Why some bytes are not a usable greeting.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GreetingError {
+    /// The peer is not a lanchat server.
+    #[error("not a lanchat greeting")]
+    NotLanchat,
+    /// A lanchat server, but one speaking a protocol we do not.
+    #[error("server speaks lanchat protocol {server}, this client speaks {PROTOCOL_VERSION}")]
+    Version { server: u32 },
+}
+
+impl Greeting {
+    /// A greeting for this build's protocol version.
+    pub fn new(room: impl Into<String>, server: impl Into<String>) -> Self {
+        Greeting {
+            lanchat: PROTOCOL_VERSION,
+            kind: "hello".to_owned(),
+            room: room.into(),
+            server: server.into(),
+            software: concat!("lanchat-proto ", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// Checks one line (without its newline) and parses it.
+    pub fn parse(line: &[u8]) -> Result<Greeting, GreetingError> {
+        if !line.starts_with(MAGIC) || line.len() > MAX_GREETING_LEN {
+            return Err(GreetingError::NotLanchat);
+        }
+        let greeting: Greeting =
+            serde_json::from_slice(line).map_err(|_| GreetingError::NotLanchat)?;
+        if greeting.kind != "hello" {
+            return Err(GreetingError::NotLanchat);
+        }
+        if greeting.lanchat != PROTOCOL_VERSION {
+            return Err(GreetingError::Version {
+                server: greeting.lanchat,
+            });
+        }
+        Ok(greeting)
+    }
+}

@@ -1,0 +1,23 @@
+//! lanchat's wire format, with no IO: the frames a client and a server
+//! exchange, how they are encoded, and how a byte stream is cut into them.
+//!
+//! # Layout
+//!
+//! - [`limits`]: protocol version, default port, size caps shared by both ends.
+//! - [`frame`]: the frame types ([`ClientFrame`], [`ServerFrame`]).
+//! - [`greeting`]: the server's first line, which identifies a lanchat server.
+//! - [`codec`]: newline framing with a hard size cap, plus encode and decode.
+//!
+//! The crate never touches a socket or a runtime; transports feed it bytes
+//! and take bytes from it. The room logic (`lanchat-core`) does not depend on
+//! it: the server converts between the two by hand, so that other transports
+//! (IRC, WebSocket) can own their own wire formats.
+
+pub mod codec;
+pub mod frame;
+pub mod greeting;
+pub mod limits;
+
+pub use codec::{encode, DecodeError, LineDecoder};
+pub use frame::{ClientFrame, CommandHelp, LeaveReason, ServerFrame};
+pub use greeting::{Greeting, GreetingError};

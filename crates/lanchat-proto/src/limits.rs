@@ -1,0 +1,21 @@
+//! Numbers both ends agree on. Changing one of these is a protocol change.
+
+/// The protocol version this build speaks; carried in the greeting.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The TCP port a server listens on unless told otherwise (the original
+/// design's port).
+pub const DEFAULT_PORT: u16 = 8081;
+
+/// The largest frame either side accepts, including the trailing newline.
+/// A peer that sends more without a newline is cut off, so a connection's
+/// read buffer can never grow past this.
+pub const MAX_FRAME_LEN: usize = 16 * 1024;
+
+/// The largest chat message, in bytes of UTF-8, after the command prefix is
+/// removed. Longer input is refused with an error, never truncated.
+pub const MAX_TEXT_LEN: usize = 4096;
+
+/// The longest the greeting line may be. A client probing an unknown port
+/// reads at most this many bytes before giving up on it.
+pub const MAX_GREETING_LEN: usize = 1024;

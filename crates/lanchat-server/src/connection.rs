@@ -1,0 +1,256 @@
+//! One TCP connection, from greeting to goodbye.
+//!
+//! A single task per connection reads frames, hands typed lines to the hub,
+//! and writes whatever the hub queued in its outbox, in batches. It owns
+//! the deadlines that protect the server: registration must finish within
+//! `register_timeout` of accept, a silent client is pinged and then dropped,
+//! and a write that blocks for `write_timeout` ends the connection.
+//!
+//! It does not hold a read buffer while the peer is idle: it waits for the
+//! socket to become readable and only then allocates, which keeps an idle
+//! connection cheap.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use lanchat_core::LeaveReason;
+use lanchat_proto::{encode, ClientFrame, DecodeError, LineDecoder, ServerFrame};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::hub::{HubHandle, Membership};
+use crate::outbox::Outbox;
+
+/// How many bytes to make room for before each read.
+const READ_CHUNK: usize = 4096;
+
+/// After this many malformed frames from a registered client, it is dropped.
+const MAX_BAD_FRAMES: u32 = 10;
+
+/// Serves one connection until it ends, for whatever reason.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    hub: HubHandle,
+    config: Arc<Config>,
+    greeting: Bytes,
+    shutdown: CancellationToken,
+) {
+    let outbox = Outbox::new(config.max_queue_bytes);
+    let _ = outbox.push(greeting);
+    let mut conn = Connection {
+        stream,
+        hub,
+        outbox,
+        config,
+        member: None,
+        decoder: LineDecoder::default(),
+        buf: BytesMut::new(),
+        bad_frames: 0,
+    };
+    match conn.run(&shutdown).await {
+        Ok(()) => tracing::debug!(%peer, "connection closed"),
+        Err(error) => tracing::debug!(%peer, %error, "connection lost"),
+    }
+    // `conn.member` is dropped here, which tells the hub we left.
+}
+
+struct Connection {
+    stream: TcpStream,
+    hub: HubHandle,
+    outbox: Outbox,
+    config: Arc<Config>,
+    /// Set once a name is registered; dropping it leaves the room.
+    member: Option<Membership>,
+    decoder: LineDecoder,
+    /// Bytes read but not yet cut into frames. Empty, with no allocation,
+    /// while the peer is idle.
+    buf: BytesMut,
+    bad_frames: u32,
+}
+
+impl Connection {
+    async fn run(&mut self, shutdown: &CancellationToken) -> io::Result<()> {
+        let register_deadline = Instant::now() + self.config.register_timeout;
+        let mut last_heard = Instant::now();
+        let mut next_ping = last_heard + self.config.ping_interval;
+        let mut ping_token = 0u64;
+        let mut batch = Vec::new();
+        loop {
+            if self.flush(&mut batch).await? {
+                let _ = self.stream.shutdown().await;
+                return Ok(());
+            }
+            let registered = self.member.is_some();
+            tokio::select! {
+                // Registered members are told of shutdown by the hub, which
+                // closes their outbox after the notice.
+                _ = shutdown.cancelled(), if !registered => {
+                    self.say_bye("server shutting down");
+                }
+                _ = self.outbox.changed() => {}
+                _ = sleep_until(register_deadline), if !registered => {
+                    self.error("timeout", "no name was registered in time");
+                    self.say_bye("registration timed out");
+                }
+                _ = sleep_until(next_ping) => {
+                    if last_heard.elapsed() >= self.config.ping_timeout {
+                        if let Some(member) = &mut self.member {
+                            member.set_reason(LeaveReason::TimedOut);
+                        }
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "ping timeout"));
+                    }
+                    if last_heard.elapsed() >= self.config.ping_interval {
+                        ping_token += 1;
+                        self.send(&ServerFrame::Ping { token: ping_token });
+                    }
+                    next_ping = Instant::now() + self.config.ping_interval;
+                }
+                readable = self.stream.readable() => {
+                    readable?;
+                    if self.read().await? {
+                        last_heard = Instant::now();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what is available and handles every complete frame. Returns
+    /// whether any bytes arrived; end of stream is an error.
+    async fn read(&mut self) -> io::Result<bool> {
+        self.buf.reserve(READ_CHUNK);
+        match self.stream.try_read_buf(&mut self.buf) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        loop {
+            match self.decoder.next_frame::<ClientFrame>(&mut self.buf) {
+                Ok(Some(frame)) => self.handle(frame).await,
+                Ok(None) => break,
+                Err(e @ DecodeError::TooLong { .. }) => {
+                    self.error("frame_too_long", &e.to_string());
+                    self.say_bye("frame too long");
+                    self.decoder.reset(&mut self.buf);
+                    break;
+                }
+                Err(e) => self.bad_frame(&e),
+            }
+            if self.outbox.is_closed() {
+                self.decoder.reset(&mut self.buf);
+                break;
+            }
+        }
+        if self.buf.is_empty() {
+            // Give the allocation back while the peer is quiet.
+            self.buf = BytesMut::new();
+        }
+        Ok(true)
+    }
+
+    async fn handle(&mut self, frame: ClientFrame) {
+        match (frame, &self.member) {
+            (ClientFrame::Join { name }, None) => {
+                match self.hub.register(name.clone(), self.outbox.clone()).await {
+                    Ok(Ok(member)) => self.member = Some(member),
+                    Ok(Err(e)) => self.send(&ServerFrame::NameRejected {
+                        name,
+                        reason: e.to_string(),
+                    }),
+                    Err(_) => self.say_bye("server shutting down"),
+                }
+            }
+            (ClientFrame::Join { .. }, Some(_)) => {
+                self.error("already_joined", "you are already in the room");
+            }
+            (ClientFrame::Input { text }, Some(member)) => {
+                if self.hub.input(member, text).await.is_err() {
+                    self.say_bye("server shutting down");
+                }
+            }
+            (ClientFrame::Input { .. }, None) => {
+                self.error("not_joined", "choose a name first (a join frame)");
+            }
+            (ClientFrame::Ping { token }, _) => self.send(&ServerFrame::Pong { token }),
+            (ClientFrame::Pong { .. }, _) => {}
+            (ClientFrame::Unknown, _) => self.error("unknown_frame", "unknown frame type"),
+        }
+    }
+
+    /// A frame we could not parse. Before registration it means the peer is
+    /// not a lanchat client at all (an HTTP request, a TLS hello, noise), so
+    /// it is closed at once; after, a few mistakes are tolerated.
+    fn bad_frame(&mut self, e: &DecodeError) {
+        self.error("bad_frame", &e.to_string());
+        self.bad_frames += 1;
+        if self.member.is_none() {
+            self.say_bye("this is a lanchat server; that was not a lanchat frame");
+        } else if self.bad_frames > MAX_BAD_FRAMES {
+            if let Some(member) = &mut self.member {
+                member.set_reason(LeaveReason::Kicked);
+            }
+            self.say_bye("too many malformed frames");
+        }
+    }
+
+    /// Writes everything queued, as one batch. Returns whether the outbox
+    /// is closed and empty, i.e. the connection should end.
+    async fn flush(&mut self, batch: &mut Vec<Bytes>) -> io::Result<bool> {
+        let closed = self.outbox.drain_into(batch);
+        if !batch.is_empty() {
+            let write = write_batch(&mut self.stream, batch);
+            match tokio::time::timeout(self.config.write_timeout, write).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    if let Some(member) = &mut self.member {
+                        member.set_reason(LeaveReason::TooSlow);
+                    }
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"));
+                }
+            }
+            batch.clear();
+        }
+        Ok(closed)
+    }
+
+    fn send(&self, frame: &ServerFrame) {
+        // Our own replies are tiny; if even they overflow, the hub will
+        // find the queue full on its next push and drop the client.
+        let _ = self.outbox.push(encode(frame));
+    }
+
+    fn error(&self, code: &str, text: &str) {
+        self.send(&ServerFrame::Error {
+            code: code.into(),
+            text: text.into(),
+        });
+    }
+
+    /// Queues a goodbye and closes the outbox, so the connection ends once
+    /// it is written.
+    fn say_bye(&mut self, reason: &str) {
+        self.send(&ServerFrame::Bye {
+            reason: reason.into(),
+        });
+        self.outbox.close();
+    }
+}
+
+async fn write_batch(stream: &mut TcpStream, batch: &[Bytes]) -> io::Result<()> {
+    if let [one] = batch {
+        return stream.write_all(one).await;
+    }
+    let len = batch.iter().map(Bytes::len).sum();
+    let mut joined = BytesMut::with_capacity(len);
+    for frame in batch {
+        joined.extend_from_slice(frame);
+    }
+    stream.write_all(&joined).await
+}

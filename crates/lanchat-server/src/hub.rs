@@ -1,0 +1,258 @@
+//! The hub: the one task that owns the [`Room`], applies every join, line
+//! and departure in the order it receives them, and fans the results out to
+//! the connections' outboxes.
+//!
+//! Connections talk to it through a [`HubHandle`]. Registrations and typed
+//! lines go through a bounded channel, so a flooding client waits (and
+//! stops reading its socket) instead of growing a queue. Departures go
+//! through an unbounded one, sent from a drop guard, so that a connection
+//! that ends in any way, even by panicking, is announced and its name freed.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use lanchat_core::{Event, LeaveReason, MemberId, NameError, Output, Room, Target};
+use lanchat_proto::{encode, ServerFrame};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::convert::frame_of;
+use crate::outbox::Outbox;
+
+/// How many requests may wait for the hub before senders are held back.
+const REQUEST_QUEUE: usize = 1024;
+
+/// The connections' way in to the hub. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct HubHandle {
+    requests: mpsc::Sender<Request>,
+    departures: mpsc::UnboundedSender<(MemberId, LeaveReason)>,
+}
+
+/// The hub has stopped: the server is shutting down.
+#[derive(Debug)]
+pub(crate) struct HubGone;
+
+/// A member's place in the room, held by their connection. Dropping it
+/// takes them out of the room (a no-op if the room already removed them).
+#[derive(Debug)]
+pub(crate) struct Membership {
+    id: MemberId,
+    reason: LeaveReason,
+    departures: mpsc::UnboundedSender<(MemberId, LeaveReason)>,
+}
+
+impl Membership {
+    /// Sets the reason announced when this membership is dropped.
+    pub(crate) fn set_reason(&mut self, reason: LeaveReason) {
+        self.reason = reason;
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        // Fails only when the hub is gone, and then there is no room left
+        // to leave.
+        let _ = self.departures.send((self.id, self.reason));
+    }
+}
+
+enum Request {
+    Register {
+        name: String,
+        outbox: Outbox,
+        reply: oneshot::Sender<Result<MemberId, NameError>>,
+    },
+    Input {
+        id: MemberId,
+        text: String,
+    },
+}
+
+impl HubHandle {
+    /// Asks to enter the room as `name`; frames for the new member will be
+    /// pushed to `outbox`.
+    pub(crate) async fn register(
+        &self,
+        name: String,
+        outbox: Outbox,
+    ) -> Result<Result<Membership, NameError>, HubGone> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Register {
+                name,
+                outbox,
+                reply,
+            })
+            .await
+            .map_err(|_| HubGone)?;
+        Ok(answer.await.map_err(|_| HubGone)?.map(|id| Membership {
+            id,
+            reason: LeaveReason::Dropped,
+            departures: self.departures.clone(),
+        }))
+    }
+
+    /// Hands the hub one typed line. Waits while the hub is busy, which is
+    /// the backpressure that slows a flooder down.
+    pub(crate) async fn input(&self, member: &Membership, text: String) -> Result<(), HubGone> {
+        self.requests
+            .send(Request::Input {
+                id: member.id,
+                text,
+            })
+            .await
+            .map_err(|_| HubGone)
+    }
+}
+
+/// Starts the hub on `tracker`. It runs until `shutdown` is cancelled (or
+/// every handle is dropped), then says goodbye to everyone.
+pub(crate) fn spawn(
+    config: &Config,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+) -> HubHandle {
+    let (requests, request_rx) = mpsc::channel(REQUEST_QUEUE);
+    let (departures, departure_rx) = mpsc::unbounded_channel();
+    let hub = Hub {
+        room: Room::new(config.room.clone()),
+        sessions: HashMap::new(),
+        out: Vec::new(),
+        too_slow: Vec::new(),
+    };
+    tracker.spawn(hub.run(request_rx, departure_rx, shutdown));
+    HubHandle {
+        requests,
+        departures,
+    }
+}
+
+struct Hub {
+    room: Room,
+    /// The outbox of every member in the room, by id.
+    sessions: HashMap<MemberId, Outbox>,
+    /// Outputs of the current step, reused to avoid allocating per message.
+    out: Vec<Output>,
+    /// Members whose outbox overflowed during the current fan-out.
+    too_slow: Vec<MemberId>,
+}
+
+impl Hub {
+    async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<Request>,
+        mut departures: mpsc::UnboundedReceiver<(MemberId, LeaveReason)>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                Some((id, reason)) = departures.recv() => {
+                    self.room.leave(id, reason, &mut self.out);
+                }
+                request = requests.recv() => match request {
+                    Some(request) => self.handle(request),
+                    None => break,
+                },
+            }
+            self.deliver();
+        }
+        self.goodbye();
+    }
+
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Register {
+                name,
+                outbox,
+                reply,
+            } => {
+                match self.room.join(&name, &mut self.out) {
+                    Ok(id) => {
+                        tracing::info!(member = id.get(), %name, "joined");
+                        self.sessions.insert(id, outbox);
+                        if reply.send(Ok(id)).is_err() {
+                            // The connection ended while waiting; take the
+                            // name back at once.
+                            self.room.leave(id, LeaveReason::Dropped, &mut self.out);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Request::Input { id, text } => self.room.input(id, &text, &mut self.out),
+        }
+    }
+
+    /// Carries out the outputs of the last step, including the departures
+    /// of anyone found too slow while doing so.
+    fn deliver(&mut self) {
+        while !self.out.is_empty() {
+            let mut outputs = std::mem::take(&mut self.out);
+            for output in outputs.drain(..) {
+                match output {
+                    Output::Send { to, event } => self.send(to, event),
+                    Output::Close(id) => {
+                        if let Some(outbox) = self.sessions.remove(&id) {
+                            outbox.close();
+                        }
+                    }
+                }
+            }
+            // Hand the (now empty) allocation back for the next step.
+            self.out = outputs;
+            for id in std::mem::take(&mut self.too_slow) {
+                if let Some(outbox) = self.sessions.remove(&id) {
+                    tracing::info!(member = id.get(), "dropping a client that is not reading");
+                    outbox.abort();
+                }
+                self.room.leave(id, LeaveReason::TooSlow, &mut self.out);
+            }
+        }
+    }
+
+    /// Encodes `event` once and queues the same bytes for every recipient.
+    fn send(&mut self, to: Target, event: Event) {
+        let bytes = encode(&frame_of(event));
+        let mut push = |id: MemberId, outbox: &Outbox| {
+            if outbox.push(bytes.clone()).is_err() {
+                self.too_slow.push(id);
+            }
+        };
+        match to {
+            Target::One(id) => {
+                if let Some(outbox) = self.sessions.get(&id) {
+                    push(id, outbox);
+                }
+            }
+            Target::All => self.sessions.iter().for_each(|(id, o)| push(*id, o)),
+            Target::AllBut(except) => self
+                .sessions
+                .iter()
+                .filter(|(id, _)| **id != except)
+                .for_each(|(id, o)| push(*id, o)),
+        }
+    }
+
+    /// Tells every member the server is going away and closes their queues
+    /// so their connections flush and end.
+    fn goodbye(&mut self) {
+        let notice: Bytes = encode(&ServerFrame::Notice {
+            text: "the server is shutting down".into(),
+        });
+        let bye: Bytes = encode(&ServerFrame::Bye {
+            reason: "server shutting down".into(),
+        });
+        for (_, outbox) in self.sessions.drain() {
+            let _ = outbox.push(notice.clone());
+            let _ = outbox.push(bye.clone());
+            outbox.close();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The lanchat server: one task that owns the room, and the TCP transport
+//! that connects people to it.
+//!
+//! # Layout
+//!
+//! - [`run`] (here): the accept loop and the shutdown sequence.
+//! - [`config`]: every limit and timer, with defaults.
+//! - `hub`: the task that owns the [`lanchat_core::Room`] and fans events out.
+//! - `outbox`: each connection's bounded outbound queue.
+//! - `connection`: one TCP connection, from greeting to goodbye.
+//! - `convert`: room events to wire frames.
+//!
+//! **Architecture invariant:** the hub never waits on a connection. It
+//! pushes encoded bytes into each recipient's [`outbox`] without awaiting,
+//! and a connection whose queue overflows is dropped, so one slow socket
+//! can't delay anyone else.
+//!
+//! **Architecture invariant:** every task is spawned on a `TaskTracker` and
+//! ends when the shutdown token is cancelled; [`run`] returns only after they
+//! are done or the grace period ran out.
+
+pub mod config;
+mod connection;
+mod convert;
+mod hub;
+mod outbox;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lanchat_proto::{encode, Greeting};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+
+/// Serves the room on `listener` until `shutdown` completes, then tells
+/// everyone the server is going away, flushes their queues and returns.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) {
+    let config = Arc::new(config);
+    let token = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let hub = hub::spawn(&config, &tracker, token.clone());
+    let greeting: Bytes = encode(&Greeting::new(&config.room, &config.server_name));
+
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    backoff = Duration::from_millis(5);
+                    tracker.spawn(connection::serve(
+                        stream,
+                        peer,
+                        hub.clone(),
+                        config.clone(),
+                        greeting.clone(),
+                        token.clone(),
+                    ));
+                }
+                Err(error) => {
+                    // Typically EMFILE: back off instead of spinning, and keep
+                    // serving the connections we have.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+    tracing::info!("shutting down");
+    drop(listener);
+    drop(hub);
+    token.cancel();
+    tracker.close();
+    if tokio::time::timeout(config.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            remaining = tracker.len(),
+            "some connections did not finish within the grace period"
+        );
+    }
+}

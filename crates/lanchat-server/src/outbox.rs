@@ -1,0 +1,112 @@
+//! A connection's outbound queue: encoded frames waiting to be written,
+//! bounded in bytes.
+//!
+//! The hub pushes without awaiting; the connection's task drains everything
+//! queued in one go and writes it as one batch. A push that would pass the
+//! byte cap fails, and the hub then drops that client, which is how a client
+//! that stops reading is kept from growing the server's memory.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+/// A handle to one connection's queue; clones share it.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbox {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    notify: Notify,
+    max_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: VecDeque<Bytes>,
+    bytes: usize,
+    /// No more pushes are accepted; the connection closes once drained.
+    closed: bool,
+}
+
+/// The queue is full: the client is not keeping up.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Overflow;
+
+impl Outbox {
+    pub(crate) fn new(max_bytes: usize) -> Self {
+        Outbox {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                notify: Notify::new(),
+                max_bytes,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue half
+        // updated (each method makes one consistent change), so a poisoned
+        // lock is safe to keep using.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `frame`. Pushing to a closed outbox silently does nothing.
+    pub(crate) fn push(&self, frame: Bytes) -> Result<(), Overflow> {
+        let mut state = self.lock();
+        if state.closed {
+            return Ok(());
+        }
+        if state.bytes + frame.len() > self.shared.max_bytes {
+            return Err(Overflow);
+        }
+        state.bytes += frame.len();
+        state.queue.push_back(frame);
+        drop(state);
+        self.shared.notify.notify_one();
+        Ok(())
+    }
+
+    /// Accepts no more frames; what is queued is still written.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.shared.notify.notify_one();
+    }
+
+    /// Closes and throws away what is queued (the client is being dropped
+    /// for not reading it).
+    pub(crate) fn abort(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        state.queue.clear();
+        state.bytes = 0;
+        drop(state);
+        self.shared.notify.notify_one();
+    }
+
+    /// Moves everything queued into `batch`; returns whether the outbox is
+    /// closed.
+    pub(crate) fn drain_into(&self, batch: &mut Vec<Bytes>) -> bool {
+        let mut state = self.lock();
+        batch.extend(state.queue.drain(..));
+        state.bytes = 0;
+        state.closed
+    }
+
+    /// Whether the outbox accepts no more frames.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Waits until something is pushed or the outbox is closed.
+    pub(crate) async fn changed(&self) {
+        self.shared.notify.notified().await;
+    }
+}

@@ -1,0 +1,312 @@
+//! The original design's behaviour, over real TCP.
+
+use lanchat_proto::{ClientFrame, LeaveReason, ServerFrame};
+
+use crate::support::{message, TestServer};
+
+#[tokio::test]
+async fn greeting_identifies_the_room() {
+    let server = TestServer::start().await;
+    let c = server.connect().await;
+    assert_eq!(c.greeting.lanchat, 1);
+    assert_eq!(c.greeting.room, "lab");
+    assert_eq!(c.greeting.server, "testhost");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn welcome_names_the_room_and_who_is_in_it_and_joins_are_announced() {
+    let server = TestServer::start().await;
+    let mut bob = server.join("bob").await;
+    let mut alice = server.connect().await;
+    alice
+        .send(&ClientFrame::Join {
+            name: "alice".into(),
+        })
+        .await;
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Welcome {
+            name: "alice".into(),
+            room: "lab".into(),
+            users: vec!["bob".into()],
+        }
+    );
+    assert_eq!(
+        bob.recv().await,
+        ServerFrame::Joined {
+            name: "alice".into()
+        }
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_taken_name_is_refused_case_insensitively_and_another_can_be_tried() {
+    let server = TestServer::start().await;
+    let _alice = server.join("Alice").await;
+    let mut c = server.connect().await;
+    c.send(&ClientFrame::Join {
+        name: "aLiCe".into(),
+    })
+    .await;
+    match c.recv().await {
+        ServerFrame::NameRejected { reason, .. } => assert!(reason.contains("taken"), "{reason}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    c.send(&ClientFrame::Join {
+        name: "bad name".into(),
+    })
+    .await;
+    match c.recv().await {
+        ServerFrame::NameRejected { reason, .. } => {
+            assert!(reason.contains("whitespace"), "{reason}")
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    c.send(&ClientFrame::Join {
+        name: "alice2".into(),
+    })
+    .await;
+    assert!(matches!(c.recv().await, ServerFrame::Welcome { .. }));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_clients_racing_for_one_name_exactly_one_wins() {
+    let server = TestServer::start().await;
+    for round in 0..20 {
+        let name = format!("racer{round}");
+        let mut a = server.connect().await;
+        let mut b = server.connect().await;
+        let join = ClientFrame::Join { name: name.clone() };
+        let (ra, rb) = tokio::join!(
+            async {
+                a.send(&join).await;
+                a.recv().await
+            },
+            async {
+                b.send(&join).await;
+                b.recv().await
+            }
+        );
+        let wins = [&ra, &rb]
+            .iter()
+            .filter(|f| matches!(f, ServerFrame::Welcome { .. }))
+            .count();
+        assert_eq!(wins, 1, "round {round}: {ra:?} / {rb:?}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn messages_reach_everyone_with_the_senders_name_in_order() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut receivers = Vec::new();
+    for name in ["bob", "carol", "dave"] {
+        receivers.push(server.join(name).await);
+        let _ = alice.recv().await; // the join announcement
+    }
+    // Earlier receivers also saw later joins; drain those.
+    for (i, r) in receivers.iter_mut().enumerate() {
+        for _ in i + 1..3 {
+            assert!(matches!(r.recv().await, ServerFrame::Joined { .. }));
+        }
+    }
+    const N: usize = 1000;
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            alice.say(&format!("message {i}")).await;
+        }
+        alice
+    });
+    for r in &mut receivers {
+        for i in 0..N {
+            assert_eq!(r.recv().await, message("alice", &format!("message {i}")));
+        }
+    }
+    let mut alice = sender.await.unwrap();
+    // The sender gets its own lines back, in the same order, as the receipt.
+    for i in 0..N {
+        assert_eq!(
+            alice.recv().await,
+            message("alice", &format!("message {i}"))
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_whisper_reaches_only_its_recipient() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let mut carol = server.join("carol").await;
+    let _ = alice.recv().await;
+    let _ = alice.recv().await;
+    let _ = bob.recv().await;
+    alice.say("/w BOB meet at noon").await;
+    let whisper = ServerFrame::Whisper {
+        from: "alice".into(),
+        to: "bob".into(),
+        text: "meet at noon".into(),
+    };
+    assert_eq!(bob.recv().await, whisper);
+    assert_eq!(
+        alice.recv().await,
+        whisper,
+        "the sender gets a confirmation"
+    );
+    // Carol's next frame is the public message sent after the whisper: she
+    // never saw the whisper.
+    alice.say("hello all").await;
+    assert_eq!(carol.recv().await, message("alice", "hello all"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn command_errors_go_to_the_sender_only() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let _ = alice.recv().await;
+    for (line, code) in [
+        ("/w nobody hi", "no_such_user"),
+        ("/dance", "unknown_command"),
+        ("/w", "usage"),
+        ("   ", "empty"),
+    ] {
+        alice.say(line).await;
+        match alice.recv().await {
+            ServerFrame::Error { code: got, .. } => assert_eq!(got, code, "{line:?}"),
+            other => panic!("{line:?}: expected an error, got {other:?}"),
+        }
+    }
+    alice.say("after the errors").await;
+    assert_eq!(bob.recv().await, message("alice", "after the errors"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_and_commands_answer_the_asker() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let _bob = server.join("Bob").await;
+    let _ = alice.recv().await;
+    alice.say("/list").await;
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Users {
+            users: vec!["alice".into(), "Bob".into()]
+        }
+    );
+    for ask in ["/commands", "/help"] {
+        alice.say(ask).await;
+        match alice.recv().await {
+            ServerFrame::Commands { commands } => {
+                let usages: Vec<_> = commands.iter().map(|c| c.usage.as_str()).collect();
+                for want in ["/w NAME text", "/list", "/commands", "/x"] {
+                    assert!(usages.contains(&want), "{usages:?}");
+                }
+            }
+            other => panic!("expected the command list, got {other:?}"),
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn quitting_is_announced_and_frees_the_name() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    bob.say("/x").await;
+    assert_eq!(
+        bob.until_closed().await,
+        [ServerFrame::Bye {
+            reason: "goodbye".into()
+        }]
+    );
+    let _ = alice.recv().await; // bob joined
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Left {
+            name: "bob".into(),
+            reason: LeaveReason::Quit
+        }
+    );
+    let _bob_again = server.join("bob").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_announced_once_and_frees_the_name() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let bob = server.join("bob").await;
+    let carol = server.join("carol").await;
+    let _ = alice.recv().await;
+    let _ = alice.recv().await;
+    // Reset the connection (SO_LINGER 0 sends RST, like a killed process
+    // whose kernel tears the socket down).
+    #[allow(deprecated)] // Blocking on drop is what we want: an immediate RST.
+    bob.stream
+        .set_linger(Some(std::time::Duration::ZERO))
+        .unwrap();
+    drop(bob);
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Left {
+            name: "bob".into(),
+            reason: LeaveReason::Dropped
+        }
+    );
+    let _bob_again = server.join("bob").await;
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Joined { name: "bob".into() },
+        "exactly one departure was announced"
+    );
+    drop(carol);
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Left {
+            name: "carol".into(),
+            reason: LeaveReason::Dropped
+        }
+    );
+    alice.say("/list").await;
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Users {
+            users: vec!["alice".into(), "bob".into()]
+        }
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_tells_everyone_and_closes() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut lurker = server.connect().await; // never registers
+    server.shutdown().await;
+    assert_eq!(
+        alice.until_closed().await,
+        [
+            ServerFrame::Notice {
+                text: "the server is shutting down".into()
+            },
+            ServerFrame::Bye {
+                reason: "server shutting down".into()
+            }
+        ]
+    );
+    assert_eq!(
+        lurker.until_closed().await,
+        [ServerFrame::Bye {
+            reason: "server shutting down".into()
+        }]
+    );
+}

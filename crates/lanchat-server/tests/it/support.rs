@@ -1,0 +1,154 @@
+//! A test server and a raw-frame test client.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use lanchat_proto::{encode, ClientFrame, Greeting, LineDecoder, ServerFrame};
+use lanchat_server::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Upper bound on any single wait, so a broken server fails a test instead
+/// of hanging it. Not a performance threshold.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::new("lab", "testhost");
+        tweak(&mut config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(lanchat_server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for `run` to return.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task)
+                .await
+                .expect("server did not stop")
+                .unwrap();
+        }
+    }
+
+    /// A connected client that has read the greeting.
+    pub async fn connect(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+
+    /// A client that has joined as `name` and read its welcome.
+    pub async fn join(&self, name: &str) -> Client {
+        let mut c = self.connect().await;
+        c.send(&ClientFrame::Join { name: name.into() }).await;
+        match c.recv().await {
+            ServerFrame::Welcome { .. } => c,
+            other => panic!("{name} expected a welcome, got {other:?}"),
+        }
+    }
+}
+
+pub struct Client {
+    pub stream: TcpStream,
+    buf: bytes::BytesMut,
+    decoder: LineDecoder,
+    pub greeting: Greeting,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut c = Client {
+            stream,
+            buf: bytes::BytesMut::new(),
+            decoder: LineDecoder::default(),
+            greeting: Greeting::new("", ""),
+        };
+        let line = c.recv_line().await.expect("greeting");
+        c.greeting = Greeting::parse(&line).expect("a valid greeting");
+        c
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.stream.write_all(&encode(frame)).await.unwrap();
+    }
+
+    pub async fn say(&mut self, text: &str) {
+        self.send(&ClientFrame::Input { text: text.into() }).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        // The server may already have closed on us; that is fine here.
+        let _ = self.stream.write_all(bytes).await;
+    }
+
+    async fn recv_line(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(line) = self.decoder.next_line(&mut self.buf).unwrap() {
+                return Some(line.to_vec());
+            }
+            let n = tokio::time::timeout(PATIENCE, self.stream.read_buf(&mut self.buf))
+                .await
+                .expect("timed out waiting for the server")
+                .unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+
+    /// The next frame, or `None` once the server closed the connection.
+    pub async fn try_recv(&mut self) -> Option<ServerFrame> {
+        let line = self.recv_line().await?;
+        Some(lanchat_proto::codec::decode(&line).expect("a valid frame"))
+    }
+
+    /// The next frame other than a ping; panics if the connection closed.
+    pub async fn recv(&mut self) -> ServerFrame {
+        loop {
+            match self.try_recv().await {
+                Some(ServerFrame::Ping { .. }) => continue,
+                Some(frame) => return frame,
+                None => panic!("connection closed"),
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns what came before.
+    pub async fn until_closed(&mut self) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        while let Some(f) = self.try_recv().await {
+            frames.push(f);
+        }
+        frames
+    }
+}
+
+pub fn message(from: &str, text: &str) -> ServerFrame {
+    ServerFrame::Message {
+        from: from.into(),
+        text: text.into(),
+    }
+}

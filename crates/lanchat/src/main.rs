@@ -1,0 +1,39 @@
+//! `lanchat`: the one user-facing binary. `main` only parses arguments,
+//! sets up logging and hands over to [`run`]; the work lives in the
+//! libraries.
+
+mod cli;
+mod join;
+mod logging;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("lanchat: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command.unwrap_or(cli::Command::Join(cli.join)) {
+        cli::Command::Serve(args) => {
+            logging::init("info");
+            runtime.block_on(serve::run(args))
+        }
+        cli::Command::Join(args) => {
+            logging::init("warn");
+            runtime.block_on(join::run(args))
+        }
+    }
+}
