@@ -1,1 +1,7 @@
+//! End-to-end tests of the real `lanchat` binary: a server process and
+//! `--plain` client processes, driven through stdin and read on stdout and
+//! stderr, exactly as a script or a user would.
 
+mod chat;
+mod errors;
+mod support;

@@ -1,0 +1,128 @@
+//! Three people in three terminals, using every command.
+
+use crate::support::{lanchat, Proc, Server};
+
+#[test]
+fn three_people_use_every_command() {
+    let server = Server::start();
+    let mut alice = server.join("alice");
+    let mut bob = server.client(&["--name", "Bob"]);
+    bob.expect_line(
+        "*** Welcome to lab, Bob! In the room: alice. Type /commands to see what you can do.",
+    );
+    alice.expect_line("*** Bob joined");
+    let mut carol = server.join("carol");
+    alice.expect_line("*** carol joined");
+    bob.expect_line("*** carol joined");
+
+    alice.send("hello everyone");
+    bob.expect_line("<alice> hello everyone");
+    carol.expect_line("<alice> hello everyone");
+    alice.expect_line("<alice> hello everyone");
+
+    alice.send("/w bob see you at lunch");
+    bob.expect_line("[whisper from alice] see you at lunch");
+    alice.expect_line("[whisper to Bob] see you at lunch");
+    // Carol's next line is the message sent after the whisper.
+    alice.send("public again");
+    carol.expect_line("<alice> public again");
+
+    carol.send("/list");
+    carol.expect_line("*** 3 users: alice, Bob, carol");
+    carol.send("/commands");
+    let help = carol.expect_out("commands", |l| l.starts_with("*** commands:"));
+    for cmd in ["/w NAME text", "/list", "/commands", "/x"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    carol.send("/w nobody hi");
+    carol.expect_line("!!! no user named 'nobody' is here");
+    carol.send("/dance");
+    carol.expect_line("!!! unknown command '/dance'; type /commands to see them all");
+
+    bob.send("/x");
+    assert_eq!(bob.wait().code(), Some(0));
+    alice.expect_line("*** Bob left");
+    carol.expect_line("*** Bob left");
+
+    // Errors went to carol only: alice's next line is carol's message.
+    carol.send("bye all");
+    alice.expect_line("<carol> bye all");
+}
+
+#[test]
+fn a_killed_client_is_announced_and_its_name_is_free_again() {
+    let server = Server::start();
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.expect_line("*** bob joined");
+    bob.child.kill().expect("SIGKILL bob");
+    let _ = bob.wait();
+    alice.expect_line("*** bob dropped (connection lost)");
+    let _bob_again = server.join("bob");
+    alice.expect_line("*** bob joined");
+}
+
+#[test]
+fn a_taken_name_is_explained_and_the_next_line_is_tried() {
+    let server = Server::start();
+    let _alice = server.join("alice");
+    let mut other = server.client(&["--name", "ALICE"]);
+    other.expect_err("already taken");
+    other.send("alice2");
+    other.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, alice2!"));
+}
+
+#[test]
+fn without_a_name_the_client_asks_for_one() {
+    let server = Server::start();
+    let mut p = server.client(&[]);
+    p.send("bad name");
+    p.expect_err("whitespace");
+    p.send("dana");
+    p.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, dana!"));
+}
+
+#[test]
+fn end_of_input_sends_what_was_piped_and_leaves_cleanly() {
+    let server = Server::start();
+    let mut alice = server.join("alice");
+    let mut bot = server.client(&["--name", "bot"]);
+    bot.send("status: all green");
+    bot.close_stdin();
+    assert_eq!(bot.wait().code(), Some(0));
+    alice.expect_line("*** bot joined");
+    alice.expect_line("<bot> status: all green");
+    alice.expect_line("*** bot left");
+}
+
+#[test]
+fn escape_sequences_arrive_inert() {
+    let server = Server::start();
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.expect_line("*** bob joined");
+    bob.send("\u{1b}[2J\u{1b}]0;owned\u{7}hi");
+    alice.expect_line("<bob> ␛[2J␛]0;owned␇hi");
+}
+
+#[test]
+fn sigterm_tells_clients_and_exits_zero() {
+    let mut server = Server::start();
+    let mut alice = server.join("alice");
+    server.proc.signal("-TERM");
+    alice.expect_line("*** server: the server is shutting down");
+    alice.expect_line("*** disconnected: server shutting down");
+    assert_eq!(alice.wait().code(), Some(1));
+    assert_eq!(server.proc.wait().code(), Some(0));
+}
+
+#[test]
+fn the_interactive_default_is_join() {
+    let server = Server::start();
+    let mut cmd = lanchat();
+    cmd.args(["--server", &server.addr, "--name", "eve"]);
+    let mut eve = Proc::spawn(cmd);
+    eve.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, eve!"));
+    eve.send("/quit");
+    assert_eq!(eve.wait().code(), Some(0));
+}

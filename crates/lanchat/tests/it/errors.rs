@@ -1,0 +1,116 @@
+//! What the user sees when something is wrong: not a lanchat server, no
+//! server at all, a taken port, garbage on the wire.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+use crate::support::{lanchat, Proc, Server};
+
+fn join(addr: &str) -> Proc {
+    let mut cmd = lanchat();
+    cmd.args(["join", "--plain", "--server", addr, "--name", "x"]);
+    Proc::spawn(cmd)
+}
+
+#[test]
+fn a_service_that_talks_first_is_not_lanchat() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let service = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+        let mut sink = [0u8; 64];
+        let _ = s.read(&mut sink);
+    });
+    let mut p = join(&addr);
+    p.expect_err("is not a lanchat server: it sent \"SSH-2.0-OpenSSH_9.2");
+    assert_eq!(p.wait().code(), Some(1));
+    drop(p);
+    let _ = service.join();
+}
+
+#[test]
+fn an_http_server_is_not_lanchat() {
+    // An HTTP server waits for a request, so it looks silent to us.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let service = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = [0u8; 1024];
+        if let Ok(n) = s.read(&mut req) {
+            if n > 0 {
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            }
+        }
+    });
+    let mut p = join(&addr);
+    p.expect_err("is not a lanchat server: it sent nothing within 3 s");
+    assert_eq!(p.wait().code(), Some(1));
+    drop(p);
+    let _ = service.join();
+}
+
+#[test]
+fn a_listener_that_hangs_up_is_not_lanchat() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let service = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        drop(s);
+    });
+    let mut p = join(&addr);
+    p.expect_err("closed the connection without a greeting");
+    assert_eq!(p.wait().code(), Some(1));
+    let _ = service.join();
+}
+
+#[test]
+fn nothing_listening_is_a_clear_error() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut p = join(&format!("127.0.0.1:{port}"));
+    p.expect_err("could not connect to 127.0.0.1");
+    assert_eq!(p.wait().code(), Some(1));
+}
+
+#[test]
+fn a_taken_port_is_reported_and_the_server_exits_nonzero() {
+    let first = Server::start();
+    let port = first.addr.rsplit(':').next().unwrap().to_owned();
+    let mut cmd = lanchat();
+    cmd.args(["serve", "--bind", "127.0.0.1", "--port", &port]);
+    let mut second = Proc::spawn(cmd);
+    second.expect_err("already in use");
+    assert_eq!(second.wait().code(), Some(1));
+}
+
+#[test]
+fn garbage_on_the_wire_does_not_disturb_the_room() {
+    let server = Server::start();
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.expect_line("*** bob joined");
+    for junk in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        b"\xff\xfe\x00garbage\n",
+        &[b'z'; 100_000],
+    ] {
+        let mut s = TcpStream::connect(&server.addr).unwrap();
+        let _ = s.write_all(junk);
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink); // the server closes on us
+    }
+    bob.send("still works");
+    alice.expect_line("<bob> still works");
+}
+
+#[test]
+fn a_bad_room_name_is_refused() {
+    let mut cmd = lanchat();
+    cmd.args(["serve", "--bind", "127.0.0.1", "--port", "0", "--room", " "]);
+    let mut p = Proc::spawn(cmd);
+    p.expect_err("the room name is empty");
+    assert_eq!(p.wait().code(), Some(1));
+}
