@@ -6,6 +6,20 @@ use std::net::{TcpListener, TcpStream};
 
 use crate::support::{lanchat, Proc, Server};
 
+/// A one-connection TCP service on loopback that behaves like `serve`.
+fn fake_service(
+    serve: impl FnOnce(TcpStream) + Send + 'static,
+) -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let thread = std::thread::spawn(move || {
+        if let Ok((s, _)) = listener.accept() {
+            serve(s);
+        }
+    });
+    (addr, thread)
+}
+
 fn join(addr: &str) -> Proc {
     let mut cmd = lanchat();
     cmd.args(["join", "--plain", "--server", addr, "--name", "x"]);
@@ -14,10 +28,7 @@ fn join(addr: &str) -> Proc {
 
 #[test]
 fn a_service_that_talks_first_is_not_lanchat() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let service = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, service) = fake_service(|mut s| {
         let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
         let mut sink = [0u8; 64];
         let _ = s.read(&mut sink);
@@ -32,10 +43,7 @@ fn a_service_that_talks_first_is_not_lanchat() {
 #[test]
 fn an_http_server_is_not_lanchat() {
     // An HTTP server waits for a request, so it looks silent to us.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let service = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (addr, service) = fake_service(|mut s| {
         let mut req = [0u8; 1024];
         if let Ok(n) = s.read(&mut req) {
             if n > 0 {
@@ -52,12 +60,7 @@ fn an_http_server_is_not_lanchat() {
 
 #[test]
 fn a_listener_that_hangs_up_is_not_lanchat() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let service = std::thread::spawn(move || {
-        let (s, _) = listener.accept().unwrap();
-        drop(s);
-    });
+    let (addr, service) = fake_service(drop);
     let mut p = join(&addr);
     p.expect_err("closed the connection without a greeting");
     assert_eq!(p.wait().code(), Some(1));
