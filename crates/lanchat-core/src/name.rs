@@ -1,28 +1,55 @@
 //! Names: what a member may call themselves, and when two names count as
 //! the same one.
 //!
-//! Uniqueness is decided on a [`Name::key`]: the name case-folded, so
-//! `Alice` and `alice` cannot both be in a room. A name is 1 to
-//! [`MAX_NAME_CHARS`] characters with no whitespace, no control or format
-//! characters (which could hide or reorder text), no leading `/` (which would
-//! read as a command) and none of a few reserved words that would let a
-//! member pass for the server.
+//! # Policy
+//!
+//! A name is 1 to [`MAX_NAME_CHARS`] characters after trimming, with:
+//!
+//! - no whitespace, no control characters (C0, DEL, C1) and no invisible
+//!   format characters (bidi controls, zero-width characters, soft hyphen,
+//!   BOM, tag characters), which could hide or reorder text;
+//! - no leading `/`, which would read as a command;
+//! - at most [`MAX_MARKS`] combining marks in a row (no "Zalgo" names);
+//! - one script only (digits, `_`, `-` and other common characters go with
+//!   any script), so `аlice` with a Cyrillic `а` is refused while `José`,
+//!   `Дмитрий` and `李雷` are welcome;
+//! - none of a few reserved words that would let a member pass for the
+//!   server.
+//!
+//! Two names are the same if they share a [`Name::keys`] entry. Keys are
+//! computed from the NFKC form (which also folds fullwidth letters), so:
+//! the case-folded form (`Alice` = `alice` = `Ａｌｉｃｅ`), and the Unicode
+//! TR39 confusable skeleton of both the original and the folded form, so
+//! that names that merely look alike (`alice` and `aIice` with a capital
+//! i, or an all-Cyrillic look-alike) collide too.
 
 use std::fmt;
 
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::confusable_detection::skeleton;
+use unicode_security::MixedScript;
+
 /// The longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
+
+/// The most combining marks allowed in a row in a name.
+pub const MAX_MARKS: usize = 2;
 
 /// Names nobody may take, compared by key.
 const RESERVED: &[&str] = &[
     "server", "system", "admin", "lanchat", "everyone", "all", "root",
 ];
 
+/// Marks skeleton keys, so they are only ever compared with each other.
+/// A NUL can never appear in a valid name.
+const SKELETON_PREFIX: char = '\0';
+
 /// A validated name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Name {
     display: String,
-    key: String,
+    keys: Vec<String>,
 }
 
 /// Why a name cannot be used.
@@ -38,9 +65,13 @@ pub enum NameError {
     Invisible,
     #[error("the name starts with '/', which is for commands")]
     LeadingSlash,
+    #[error("the name has too many combining marks in a row")]
+    TooManyMarks,
+    #[error("the name mixes letters from different scripts")]
+    MixedScript,
     #[error("'{0}' is reserved")]
     Reserved(String),
-    #[error("'{0}' is already taken in this room")]
+    #[error("'{0}' is already taken in this room (or looks too much like a name that is)")]
     Taken(String),
 }
 
@@ -73,13 +104,23 @@ impl Name {
         if display.starts_with('/') {
             return Err(NameError::LeadingSlash);
         }
-        let key = fold(display);
-        if RESERVED.contains(&key.as_str()) {
+        if max_marks_in_a_row(display) > MAX_MARKS {
+            return Err(NameError::TooManyMarks);
+        }
+        let nfkc: String = display.nfkc().collect();
+        if !nfkc.as_str().is_single_script() {
+            return Err(NameError::MixedScript);
+        }
+        let folded = fold(&nfkc);
+        if RESERVED.contains(&folded.as_str()) {
             return Err(NameError::Reserved(display.to_owned()));
         }
+        let mut keys = vec![skeleton_key(&nfkc), skeleton_key(&folded), folded];
+        keys.sort();
+        keys.dedup();
         Ok(Name {
             display: display.to_owned(),
-            key,
+            keys,
         })
     }
 
@@ -88,9 +129,9 @@ impl Name {
         &self.display
     }
 
-    /// The form that decides uniqueness and lookups.
-    pub fn key(&self) -> &str {
-        &self.key
+    /// The keys that decide uniqueness: two names clash if they share one.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
     }
 }
 
@@ -100,10 +141,28 @@ impl fmt::Display for Name {
     }
 }
 
-/// The lookup key for any typed name, valid or not (used to find the target
-/// of `/w`).
+/// The case-insensitive form of any typed name, valid or not: NFKC,
+/// lowercase and trim, repeated until stable (each step can produce
+/// characters another step changes), so that `fold(fold(x)) == fold(x)`.
 pub fn fold(name: &str) -> String {
-    name.trim().to_lowercase()
+    let mut current = name.to_owned();
+    for _ in 0..8 {
+        let next = current.nfkc().collect::<String>().to_lowercase();
+        let next = next.trim();
+        if next == current {
+            break;
+        }
+        current = next.to_owned();
+    }
+    current
+}
+
+/// The key under which a typed name may be found by its look-alike form.
+pub fn skeleton_key(name: &str) -> String {
+    let skel: String = skeleton(name).collect();
+    std::iter::once(SKELETON_PREFIX)
+        .chain(skel.to_lowercase().chars())
+        .collect()
 }
 
 /// Control characters (C0, DEL, C1) and the format characters that are
@@ -120,4 +179,19 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{FEFF}'
             | '\u{FFF9}'..='\u{FFFB}'
             | '\u{E0000}'..='\u{E007F}')
+}
+
+/// The longest run of combining marks in `text`.
+pub fn max_marks_in_a_row(text: &str) -> usize {
+    let mut run = 0;
+    let mut max = 0;
+    for c in text.chars() {
+        if is_combining_mark(c) {
+            run += 1;
+            max = max.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    max
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::command::{Command, COMMANDS};
 use crate::event::{Event, LeaveReason};
-use crate::name::{fold, Name, NameError};
+use crate::name::{fold, skeleton_key, Name, NameError};
 use crate::text::{self, TextError};
 
 /// A member's identity for as long as they are connected. Ids are never
@@ -84,7 +84,7 @@ impl Room {
     /// Everyone's name, sorted case-insensitively.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<&Name> = self.members.values().collect();
-        names.sort_by(|a, b| a.key().cmp(b.key()).then(a.as_str().cmp(b.as_str())));
+        names.sort_by_cached_key(|n| (fold(n.as_str()), n.as_str().to_owned()));
         names.into_iter().map(|n| n.as_str().to_owned()).collect()
     }
 
@@ -97,13 +97,15 @@ impl Room {
     /// newcomer is welcomed and everyone else is told.
     pub fn join(&mut self, raw_name: &str, out: &mut Vec<Output>) -> Result<MemberId, NameError> {
         let name = Name::parse(raw_name)?;
-        if self.by_key.contains_key(name.key()) {
+        if name.keys().iter().any(|k| self.by_key.contains_key(k)) {
             return Err(NameError::Taken(name.as_str().to_owned()));
         }
         let id = MemberId(self.next_id);
         self.next_id += 1;
         let users = self.names();
-        self.by_key.insert(name.key().to_owned(), id);
+        for key in name.keys() {
+            self.by_key.insert(key.clone(), id);
+        }
         out.push(Output::Send {
             to: Target::One(id),
             event: Event::Welcome {
@@ -144,7 +146,7 @@ impl Room {
                 Err(e) => out.push(error(text_code(&e), e.to_string())),
             },
             Command::Whisper { to, text } => {
-                let target = self.by_key.get(&fold(to)).copied();
+                let target = self.find(to);
                 match (target, text::clean(text)) {
                     (_, Err(e)) => out.push(error(text_code(&e), e.to_string())),
                     (None, _) => out.push(error(
@@ -206,7 +208,9 @@ impl Room {
         let Some(name) = self.members.remove(&id) else {
             return;
         };
-        self.by_key.remove(name.key());
+        for key in name.keys() {
+            self.by_key.remove(key);
+        }
         out.push(Output::Close(id));
         out.push(Output::Send {
             to: Target::AllBut(id),
@@ -215,6 +219,18 @@ impl Room {
                 reason,
             },
         });
+    }
+}
+
+impl Room {
+    /// The member a typed name refers to: by its folded form, or failing
+    /// that by its look-alike form.
+    fn find(&self, typed: &str) -> Option<MemberId> {
+        let folded = fold(typed);
+        self.by_key
+            .get(&folded)
+            .or_else(|| self.by_key.get(&skeleton_key(&folded)))
+            .copied()
     }
 }
 

@@ -263,3 +263,116 @@ fn a_dropped_member_frees_their_name_and_nobody_elses_changes() {
         .expect("the name is free again");
     assert_ne!(Some(&again), w.ids.get("alice"), "ids are never reused");
 }
+
+#[test]
+fn look_alike_names_collide() {
+    let mut w = World::new();
+    w.join("alice");
+    let mut out = Vec::new();
+    for clash in ["ALICE", "Ａｌｉｃｅ", "aIice", "ａｌｉｃｅ"] {
+        assert_eq!(
+            w.room.join(clash, &mut out),
+            Err(NameError::Taken(clash.into())),
+            "{clash:?}"
+        );
+    }
+    assert_eq!(w.room.join("аlice", &mut out), Err(NameError::MixedScript));
+    assert_eq!(w.room.join("Аlice", &mut out), Err(NameError::MixedScript));
+    w.room.join("a\u{301}b", &mut out).unwrap();
+    assert!(matches!(
+        w.room.join("áb", &mut out),
+        Err(NameError::Taken(_))
+    ));
+    for ok in ["José", "Дмитрий", "李雷", "bob_2", "x-ray"] {
+        assert!(w.room.join(ok, &mut out).is_ok(), "{ok:?}");
+    }
+    assert!(out.iter().all(|o| !matches!(o, Output::Close(_))));
+}
+
+#[test]
+fn a_whisper_finds_its_target_by_folded_or_look_alike_name() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("Zoë");
+    let got = w.input("alice", "/w ZOË hi");
+    assert_eq!(got.len(), 2, "{got:?}");
+    let got = w.input("Zoë", "/w ALICE hi");
+    assert_eq!(got.len(), 2, "{got:?}");
+}
+
+#[test]
+fn zalgo_is_trimmed_and_names_with_it_refused() {
+    let mut w = World::new();
+    w.join("alice");
+    let zalgo = format!("a{}b", "\u{301}".repeat(50));
+    let want = format!("a{}b", "\u{301}".repeat(text::MAX_MARKS_IN_A_ROW));
+    check(
+        w.input("alice", &zalgo),
+        &[&format!(
+            r#"all: Message {{ from: "alice", text: {want:?} }}"#
+        )],
+    );
+    assert_eq!(
+        Name::parse("a\u{301}\u{302}\u{303}"),
+        Err(NameError::TooManyMarks)
+    );
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use crate::name::fold;
+    use crate::text::clean;
+    use crate::{Command, Name};
+
+    proptest! {
+        #[test]
+        fn cleaned_text_has_no_controls(s in any::<String>()) {
+            if let Ok(out) = clean(&s) {
+                prop_assert!(
+                    !out.chars().any(|c| c.is_control()),
+                    "{:?} -> {:?}", s, out
+                );
+            }
+        }
+
+        #[test]
+        fn cleaned_text_of_terminal_junk_has_no_escape(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("\u{1b}[2J".to_string()),
+                    Just("\u{1b}]52;c;aGk=\u{7}".to_string()),
+                    Just("\u{9b}6n".to_string()),
+                    Just("\u{202e}".to_string()),
+                    "[ -~]{0,8}",
+                ],
+                1..20,
+            )
+        ) {
+            let s = parts.concat();
+            if let Ok(out) = clean(&s) {
+                let inert = !out.contains('\u{1b}') && !out.contains('\u{9b}');
+                prop_assert!(inert, "{:?} -> {:?}", s, out);
+            }
+        }
+
+        #[test]
+        fn folding_is_idempotent(s in any::<String>()) {
+            let once = fold(&s);
+            prop_assert_eq!(fold(&once), once);
+        }
+
+        #[test]
+        fn name_keys_are_stable(s in "\\PC{1,12}") {
+            if let Ok(name) = Name::parse(&s) {
+                let again = Name::parse(name.as_str()).expect("a valid name stays valid");
+                prop_assert_eq!(again.keys(), name.keys());
+            }
+        }
+
+        #[test]
+        fn command_parsing_never_panics(s in any::<String>()) {
+            let _ = Command::parse(&s);
+        }
+    }
+}

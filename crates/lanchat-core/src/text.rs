@@ -7,13 +7,20 @@
 //! Unicode "control picture" (`ESC` becomes `␛`), so an escape sequence
 //! arrives as inert text; C1 controls become `�`. Bidi overrides and
 //! invisible format characters are removed, except the zero-width joiner
-//! and non-joiner, which emoji and several scripts need. Clients sanitize
+//! and non-joiner, which emoji and several scripts need. Runs of combining
+//! marks are cut to [`MAX_MARKS_IN_A_ROW`], so "Zalgo" text cannot smear
+//! over neighbouring lines. Clients sanitize
 //! again when they display, because a server can be hostile too.
 
 use std::borrow::Cow;
 
+use unicode_normalization::char::is_combining_mark;
+
 /// The largest message, in bytes of UTF-8 (matches the wire protocol's cap).
 pub const MAX_TEXT_LEN: usize = 4096;
+
+/// The most combining marks kept in a row; more are dropped.
+pub const MAX_MARKS_IN_A_ROW: usize = 4;
 
 /// Why a message cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,8 +36,15 @@ pub fn clean(text: &str) -> Result<Cow<'_, str>, TextError> {
     if text.len() > MAX_TEXT_LEN {
         return Err(TextError::TooLong { len: text.len() });
     }
-    let out = if text.chars().any(crate::name::is_invisible) {
-        Cow::Owned(text.chars().filter_map(replace).collect())
+    let needs_work = text.chars().any(crate::name::is_invisible)
+        || crate::name::max_marks_in_a_row(text) > MAX_MARKS_IN_A_ROW;
+    let out = if needs_work {
+        let mut marks = 0;
+        let kept = text.chars().filter(|&c| {
+            marks = if is_combining_mark(c) { marks + 1 } else { 0 };
+            marks <= MAX_MARKS_IN_A_ROW
+        });
+        Cow::Owned(kept.filter_map(replace).collect())
     } else {
         Cow::Borrowed(text)
     };

@@ -120,3 +120,52 @@ fn near_miss_greetings_are_refused() {
         Err(GreetingError::Version { server: 9 })
     );
 }
+
+mod properties {
+    use bytes::BytesMut;
+    use proptest::prelude::*;
+
+    use crate::{ClientFrame, DecodeError, LineDecoder, ServerFrame};
+
+    /// Decodes like a transport does: skip bad frames, and on an over-long
+    /// one drop the buffer (the transport closes the connection).
+    fn drain<T: serde::de::DeserializeOwned>(dec: &mut LineDecoder, buf: &mut BytesMut) {
+        loop {
+            match dec.next_frame::<T>(buf) {
+                Ok(Some(_)) | Err(DecodeError::NotUtf8 | DecodeError::Malformed(_)) => {}
+                Ok(None) => break,
+                Err(DecodeError::TooLong { .. }) => {
+                    dec.reset(buf);
+                    break;
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_decoder_never_panics_on_arbitrary_bytes(
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)
+        ) {
+            let mut client = LineDecoder::new(512);
+            let mut server = LineDecoder::new(512);
+            let mut a = BytesMut::new();
+            let mut b = BytesMut::new();
+            for chunk in chunks {
+                a.extend_from_slice(&chunk);
+                b.extend_from_slice(&chunk);
+                drain::<ClientFrame>(&mut client, &mut a);
+                drain::<ServerFrame>(&mut server, &mut b);
+                prop_assert!(a.len() < 512 && b.len() < 512);
+            }
+        }
+
+        #[test]
+        fn any_input_frame_round_trips(text in any::<String>()) {
+            let frame = ClientFrame::Input { text };
+            let bytes = crate::encode(&frame);
+            let back: ClientFrame = crate::codec::decode(&bytes[..bytes.len() - 1]).unwrap();
+            prop_assert_eq!(back, frame);
+        }
+    }
+}
