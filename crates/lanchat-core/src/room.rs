@@ -53,6 +53,7 @@ pub struct Room {
     members: HashMap<MemberId, Name>,
     by_key: HashMap<String, MemberId>,
     next_id: u64,
+    max_text_len: usize,
 }
 
 impl Room {
@@ -63,7 +64,14 @@ impl Room {
             members: HashMap::new(),
             by_key: HashMap::new(),
             next_id: 1,
+            max_text_len: text::MAX_TEXT_LEN,
         }
+    }
+
+    /// Sets the longest message accepted, in bytes.
+    pub fn with_max_text_len(mut self, max: usize) -> Self {
+        self.max_text_len = max;
+        self
     }
 
     /// The room's name.
@@ -135,7 +143,7 @@ impl Room {
             event: Event::Error { code, text },
         };
         match Command::parse(line) {
-            Command::Say(text) => match text::clean(text) {
+            Command::Say(text) => match text::clean(text, self.max_text_len) {
                 Ok(text) => out.push(Output::Send {
                     to: Target::All,
                     event: Event::Message {
@@ -147,7 +155,7 @@ impl Room {
             },
             Command::Whisper { to, text } => {
                 let target = self.find(to);
-                match (target, text::clean(text)) {
+                match (target, text::clean(text, self.max_text_len)) {
                     (_, Err(e)) => out.push(error(text_code(&e), e.to_string())),
                     (None, _) => out.push(error(
                         "no_such_user",

@@ -328,7 +328,7 @@ mod properties {
     proptest! {
         #[test]
         fn cleaned_text_has_no_controls(s in any::<String>()) {
-            if let Ok(out) = clean(&s) {
+            if let Ok(out) = clean(&s, usize::MAX) {
                 prop_assert!(
                     !out.chars().any(|c| c.is_control()),
                     "{:?} -> {:?}", s, out
@@ -350,7 +350,7 @@ mod properties {
             )
         ) {
             let s = parts.concat();
-            if let Ok(out) = clean(&s) {
+            if let Ok(out) = clean(&s, usize::MAX) {
                 let inert = !out.contains('\u{1b}') && !out.contains('\u{9b}');
                 prop_assert!(inert, "{:?} -> {:?}", s, out);
             }

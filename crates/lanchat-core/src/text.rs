@@ -16,7 +16,8 @@ use std::borrow::Cow;
 
 use unicode_normalization::char::is_combining_mark;
 
-/// The largest message, in bytes of UTF-8 (matches the wire protocol's cap).
+/// The default largest message, in bytes of UTF-8 (matches the wire
+/// protocol's default cap).
 pub const MAX_TEXT_LEN: usize = 4096;
 
 /// The most combining marks kept in a row; more are dropped.
@@ -27,14 +28,18 @@ pub const MAX_MARKS_IN_A_ROW: usize = 4;
 pub enum TextError {
     #[error("there is nothing to send")]
     Empty,
-    #[error("the message is {len} bytes long; the limit is {MAX_TEXT_LEN}")]
-    TooLong { len: usize },
+    #[error("the message is {len} bytes long; the limit is {max}")]
+    TooLong { len: usize, max: usize },
 }
 
-/// Checks `text` and returns the form that is relayed.
-pub fn clean(text: &str) -> Result<Cow<'_, str>, TextError> {
-    if text.len() > MAX_TEXT_LEN {
-        return Err(TextError::TooLong { len: text.len() });
+/// Checks `text` against a limit of `max_len` bytes and returns the form
+/// that is relayed.
+pub fn clean(text: &str, max_len: usize) -> Result<Cow<'_, str>, TextError> {
+    if text.len() > max_len {
+        return Err(TextError::TooLong {
+            len: text.len(),
+            max: max_len,
+        });
     }
     let needs_work = text.chars().any(crate::name::is_invisible)
         || crate::name::max_marks_in_a_row(text) > MAX_MARKS_IN_A_ROW;

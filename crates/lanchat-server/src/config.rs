@@ -25,6 +25,23 @@ pub struct Config {
     pub write_timeout: Duration,
     /// How long shutdown waits for queues to flush.
     pub shutdown_grace: Duration,
+    /// The largest frame accepted, newline included; past it the
+    /// connection is closed.
+    pub max_frame_len: usize,
+    /// The largest message text accepted, in bytes; longer gets an error.
+    pub max_text_len: usize,
+    /// Frames per second each client may send on average; 0 means no limit.
+    pub rate_limit: f64,
+    /// How many frames a client may send at once before the rate applies
+    /// (a person pasting a few lines).
+    pub rate_burst: u32,
+    /// A client held back by the rate limit for this long without a break
+    /// is disconnected as a flooder.
+    pub flood_kick_after: Duration,
+    /// The most connections at once.
+    pub max_clients: usize,
+    /// The most connections at once from one IP address.
+    pub max_per_ip: usize,
 }
 
 impl Config {
@@ -39,6 +56,13 @@ impl Config {
             max_queue_bytes: 256 * 1024,
             write_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_millis(1500),
+            max_frame_len: lanchat_proto::limits::MAX_FRAME_LEN,
+            max_text_len: lanchat_proto::limits::MAX_TEXT_LEN,
+            rate_limit: 5.0,
+            rate_burst: 20,
+            flood_kick_after: Duration::from_secs(15),
+            max_clients: 1000,
+            max_per_ip: 32,
         }
     }
 }

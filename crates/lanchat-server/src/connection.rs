@@ -2,9 +2,15 @@
 //!
 //! A single task per connection reads frames, hands typed lines to the hub,
 //! and writes whatever the hub queued in its outbox, in batches. It owns
-//! the deadlines that protect the server: registration must finish within
-//! `register_timeout` of accept, a silent client is pinged and then dropped,
-//! and a write that blocks for `write_timeout` ends the connection.
+//! the deadlines and limits that protect the server:
+//!
+//! - registration must finish within `register_timeout` of accept;
+//! - a silent client is pinged, then dropped after `ping_timeout`;
+//! - a write that blocks for `write_timeout` ends the connection;
+//! - frames are rate-limited by a token bucket. Over the limit, the
+//!   connection simply stops reading its socket until a token is due, so
+//!   TCP pushes back on the sender; a client that stays over the limit for
+//!   `flood_kick_after` is disconnected.
 //!
 //! It does not hold a read buffer while the peer is idle: it waits for the
 //! socket to become readable and only then allocates, which keeps an idle
@@ -22,9 +28,11 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::Ticket;
 use crate::config::Config;
 use crate::hub::{HubHandle, Membership};
 use crate::outbox::Outbox;
+use crate::rate::TokenBucket;
 
 /// How many bytes to make room for before each read.
 const READ_CHUNK: usize = 4096;
@@ -40,24 +48,31 @@ pub(crate) async fn serve(
     config: Arc<Config>,
     greeting: Bytes,
     shutdown: CancellationToken,
+    _ticket: Ticket,
 ) {
     let outbox = Outbox::new(config.max_queue_bytes);
     let _ = outbox.push(greeting);
+    let now = Instant::now();
     let mut conn = Connection {
         stream,
         hub,
         outbox,
-        config,
         member: None,
-        decoder: LineDecoder::default(),
+        decoder: LineDecoder::new(config.max_frame_len),
         buf: BytesMut::new(),
         bad_frames: 0,
+        bucket: TokenBucket::new(config.rate_limit, config.rate_burst, now),
+        pending: None,
+        throttled_until: None,
+        throttled_since: None,
+        config,
     };
     match conn.run(&shutdown).await {
         Ok(()) => tracing::debug!(%peer, "connection closed"),
         Err(error) => tracing::debug!(%peer, %error, "connection lost"),
     }
-    // `conn.member` is dropped here, which tells the hub we left.
+    // `conn.member` is dropped here, which tells the hub we left, and the
+    // ticket, which frees our place for the next connection.
 }
 
 struct Connection {
@@ -72,6 +87,13 @@ struct Connection {
     /// while the peer is idle.
     buf: BytesMut,
     bad_frames: u32,
+    bucket: TokenBucket,
+    /// A frame decoded but held back by the rate limit.
+    pending: Option<ClientFrame>,
+    /// While set, nothing is read until this instant.
+    throttled_until: Option<Instant>,
+    /// When this client started being held back without a break.
+    throttled_since: Option<Instant>,
 }
 
 impl Connection {
@@ -87,6 +109,7 @@ impl Connection {
                 return Ok(());
             }
             let registered = self.member.is_some();
+            let throttled = self.throttled_until;
             tokio::select! {
                 // Registered members are told of shutdown by the hub, which
                 // closes their outbox after the notice.
@@ -100,9 +123,7 @@ impl Connection {
                 }
                 _ = sleep_until(next_ping) => {
                     if last_heard.elapsed() >= self.config.ping_timeout {
-                        if let Some(member) = &mut self.member {
-                            member.set_reason(LeaveReason::TimedOut);
-                        }
+                        self.set_leave_reason(LeaveReason::TimedOut);
                         return Err(io::Error::new(io::ErrorKind::TimedOut, "ping timeout"));
                     }
                     if last_heard.elapsed() >= self.config.ping_interval {
@@ -111,51 +132,101 @@ impl Connection {
                     }
                     next_ping = Instant::now() + self.config.ping_interval;
                 }
-                readable = self.stream.readable() => {
+                _ = sleep_until(throttled.unwrap_or_else(Instant::now)), if throttled.is_some() => {
+                    self.throttled_until = None;
+                    self.process().await;
+                }
+                readable = self.stream.readable(), if throttled.is_none() => {
                     readable?;
-                    if self.read().await? {
+                    if self.read()? {
                         last_heard = Instant::now();
+                        self.process().await;
                     }
                 }
             }
         }
     }
 
-    /// Reads what is available and handles every complete frame. Returns
-    /// whether any bytes arrived; end of stream is an error.
-    async fn read(&mut self) -> io::Result<bool> {
+    /// Reads what is available. Returns whether any bytes arrived; end of
+    /// stream is an error.
+    fn read(&mut self) -> io::Result<bool> {
         self.buf.reserve(READ_CHUNK);
         match self.stream.try_read_buf(&mut self.buf) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) => return Err(e),
+            Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
         }
+    }
+
+    /// Handles buffered frames until the buffer is empty, the rate limit
+    /// holds us back, or the connection is closing.
+    async fn process(&mut self) {
         loop {
-            match self.decoder.next_frame::<ClientFrame>(&mut self.buf) {
-                Ok(Some(frame)) => self.handle(frame).await,
-                Ok(None) => break,
-                Err(e @ DecodeError::TooLong { .. }) => {
-                    self.error("frame_too_long", &e.to_string());
-                    self.say_bye("frame too long");
-                    self.decoder.reset(&mut self.buf);
-                    break;
-                }
-                Err(e) => self.bad_frame(&e),
-            }
             if self.outbox.is_closed() {
                 self.decoder.reset(&mut self.buf);
                 break;
             }
+            let (frame, waited) = match self.pending.take() {
+                Some(frame) => (frame, true),
+                None => match self.decoder.next_frame::<ClientFrame>(&mut self.buf) {
+                    Ok(Some(frame)) => (frame, false),
+                    Ok(None) => break,
+                    Err(e @ DecodeError::TooLong { .. }) => {
+                        self.error("frame_too_long", &e.to_string());
+                        self.say_bye("frame too long");
+                        continue;
+                    }
+                    Err(e) => {
+                        self.bad_frame(&e);
+                        continue;
+                    }
+                },
+            };
+            if !matches!(frame, ClientFrame::Pong { .. }) && !self.admit_by_rate(&frame, waited) {
+                self.pending = Some(frame);
+                return;
+            }
+            self.handle(frame).await;
         }
         if self.buf.is_empty() {
             // Give the allocation back while the peer is quiet.
             self.buf = BytesMut::new();
         }
-        Ok(true)
+    }
+
+    /// Applies the rate limit to `frame` (`waited` if it was already held
+    /// back once): true if it may be handled now.
+    fn admit_by_rate(&mut self, frame: &ClientFrame, waited: bool) -> bool {
+        let now = Instant::now();
+        match self.bucket.take(now) {
+            Ok(()) => {
+                if !waited {
+                    // A fresh frame found a token: the client is within its
+                    // rate again.
+                    self.throttled_since = None;
+                }
+                true
+            }
+            Err(when) => {
+                let since = *self.throttled_since.get_or_insert(now);
+                if now.duration_since(since) >= self.config.flood_kick_after {
+                    tracing::info!(?frame, "disconnecting a flooding client");
+                    self.set_leave_reason(LeaveReason::Kicked);
+                    self.error("flood", "you are sending faster than the room allows");
+                    self.say_bye("flooding");
+                    return true;
+                }
+                self.throttled_until = Some(when);
+                false
+            }
+        }
     }
 
     async fn handle(&mut self, frame: ClientFrame) {
+        if self.outbox.is_closed() {
+            return;
+        }
         match (frame, &self.member) {
             (ClientFrame::Join { name }, None) => {
                 match self.hub.register(name.clone(), self.outbox.clone()).await {
@@ -193,10 +264,14 @@ impl Connection {
         if self.member.is_none() {
             self.say_bye("this is a lanchat server; that was not a lanchat frame");
         } else if self.bad_frames > MAX_BAD_FRAMES {
-            if let Some(member) = &mut self.member {
-                member.set_reason(LeaveReason::Kicked);
-            }
+            self.set_leave_reason(LeaveReason::Kicked);
             self.say_bye("too many malformed frames");
+        }
+    }
+
+    fn set_leave_reason(&mut self, reason: LeaveReason) {
+        if let Some(member) = &mut self.member {
+            member.set_reason(reason);
         }
     }
 
@@ -209,9 +284,7 @@ impl Connection {
             match tokio::time::timeout(self.config.write_timeout, write).await {
                 Ok(result) => result?,
                 Err(_) => {
-                    if let Some(member) = &mut self.member {
-                        member.set_reason(LeaveReason::TooSlow);
-                    }
+                    self.set_leave_reason(LeaveReason::TooSlow);
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"));
                 }
             }
@@ -253,4 +326,17 @@ async fn write_batch(stream: &mut TcpStream, batch: &[Bytes]) -> io::Result<()> 
         joined.extend_from_slice(frame);
     }
     stream.write_all(&joined).await
+}
+
+/// Turns a connection away before any state exists for it: the greeting
+/// (so the client knows it reached lanchat) and a goodbye with the reason,
+/// written without waiting, then closed.
+pub(crate) fn refuse(stream: TcpStream, greeting: &Bytes, reason: &str) {
+    let bye = encode(&ServerFrame::Bye {
+        reason: reason.into(),
+    });
+    let mut out = Vec::with_capacity(greeting.len() + bye.len());
+    out.extend_from_slice(greeting);
+    out.extend_from_slice(&bye);
+    let _ = stream.try_write(&out);
 }

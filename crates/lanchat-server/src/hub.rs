@@ -118,7 +118,7 @@ pub(crate) fn spawn(
     let (requests, request_rx) = mpsc::channel(REQUEST_QUEUE);
     let (departures, departure_rx) = mpsc::unbounded_channel();
     let hub = Hub {
-        room: Room::new(config.room.clone()),
+        room: Room::new(config.room.clone()).with_max_text_len(config.max_text_len),
         sessions: HashMap::new(),
         out: Vec::new(),
         too_slow: Vec::new(),

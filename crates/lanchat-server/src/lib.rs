@@ -7,6 +7,8 @@
 //! - [`config`]: every limit and timer, with defaults.
 //! - `hub`: the task that owns the [`lanchat_core::Room`] and fans events out.
 //! - `outbox`: each connection's bounded outbound queue.
+//! - `admission`: limits on connections in total and per address.
+//! - `rate`: the token bucket behind the per-client rate limit.
 //! - `connection`: one TCP connection, from greeting to goodbye.
 //! - `convert`: room events to wire frames.
 //!
@@ -19,11 +21,13 @@
 //! ends when the shutdown token is cancelled; [`run`] returns only after they
 //! are done or the grace period ran out.
 
+mod admission;
 pub mod config;
 mod connection;
 mod convert;
 mod hub;
 mod outbox;
+mod rate;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use admission::Admission;
 pub use config::Config;
 
 /// Serves the room on `listener` until `shutdown` completes, then tells
@@ -45,6 +50,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let tracker = TaskTracker::new();
     let hub = hub::spawn(&config, &tracker, token.clone());
     let greeting: Bytes = encode(&Greeting::new(&config.room, &config.server_name));
+    let admission = Admission::new(config.max_clients, config.max_per_ip);
 
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(5);
@@ -54,6 +60,15 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
+                    let ticket = match admission.admit(peer.ip()) {
+                        Ok(ticket) => ticket,
+                        Err(refusal) => {
+                            tracing::debug!(%peer, reason = refusal.reason(), "refused");
+                            connection::refuse(stream, &greeting, refusal.reason());
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
                     tracker.spawn(connection::serve(
                         stream,
                         peer,
@@ -61,6 +76,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
                         config.clone(),
                         greeting.clone(),
                         token.clone(),
+                        ticket,
                     ));
                 }
                 Err(error) => {

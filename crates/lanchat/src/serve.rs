@@ -2,12 +2,13 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use lanchat_server::Config;
 use tokio::net::TcpListener;
 
-use crate::cli::ServeArgs;
+use crate::cli::{LimitArgs, ServeArgs};
 
 /// The longest room name, in characters.
 const MAX_ROOM_CHARS: usize = 64;
@@ -29,9 +30,44 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let local = listener.local_addr().context("reading the bound address")?;
     eprintln!("lanchat: serving room '{room}' on {local} (Ctrl-C to stop)");
-    lanchat_server::run(listener, Config::new(room, host), shutdown_signal()).await;
+    let config = config(room, host, &args.limits)?;
+    lanchat_server::run(listener, config, shutdown_signal()).await;
     eprintln!("lanchat: server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn config(room: String, host: String, limits: &LimitArgs) -> anyhow::Result<Config> {
+    let secs = |name: &str, value: f64| {
+        Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .with_context(|| format!("--{name} must be a positive number of seconds"))
+    };
+    if !(1..=lanchat_proto::limits::MAX_TEXT_LEN).contains(&limits.max_message_bytes) {
+        bail!(
+            "--max-message-bytes must be between 1 and {} (clients accept no more)",
+            lanchat_proto::limits::MAX_TEXT_LEN
+        );
+    }
+    if limits.max_frame_bytes < 1024 {
+        bail!("--max-frame-bytes must be at least 1024");
+    }
+    if !(limits.rate_limit >= 0.0 && limits.rate_limit.is_finite()) {
+        bail!("--rate-limit must be 0 (off) or a positive number");
+    }
+    let mut config = Config::new(room, host);
+    config.max_text_len = limits.max_message_bytes;
+    config.max_frame_len = limits.max_frame_bytes;
+    config.register_timeout = secs("register-timeout", limits.register_timeout)?;
+    config.ping_interval = secs("ping-interval", limits.ping_interval)?;
+    config.ping_timeout = secs("ping-timeout", limits.ping_timeout)?;
+    config.rate_limit = limits.rate_limit;
+    config.rate_burst = limits.rate_burst;
+    config.flood_kick_after = secs("flood-kick-after", limits.flood_kick_after)?;
+    config.max_clients = limits.max_clients;
+    config.max_per_ip = limits.max_per_ip;
+    config.max_queue_bytes = limits.max_queue_bytes;
+    Ok(config)
 }
 
 fn check_room_name(room: &str) -> anyhow::Result<()> {

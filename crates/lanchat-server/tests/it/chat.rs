@@ -101,7 +101,7 @@ async fn two_clients_racing_for_one_name_exactly_one_wins() {
 
 #[tokio::test]
 async fn messages_reach_everyone_with_the_senders_name_in_order() {
-    let server = TestServer::start().await;
+    let server = TestServer::with_config(|c| c.rate_limit = 0.0).await;
     let mut alice = server.join("alice").await;
     let mut receivers = Vec::new();
     for name in ["bob", "carol", "dave"] {

@@ -154,7 +154,11 @@ async fn a_silent_member_is_pinged_then_dropped_as_timed_out() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_and_others_are_not_delayed() {
-    let server = TestServer::with_config(|c| c.max_queue_bytes = 64 * 1024).await;
+    let server = TestServer::with_config(|c| {
+        c.max_queue_bytes = 64 * 1024;
+        c.rate_limit = 0.0;
+    })
+    .await;
     let (mut alice, mut bob) = pair(&server).await;
     let stalled = server.join("stalled").await; // never reads again
     let _ = alice.recv().await;
