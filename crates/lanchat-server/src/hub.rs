@@ -256,3 +256,50 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The drop guard is what keeps the room right when a connection task
+    /// dies in any way, a panic included: only that task dies, and its
+    /// departure is announced.
+    #[tokio::test]
+    async fn a_panicking_connection_task_still_leaves_the_room() {
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let hub = spawn(&Config::new("lab", "host"), &tracker, shutdown.clone());
+        let watcher = Outbox::new(1 << 20);
+        let _alice = hub
+            .register("alice".into(), watcher.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        let doomed = hub
+            .register("doomed".into(), Outbox::new(1 << 20))
+            .await
+            .unwrap()
+            .unwrap();
+        let task = tokio::spawn(async move {
+            let _membership = doomed;
+            panic!("a bug in one connection");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        let mut frames = Vec::new();
+        while !frames
+            .iter()
+            .any(|f: &Bytes| f.starts_with(b"{\"type\":\"left\""))
+        {
+            watcher.changed().await;
+            watcher.drain_into(&mut frames);
+        }
+        let left = frames.last().unwrap();
+        assert_eq!(
+            &left[..],
+            b"{\"type\":\"left\",\"name\":\"doomed\",\"reason\":\"dropped\"}\n"
+        );
+        shutdown.cancel();
+        tracker.close();
+        tracker.wait().await;
+    }
+}

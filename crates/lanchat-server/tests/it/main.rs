@@ -3,4 +3,5 @@
 
 mod chat;
 mod faults;
+mod hostile;
 mod support;

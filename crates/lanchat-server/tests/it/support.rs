@@ -91,6 +91,38 @@ impl Client {
         c
     }
 
+    /// Reads the greeting on a raw stream and reports whether the server
+    /// admitted us (a refused connection gets the greeting and a bye).
+    pub async fn admitted(stream: &mut TcpStream) -> bool {
+        let mut buf = bytes::BytesMut::new();
+        let mut decoder = LineDecoder::default();
+        let mut lines = Vec::new();
+        while lines.len() < 2 {
+            if let Some(line) = decoder.next_line(&mut buf).unwrap() {
+                lines.push(line);
+                continue;
+            }
+            let read = tokio::time::timeout(Duration::from_millis(50), stream.read_buf(&mut buf));
+            match read.await {
+                Ok(Ok(0)) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => break,
+                // Nothing more within a moment: admitted, waiting for a join.
+                Err(_) => break,
+            }
+        }
+        let greeting = lines.first().map(|l| Greeting::parse(l));
+        assert!(matches!(greeting, Some(Ok(_))), "{greeting:?}");
+        match lines.get(1) {
+            Some(bye) => {
+                let frame: ServerFrame = lanchat_proto::codec::decode(bye).expect("a frame");
+                assert!(matches!(frame, ServerFrame::Bye { .. }), "{frame:?}");
+                false
+            }
+            None => true,
+        }
+    }
+
     pub async fn send(&mut self, frame: &ClientFrame) {
         self.stream.write_all(&encode(frame)).await.unwrap();
     }

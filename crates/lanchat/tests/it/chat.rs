@@ -106,14 +106,16 @@ fn escape_sequences_arrive_inert() {
 }
 
 #[test]
-fn sigterm_tells_clients_and_exits_zero() {
-    let mut server = Server::start();
-    let mut alice = server.join("alice");
-    server.proc.signal("-TERM");
-    alice.expect_line("*** server: the server is shutting down");
-    alice.expect_line("*** disconnected: server shutting down");
-    assert_eq!(alice.wait().code(), Some(1));
-    assert_eq!(server.proc.wait().code(), Some(0));
+fn sigterm_and_sigint_tell_clients_and_exit_zero() {
+    for signal in ["-TERM", "-INT"] {
+        let mut server = Server::start();
+        let mut alice = server.join("alice");
+        server.proc.signal(signal);
+        alice.expect_line("*** server: the server is shutting down");
+        alice.expect_line("*** disconnected: server shutting down");
+        assert_eq!(alice.wait().code(), Some(1), "{signal}");
+        assert_eq!(server.proc.wait().code(), Some(0), "{signal}");
+    }
 }
 
 #[test]

@@ -117,3 +117,29 @@ fn a_bad_room_name_is_refused() {
     p.expect_err("the room name is empty");
     assert_eq!(p.wait().code(), Some(1));
 }
+
+#[test]
+fn a_client_over_the_per_address_limit_is_told_why() {
+    let server = Server::start_with(&["--room", "lab", "--max-per-ip", "1"]);
+    let _alice = server.join("alice");
+    let mut bob = server.client(&["--name", "bob"]);
+    bob.expect_err("disconnected: too many connections from your address");
+    assert_eq!(bob.wait().code(), Some(1));
+}
+
+#[test]
+fn nonsense_limits_are_refused() {
+    for bad in [
+        &["--rate-limit=-1"][..],
+        &["--ping-interval", "0"],
+        &["--max-message-bytes", "100000"],
+    ] {
+        let mut cmd = lanchat();
+        cmd.args(["serve", "--bind", "127.0.0.1", "--port", "0"])
+            .args(bad);
+        let mut p = Proc::spawn(cmd);
+        let flag = bad[0].split('=').next().unwrap_or_default();
+        p.expect_err(flag);
+        assert_eq!(p.wait().code(), Some(1), "{bad:?}");
+    }
+}

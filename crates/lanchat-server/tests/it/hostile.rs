@@ -1,0 +1,281 @@
+//! The hostile-input catalogue (`shared/security/HOSTILE-INPUTS.md`), one
+//! test per item that applies: floods, idle hordes, slowloris, churn, resets
+//! in the middle of a frame. Every loop here is bounded in count and time,
+//! and runs only against the in-process server on loopback.
+
+use std::time::Duration;
+
+use lanchat_proto::{encode, ClientFrame, LeaveReason, ServerFrame};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::support::{message, Client, TestServer, PATIENCE};
+
+/// Reads frames until one satisfies `pred`, skipping the rest.
+async fn until(c: &mut Client, pred: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
+    loop {
+        let f = c.recv().await;
+        if pred(&f) {
+            return f;
+        }
+    }
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_flooder_is_slowed_then_kicked_while_others_are_served() {
+    let server = TestServer::with_config(|c| {
+        c.rate_limit = 5.0;
+        c.rate_burst = 10;
+        c.flood_kick_after = Duration::from_millis(600);
+    })
+    .await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let mut flooder = server.join("flooder").await;
+    // 10,000 messages written as fast as the socket takes them.
+    let mut burst = Vec::new();
+    for i in 0..10_000 {
+        burst.extend_from_slice(&encode(&ClientFrame::Input {
+            text: format!("spam {i}"),
+        }));
+    }
+    let flood = tokio::spawn(async move {
+        let _ = flooder.stream.write_all(&burst).await;
+        flooder.until_closed().await
+    });
+    // Bob is heard by alice in the middle of the flood.
+    bob.say("can you hear me?").await;
+    until(&mut alice, |f| *f == message("bob", "can you hear me?")).await;
+    // The flooder got its burst through, then was thrown out.
+    let left = until(&mut alice, |f| matches!(f, ServerFrame::Left { .. })).await;
+    assert_eq!(
+        left,
+        ServerFrame::Left {
+            name: "flooder".into(),
+            reason: LeaveReason::Kicked
+        }
+    );
+    let frames = tokio::time::timeout(PATIENCE, flood)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(frames.contains(&ServerFrame::Bye {
+        reason: "flooding".into()
+    }));
+    let relayed = frames
+        .iter()
+        .filter(|f| matches!(f, ServerFrame::Message { .. }))
+        .count();
+    assert!(
+        relayed < 100,
+        "only the burst and a trickle get through, not {relayed}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_paste_within_the_burst_is_not_throttled_or_refused() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let _ = alice.recv().await;
+    for i in 0..15 {
+        bob.say(&format!("pasted line {i}")).await;
+    }
+    for i in 0..15 {
+        assert_eq!(
+            alice.recv().await,
+            message("bob", &format!("pasted line {i}"))
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_thousand_connections_from_one_address_are_capped_and_chat_goes_on() {
+    let server = TestServer::start().await; // default: 32 per address
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let _ = alice.recv().await;
+    let mut horde = Vec::new();
+    let mut refused = 0;
+    for _ in 0..2000 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        if Client::admitted(&mut s).await {
+            horde.push(s);
+        } else {
+            refused += 1;
+        }
+    }
+    assert_eq!(horde.len(), 30, "32 per address, alice and bob included");
+    assert_eq!(refused, 1970);
+    bob.say("still chatting").await;
+    assert_eq!(alice.recv().await, message("bob", "still chatting"));
+    drop(horde);
+    // Places are given back: a newcomer can join again.
+    let mut carol = server.connect().await;
+    carol
+        .send(&ClientFrame::Join {
+            name: "carol".into(),
+        })
+        .await;
+    assert!(matches!(carol.recv().await, ServerFrame::Welcome { .. }));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_thousand_idle_connections_do_not_slow_the_room_and_are_reaped() {
+    let server = TestServer::with_config(|c| {
+        c.max_per_ip = 5000;
+        c.max_clients = 5000;
+        c.register_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let _ = alice.recv().await;
+    let mut idle = Vec::new();
+    for _ in 0..2000 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    bob.say("not slowed").await;
+    assert_eq!(alice.recv().await, message("bob", "not slowed"));
+    // They never register, so the server closes every one of them.
+    for s in &mut idle {
+        let mut sink = Vec::new();
+        let read = tokio::io::AsyncReadExt::read_to_end(s, &mut sink);
+        tokio::time::timeout(PATIENCE, read).await.unwrap().unwrap();
+        assert!(sink.ends_with(b"{\"type\":\"bye\",\"reason\":\"registration timed out\"}\n"));
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_room_full_refusal_is_clear() {
+    let server = TestServer::with_config(|c| c.max_clients = 2).await;
+    let _a = server.join("a").await;
+    let _b = server.join("b").await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let mut sink = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut sink)
+        .await
+        .unwrap();
+    let text = String::from_utf8(sink).unwrap();
+    assert!(text.starts_with("{\"lanchat\":1"), "{text}");
+    assert!(
+        text.ends_with("{\"type\":\"bye\",\"reason\":\"the room is full\"}\n"),
+        "{text}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slowloris_is_closed_at_the_deadline_measured_from_accept() {
+    let server = TestServer::with_config(|c| c.register_timeout = Duration::from_millis(400)).await;
+    let mut slow = server.connect().await;
+    let trickle = b"{\"type\":\"join\",\"name\":\"slow\"}";
+    let mut frames = Vec::new();
+    for byte in trickle.iter().take(20) {
+        slow.send_raw(&[*byte]).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    frames.extend(slow.until_closed().await);
+    assert!(frames.contains(&ServerFrame::Bye {
+        reason: "registration timed out".into()
+    }));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reset_in_the_middle_of_a_frame_drops_the_line_and_announces_once() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let _ = alice.recv().await;
+    bob.send_raw(b"{\"type\":\"input\",\"text\":\"half a mes")
+        .await;
+    #[allow(deprecated)] // Blocking on drop is what we want: an immediate RST.
+    bob.stream.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(bob);
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Left {
+            name: "bob".into(),
+            reason: LeaveReason::Dropped
+        }
+    );
+    alice.say("/list").await;
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Users {
+            users: vec!["alice".into()]
+        }
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn connect_and_disconnect_churn_leaks_nothing() {
+    let server = TestServer::with_config(|c| c.rate_limit = 0.0).await;
+    let mut alice = server.join("alice").await;
+    let before = open_fds();
+    for round in 0..300 {
+        let mut c = server.connect().await;
+        if round % 2 == 0 {
+            c.send(&ClientFrame::Join {
+                name: format!("churn{round}"),
+            })
+            .await;
+            let _ = c.recv().await;
+        }
+        drop(c);
+    }
+    // Every join was followed by a departure; the room is back to alice.
+    let mut joined = 0;
+    let mut left = 0;
+    while joined < 150 || left < 150 {
+        match alice.recv().await {
+            ServerFrame::Joined { .. } => joined += 1,
+            ServerFrame::Left { .. } => left += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    alice.say("/list").await;
+    assert_eq!(
+        alice.recv().await,
+        ServerFrame::Users {
+            users: vec!["alice".into()]
+        }
+    );
+    // Server-side sockets are closed too (same process, so same fd table).
+    let mut after = open_fds();
+    for _ in 0..50 {
+        if after <= before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        after = open_fds();
+    }
+    assert!(after <= before, "fds before {before}, after {after}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn nul_and_bom_are_handled() {
+    let server = TestServer::start().await;
+    let mut alice = server.join("alice").await;
+    alice.say("a\u{0}b").await;
+    assert_eq!(alice.recv().await, message("alice", "a␀b"));
+    let mut bom = server.connect().await;
+    bom.send_raw("\u{feff}{\"type\":\"join\",\"name\":\"x\"}\n".as_bytes())
+        .await;
+    let frames = bom.until_closed().await;
+    assert!(matches!(frames.first(), Some(ServerFrame::Error { code, .. }) if code == "bad_frame"));
+    server.shutdown().await;
+}
