@@ -194,13 +194,7 @@ async fn list_and_commands_answer_the_asker() {
     let mut alice = server.join("alice").await;
     let _bob = server.join("Bob").await;
     let _ = alice.recv().await;
-    alice.say("/list").await;
-    assert_eq!(
-        alice.recv().await,
-        ServerFrame::Users {
-            users: vec!["alice".into(), "Bob".into()]
-        }
-    );
+    alice.expect_users(&["alice", "Bob"]).await;
     for ask in ["/commands", "/help"] {
         alice.say(ask).await;
         match alice.recv().await {
@@ -229,13 +223,7 @@ async fn quitting_is_announced_and_frees_the_name() {
         }]
     );
     let _ = alice.recv().await; // bob joined
-    assert_eq!(
-        alice.recv().await,
-        ServerFrame::Left {
-            name: "bob".into(),
-            reason: LeaveReason::Quit
-        }
-    );
+    alice.expect_left("bob", LeaveReason::Quit).await;
     let _bob_again = server.join("bob").await;
     server.shutdown().await;
 }
@@ -248,20 +236,12 @@ async fn a_dropped_connection_is_announced_once_and_frees_the_name() {
     let carol = server.join("carol").await;
     let _ = alice.recv().await;
     let _ = alice.recv().await;
-    // Reset the connection (SO_LINGER 0 sends RST, like a killed process
-    // whose kernel tears the socket down).
     #[allow(deprecated)] // Blocking on drop is what we want: an immediate RST.
     bob.stream
         .set_linger(Some(std::time::Duration::ZERO))
         .unwrap();
     drop(bob);
-    assert_eq!(
-        alice.recv().await,
-        ServerFrame::Left {
-            name: "bob".into(),
-            reason: LeaveReason::Dropped
-        }
-    );
+    alice.expect_left("bob", LeaveReason::Dropped).await;
     let _bob_again = server.join("bob").await;
     assert_eq!(
         alice.recv().await,
@@ -269,20 +249,8 @@ async fn a_dropped_connection_is_announced_once_and_frees_the_name() {
         "exactly one departure was announced"
     );
     drop(carol);
-    assert_eq!(
-        alice.recv().await,
-        ServerFrame::Left {
-            name: "carol".into(),
-            reason: LeaveReason::Dropped
-        }
-    );
-    alice.say("/list").await;
-    assert_eq!(
-        alice.recv().await,
-        ServerFrame::Users {
-            users: vec!["alice".into(), "bob".into()]
-        }
-    );
+    alice.expect_left("carol", LeaveReason::Dropped).await;
+    alice.expect_users(&["alice", "bob"]).await;
     server.shutdown().await;
 }
 

@@ -200,23 +200,9 @@ async fn a_reset_in_the_middle_of_a_frame_drops_the_line_and_announces_once() {
     let _ = alice.recv().await;
     bob.send_raw(b"{\"type\":\"input\",\"text\":\"half a mes")
         .await;
-    #[allow(deprecated)] // Blocking on drop is what we want: an immediate RST.
-    bob.stream.set_linger(Some(Duration::ZERO)).unwrap();
-    drop(bob);
-    assert_eq!(
-        alice.recv().await,
-        ServerFrame::Left {
-            name: "bob".into(),
-            reason: LeaveReason::Dropped
-        }
-    );
-    alice.say("/list").await;
-    assert_eq!(
-        alice.recv().await,
-        ServerFrame::Users {
-            users: vec!["alice".into()]
-        }
-    );
+    bob.reset();
+    alice.expect_left("bob", LeaveReason::Dropped).await;
+    alice.expect_users(&["alice"]).await;
     server.shutdown().await;
 }
 
@@ -246,13 +232,7 @@ async fn connect_and_disconnect_churn_leaks_nothing() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    alice.say("/list").await;
-    assert_eq!(
-        alice.recv().await,
-        ServerFrame::Users {
-            users: vec!["alice".into()]
-        }
-    );
+    alice.expect_users(&["alice"]).await;
     // Server-side sockets are closed too (same process, so same fd table).
     let mut after = open_fds();
     for _ in 0..50 {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use lanchat_proto::{encode, ClientFrame, Greeting, LineDecoder, ServerFrame};
+use lanchat_proto::{encode, ClientFrame, Greeting, LeaveReason, LineDecoder, ServerFrame};
 use lanchat_server::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -166,6 +166,31 @@ impl Client {
                 None => panic!("connection closed"),
             }
         }
+    }
+
+    /// Resets the connection (SO_LINGER 0 sends RST, like a killed process
+    /// whose kernel tears the socket down).
+    pub fn reset(self) {
+        #[allow(deprecated)] // Blocking on drop is what we want: an immediate RST.
+        self.stream.set_linger(Some(Duration::ZERO)).unwrap();
+    }
+
+    /// Asserts the next frame announces `name` leaving for `reason`.
+    pub async fn expect_left(&mut self, name: &str, reason: LeaveReason) {
+        let want = ServerFrame::Left {
+            name: name.into(),
+            reason,
+        };
+        assert_eq!(self.recv().await, want);
+    }
+
+    /// Asks `/list` and asserts the answer.
+    pub async fn expect_users(&mut self, users: &[&str]) {
+        self.say("/list").await;
+        let want = ServerFrame::Users {
+            users: users.iter().map(|u| u.to_string()).collect(),
+        };
+        assert_eq!(self.recv().await, want);
     }
 
     /// Reads until the server closes; returns what came before.
