@@ -1,0 +1,25 @@
+//! Arbitrary typed lines from two members of a room: parsing and routing
+//! never panic, and nothing but a member's own quit closes anyone.
+#![no_main]
+
+use lanchat_core::{Command, Output, Room};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut room = Room::new("fuzz");
+    let mut out = Vec::new();
+    let (Ok(a), Ok(b)) = (room.join("alice", &mut out), room.join("bob", &mut out)) else {
+        return;
+    };
+    for (i, line) in text.lines().enumerate() {
+        let who = if i % 2 == 0 { a } else { b };
+        let quits = matches!(Command::parse(line), Command::Quit);
+        out.clear();
+        room.input(who, line, &mut out);
+        let closes = out.iter().any(|o| matches!(o, Output::Close(_)));
+        assert!(!closes || quits, "{line:?} closed somebody");
+    }
+});
