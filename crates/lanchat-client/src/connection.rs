@@ -10,9 +10,11 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use lanchat_proto::greeting::MAGIC;
-use lanchat_proto::limits::{DEFAULT_PORT, MAX_GREETING_LEN};
-use lanchat_proto::{encode, ClientFrame, DecodeError, Greeting, LineDecoder, ServerFrame};
+use lanchat_proto::limits::DEFAULT_PORT;
+use lanchat_proto::{
+    encode, ClientFrame, DecodeError, Greeting, GreetingCheck, GreetingError, LineDecoder,
+    ServerFrame,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{lookup_host, TcpStream};
@@ -72,7 +74,7 @@ impl Connection {
             .await
             .map_err(|source| ClientError::Resolve {
                 host: host.to_owned(),
-                source,
+                cause: source,
             })?
             .collect();
         let mut last = None;
@@ -87,19 +89,28 @@ impl Connection {
         }
         Err(last.unwrap_or_else(|| ClientError::Resolve {
             host: host.to_owned(),
-            source: std::io::ErrorKind::NotFound.into(),
+            cause: std::io::ErrorKind::NotFound.into(),
         }))
     }
 
     /// Connects to one socket address and checks the greeting.
     pub async fn connect_addr(addr: &str) -> Result<Connection, ClientError> {
-        let secs = CONNECT_TIMEOUT.as_secs();
-        let stream = match timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Self::connect_addr_within(addr, CONNECT_TIMEOUT).await
+    }
+
+    /// Like [`Connection::connect_addr`], giving up on the TCP connect after
+    /// `limit` (for a quick check of a server that may be gone).
+    pub async fn connect_addr_within(
+        addr: &str,
+        limit: Duration,
+    ) -> Result<Connection, ClientError> {
+        let secs = limit.as_secs().max(1);
+        let stream = match timeout(limit, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(source)) => {
                 return Err(ClientError::Connect {
                     addr: addr.to_owned(),
-                    source,
+                    cause: source,
                 })
             }
             Err(_) => {
@@ -198,24 +209,21 @@ async fn read_greeting(
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     let mut buf = BytesMut::with_capacity(512);
     loop {
-        if let Some(end) = buf.iter().position(|&b| b == b'\n') {
-            let line = buf.split_to(end + 1);
-            let line = line.strip_suffix(b"\n").unwrap_or(&line);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            return match Greeting::parse(line) {
-                Ok(greeting) => Ok((greeting, buf)),
-                Err(e @ lanchat_proto::GreetingError::Version { .. }) => {
-                    Err(ClientError::Version {
-                        addr: addr.to_owned(),
-                        detail: e.to_string(),
-                    })
-                }
-                Err(_) => Err(not_lanchat(addr, line)),
-            };
-        }
-        let seen = buf.len().min(MAGIC.len());
-        if buf[..seen] != MAGIC[..seen] || buf.len() > MAX_GREETING_LEN {
-            return Err(not_lanchat(addr, &buf));
+        match Greeting::check(&buf) {
+            GreetingCheck::Done { greeting, len } => {
+                let _ = buf.split_to(len);
+                return Ok((greeting, buf));
+            }
+            GreetingCheck::Rejected(e @ GreetingError::Version { .. }) => {
+                return Err(ClientError::Version {
+                    addr: addr.to_owned(),
+                    detail: e.to_string(),
+                })
+            }
+            GreetingCheck::Rejected(GreetingError::NotLanchat) => {
+                return Err(not_lanchat(addr, &buf))
+            }
+            GreetingCheck::Incomplete => {}
         }
         let read_more = read.read_buf(&mut buf);
         match tokio::time::timeout_at(deadline, read_more).await {
@@ -235,7 +243,7 @@ async fn read_greeting(
             Ok(Err(e)) => {
                 return Err(ClientError::Connect {
                     addr: addr.to_owned(),
-                    source: e,
+                    cause: e,
                 })
             }
         }

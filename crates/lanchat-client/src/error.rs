@@ -6,10 +6,10 @@ use std::io;
 /// Why the client could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("could not resolve '{host}': {source}")]
-    Resolve { host: String, source: io::Error },
-    #[error("could not connect to {addr}: {source}")]
-    Connect { addr: String, source: io::Error },
+    #[error("could not resolve '{host}': {cause}")]
+    Resolve { host: String, cause: io::Error },
+    #[error("could not connect to {addr}: {cause}")]
+    Connect { addr: String, cause: io::Error },
     #[error("could not connect to {addr}: no answer within {secs} s")]
     ConnectTimeout { addr: String, secs: u64 },
     #[error("{addr} is not a lanchat server: it sent nothing within {secs} s")]

@@ -31,7 +31,7 @@ pub struct Greeting {
 }
 
 /// Why some bytes are not a usable greeting.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum GreetingError {
     /// The peer is not a lanchat server.
     #[error("not a lanchat greeting")]
@@ -69,5 +69,39 @@ impl Greeting {
             });
         }
         Ok(greeting)
+    }
+}
+
+/// The progress of checking the first bytes a peer sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GreetingCheck {
+    /// Consistent with a greeting so far; read more.
+    Incomplete,
+    /// A valid greeting; `len` bytes (newline included) belong to it.
+    Done { greeting: Greeting, len: usize },
+    /// Not a usable greeting.
+    Rejected(GreetingError),
+}
+
+impl Greeting {
+    /// Checks the bytes received so far. Rejects as soon as a byte rules
+    /// a greeting out, so a prober never waits on a service that talks.
+    pub fn check(received: &[u8]) -> GreetingCheck {
+        if let Some(end) = received.iter().position(|&b| b == b'\n') {
+            let line = &received[..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            return match Greeting::parse(line) {
+                Ok(greeting) => GreetingCheck::Done {
+                    greeting,
+                    len: end + 1,
+                },
+                Err(e) => GreetingCheck::Rejected(e),
+            };
+        }
+        let seen = received.len().min(MAGIC.len());
+        if received[..seen] != MAGIC[..seen] || received.len() >= MAX_GREETING_LEN {
+            return GreetingCheck::Rejected(GreetingError::NotLanchat);
+        }
+        GreetingCheck::Incomplete
     }
 }

@@ -7,6 +7,7 @@
 //! - [`frame`]: the frame types ([`ClientFrame`], [`ServerFrame`]).
 //! - [`greeting`]: the server's first line, which identifies a lanchat server.
 //! - [`codec`]: newline framing with a hard size cap, plus encode and decode.
+//! - [`discovery`]: the UDP query and reply datagrams, and the mDNS type.
 //!
 //! The crate never touches a socket or a runtime; transports feed it bytes
 //! and take bytes from it. The room logic (`lanchat-core`) does not depend on
@@ -14,10 +15,11 @@
 //! (IRC, WebSocket) can own their own wire formats.
 
 pub mod codec;
+pub mod discovery;
 pub mod frame;
 pub mod greeting;
 pub mod limits;
 
 pub use codec::{encode, DecodeError, LineDecoder};
 pub use frame::{ClientFrame, CommandHelp, LeaveReason, ServerFrame};
-pub use greeting::{Greeting, GreetingError};
+pub use greeting::{Greeting, GreetingCheck, GreetingError};

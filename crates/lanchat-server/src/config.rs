@@ -1,6 +1,20 @@
 //! The server's settings: the room's identity and every limit and timer.
 
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Decides which peer addresses may connect (the "same network only"
+/// rule). The server does not know what a network is; the caller does.
+#[derive(Clone)]
+pub struct PeerFilter(pub Arc<dyn Fn(IpAddr) -> bool + Send + Sync>);
+
+impl fmt::Debug for PeerFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PeerFilter")
+    }
+}
 
 /// Everything [`crate::run`] needs to know. Build it with
 /// [`Config::new`] and adjust fields.
@@ -42,6 +56,8 @@ pub struct Config {
     pub max_clients: usize,
     /// The most connections at once from one IP address.
     pub max_per_ip: usize,
+    /// Which peers may connect; everyone when `None`. Others get a refusal.
+    pub peer_filter: Option<PeerFilter>,
 }
 
 impl Config {
@@ -63,6 +79,7 @@ impl Config {
             flood_kick_after: Duration::from_secs(15),
             max_clients: 1000,
             max_per_ip: 32,
+            peer_filter: None,
         }
     }
 }

@@ -40,7 +40,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use admission::Admission;
-pub use config::Config;
+pub use config::{Config, PeerFilter};
+
+/// The reason given to a peer outside the server's networks.
+const NOT_ALLOWED: &str =
+    "this room only admits computers on the server's own network (the server can allow more with --allow)";
 
 /// Serves the room on `listener` until `shutdown` completes, then tells
 /// everyone the server is going away, flushes their queues and returns.
@@ -60,6 +64,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
+                    let allowed = config.peer_filter.as_ref().is_none_or(|f| (f.0)(peer.ip()));
+                    if !allowed {
+                        tracing::info!(%peer, "refused: not on this server's networks");
+                        connection::refuse(stream, &greeting, NOT_ALLOWED);
+                        continue;
+                    }
                     let ticket = match admission.admit(peer.ip()) {
                         Ok(ticket) => ticket,
                         Err(refusal) => {

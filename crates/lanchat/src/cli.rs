@@ -2,7 +2,8 @@
 
 use std::net::IpAddr;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::{IpNet, Ipv4Net};
 use lanchat_proto::limits::DEFAULT_PORT;
 
 /// A chatroom for everyone on the same local network.
@@ -24,6 +25,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Join a room (what bare `lanchat` does).
     Join(JoinArgs),
+    /// List the rooms on the local network.
+    Discover(DiscoverArgs),
 }
 
 #[derive(Debug, Args)]
@@ -37,6 +40,16 @@ pub struct ServeArgs {
     /// The room's name [default: this machine's host name].
     #[arg(long, value_name = "NAME")]
     pub room: Option<String>,
+    /// Also admit peers from this range (repeatable). By default only this
+    /// machine's own subnets and loopback may join.
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<IpNet>,
+    /// Admit peers from any network.
+    #[arg(long)]
+    pub allow_any: bool,
+    /// Do not answer discovery queries or advertise over mDNS.
+    #[arg(long)]
+    pub no_announce: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -87,8 +100,12 @@ pub struct LimitArgs {
 #[derive(Debug, Args)]
 pub struct JoinArgs {
     /// The server to join, as HOST or HOST:PORT (port 8081 if omitted).
+    /// Without it, the room is found on the LAN.
     #[arg(long, short, value_name = "HOST[:PORT]")]
     pub server: Option<String>,
+    /// Join the discovered room with this name.
+    #[arg(long, value_name = "NAME")]
+    pub room: Option<String>,
     /// The name to use in the room; asked for if omitted or taken.
     #[arg(long, short, value_name = "NAME")]
     pub name: Option<String>,
@@ -96,4 +113,36 @@ pub struct JoinArgs {
     /// line on stdout, diagnostics on stderr.
     #[arg(long)]
     pub plain: bool,
+    #[command(flatten)]
+    pub discovery: DiscoverArgs,
+}
+
+/// How to look for rooms.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Discovery")]
+pub struct DiscoverArgs {
+    /// The room port to look for.
+    #[arg(long, default_value_t = DEFAULT_PORT, value_name = "PORT")]
+    pub port: u16,
+    /// Scan this range instead of the local subnets (repeatable); loopback
+    /// is scanned only when named, e.g. 127.0.0.0/24.
+    #[arg(long, value_name = "CIDR")]
+    pub scan_range: Vec<Ipv4Net>,
+    /// Use only this discovery layer (repeatable) [default: all].
+    #[arg(long, value_enum, value_name = "LAYER")]
+    pub via: Vec<ViaArg>,
+    /// Give up after this many milliseconds.
+    #[arg(long, default_value_t = 3000, value_name = "MS")]
+    pub timeout: u64,
+}
+
+/// A discovery layer, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ViaArg {
+    /// UDP broadcast and multicast query.
+    Udp,
+    /// DNS-SD over mDNS (`_lanchat._tcp`).
+    Mdns,
+    /// TCP scan of the subnet, with the greeting verified.
+    Scan,
 }

@@ -3,8 +3,10 @@
 //! libraries.
 
 mod cli;
+mod discover;
 mod join;
 mod logging;
+mod memory;
 mod serve;
 
 use std::process::ExitCode;
@@ -34,6 +36,10 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Join(args) => {
             logging::init("warn");
             runtime.block_on(join::run(args))
+        }
+        cli::Command::Discover(args) => {
+            logging::init("warn");
+            runtime.block_on(discover::run(args))
         }
     }
 }

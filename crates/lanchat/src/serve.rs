@@ -4,9 +4,17 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context};
+use lanchat_discovery::interfaces::local_nets;
+use lanchat_discovery::mdns::Advertiser;
+use lanchat_discovery::responder::{Responder, ResponderConfig};
+use lanchat_discovery::PeerFilter;
+use lanchat_proto::discovery::Reply;
 use lanchat_server::Config;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{LimitArgs, ServeArgs};
 
@@ -29,9 +37,56 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).with_context(|| format!("could not listen on {addr}")),
     };
     let local = listener.local_addr().context("reading the bound address")?;
-    eprintln!("lanchat: serving room '{room}' on {local} (Ctrl-C to stop)");
-    let config = config(room, host, &args.limits)?;
+    let mut config = config(room.clone(), host.clone(), &args.limits)?;
+    let filter = Arc::new(PeerFilter::new(args.allow.clone(), args.allow_any));
+    let check = filter.clone();
+    config.peer_filter = Some(lanchat_server::PeerFilter(Arc::new(move |ip| {
+        check.allows(ip)
+    })));
+
+    // The responder follows the bind address: bound to loopback it opens a
+    // loopback socket only, so it answers this machine and nobody else.
+    let stop_announcing = CancellationToken::new();
+    let responder = if args.no_announce {
+        None
+    } else {
+        let answers = ResponderConfig {
+            bind: args.bind,
+            port: local.port(),
+            reply: Reply::new(&room, &host, local.port()),
+        };
+        match Responder::bind(&answers) {
+            Ok(responder) => Some(tokio::spawn(responder.run(filter, stop_announcing.clone()))),
+            Err(error) => {
+                tracing::warn!(%error, port = local.port(), "not answering discovery on UDP");
+                None
+            }
+        }
+    };
+    let advertiser = if args.no_announce || args.bind.is_loopback() {
+        None
+    } else {
+        Advertiser::start(&room, &host, args.bind, local.port(), &local_nets()).unwrap_or_else(
+            |error| {
+                tracing::warn!(%error, "not advertising over mDNS");
+                None
+            },
+        )
+    };
+    let announcing = if args.no_announce {
+        "not announcing (--no-announce)"
+    } else if args.bind.is_loopback() {
+        "answering discovery on loopback only"
+    } else {
+        "answering discovery on UDP and mDNS"
+    };
+    eprintln!("lanchat: serving room '{room}' on {local} (Ctrl-C to stop); {announcing}");
     lanchat_server::run(listener, config, shutdown_signal()).await;
+    stop_announcing.cancel();
+    if let Some(responder) = responder {
+        let _ = responder.await;
+    }
+    drop(advertiser);
     eprintln!("lanchat: server stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -169,3 +169,23 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn greeting_check_decides_as_early_as_it_can() {
+    use crate::GreetingCheck;
+    let g = encode(&Greeting::new("lab", "h"));
+    assert_eq!(Greeting::check(&g[..5]), GreetingCheck::Incomplete);
+    assert_eq!(
+        Greeting::check(b"HTTP/1.1"),
+        GreetingCheck::Rejected(GreetingError::NotLanchat)
+    );
+    let mut with_more = g.to_vec();
+    with_more.extend_from_slice(b"{\"type\":\"ping\"");
+    assert_eq!(
+        Greeting::check(&with_more),
+        GreetingCheck::Done {
+            greeting: Greeting::new("lab", "h"),
+            len: g.len()
+        }
+    );
+}

@@ -3,5 +3,7 @@
 //! stderr, exactly as a script or a user would.
 
 mod chat;
+mod discovery;
 mod errors;
+mod lan;
 mod support;

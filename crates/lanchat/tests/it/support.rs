@@ -9,10 +9,21 @@ use std::time::{Duration, Instant};
 /// it. Not a performance threshold.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
+/// The `lanchat` binary, for use on this machine (not in a test LAN). It
+/// can never search real networks (`LANCHAT_NO_INTERFACES`), and it keeps
+/// its memory in a directory of the test run's own.
 pub fn lanchat() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lanchat"));
-    cmd.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    cmd.env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .env("LANCHAT_NO_INTERFACES", "1")
+        .env("XDG_CONFIG_HOME", config_home());
     cmd
+}
+
+/// A config directory private to this test process.
+pub fn config_home() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("lanchat-test-{}", std::process::id()))
 }
 
 /// A child process whose stdout and stderr lines arrive on channels. It is
@@ -96,6 +107,16 @@ impl Proc {
         }
     }
 
+    /// Every stdout line from now until the process exits.
+    pub fn rest_of_stdout(&mut self) -> Vec<String> {
+        self.out.iter().collect()
+    }
+
+    /// Every stderr line from now until the process exits.
+    pub fn rest_of_stderr(&mut self) -> Vec<String> {
+        self.err.iter().collect()
+    }
+
     /// Sends a signal by PID.
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
@@ -164,9 +185,19 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Server {
+        Self::start_on("127.0.0.1", 0, extra)
+    }
+
+    /// A server bound to `bind:port` (port 0 for any free one).
+    pub fn start_on(bind: &str, port: u16, extra: &[&str]) -> Server {
         let mut cmd = lanchat();
-        cmd.args(["serve", "--bind", "127.0.0.1", "--port", "0"])
+        cmd.args(["serve", "--bind", bind, "--port", &port.to_string()])
             .args(extra);
+        Self::spawn(cmd)
+    }
+
+    /// Runs a prepared `lanchat serve` command and waits for its banner.
+    pub fn spawn(cmd: Command) -> Server {
         let mut proc = Proc::spawn(cmd);
         let banner = proc.expect_err("serving room");
         let addr = banner
@@ -176,6 +207,15 @@ impl Server {
             .expect("address in the banner")
             .to_owned();
         Server { proc, addr }
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
     }
 
     /// A `--plain` client that has joined as `name` (and read its welcome).
@@ -191,5 +231,51 @@ impl Server {
         cmd.args(["join", "--plain", "--server", &self.addr])
             .args(extra);
         Proc::spawn(cmd)
+    }
+}
+
+/// A fake service on a TCP address, for a discovery scan to reject. It
+/// accepts connections until dropped and treats each with `serve`.
+pub struct Decoy {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Decoy {
+    pub fn start(addr: &str, serve: fn(std::net::TcpStream)) -> Decoy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind(addr).expect("bind decoy");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            let deadline = Instant::now() + PATIENCE * 4;
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        if let Ok(copy) = s.try_clone() {
+                            held.push(copy);
+                        }
+                        serve(s);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Decoy {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Decoy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -1,0 +1,52 @@
+//! `lanchat discover`: list the rooms on the LAN, and the discovery options
+//! shared with `join`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use lanchat_discovery::{discover, Found, Options, Via};
+
+use crate::cli::{DiscoverArgs, ViaArg};
+
+pub async fn run(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
+    let options = options(&args, None);
+    let report = discover(&options, |f| println!("{}", line(f))).await;
+    if report.found.is_empty() {
+        eprintln!("lanchat: {}", report.diagnosis(args.port));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Discovery options from the command line; `settle` stops soon after the
+/// first room (for joining) instead of listening until the timeout.
+pub fn options(args: &DiscoverArgs, settle: Option<Duration>) -> Options {
+    Options {
+        port: args.port,
+        scan_ranges: args.scan_range.clone(),
+        via: args
+            .via
+            .iter()
+            .map(|v| match v {
+                ViaArg::Udp => Via::Udp,
+                ViaArg::Mdns => Via::Mdns,
+                ViaArg::Scan => Via::Scan,
+            })
+            .collect(),
+        timeout: Duration::from_millis(args.timeout),
+        settle,
+        ..Options::default()
+    }
+}
+
+/// One room as one line: name, address, how it was found and how fast.
+pub fn line(f: &Found) -> String {
+    format!(
+        "{}  {}  via {}  {:.1} ms  (server {})",
+        lanchat_client::display::inert(&f.room),
+        f.addr,
+        f.via,
+        f.after.as_secs_f64() * 1000.0,
+        lanchat_client::display::inert(&f.server),
+    )
+}
