@@ -67,6 +67,8 @@ pub struct Options {
     pub via: Vec<Via>,
     /// The longest discovery may take.
     pub timeout: Duration,
+    /// Search virtual and VPN interfaces too.
+    pub include_virtual: bool,
     /// When set, stop this long after the first room is found.
     pub settle: Option<Duration>,
     /// Start the scan if the fast path found nothing by then (with the
@@ -81,6 +83,7 @@ impl Default for Options {
             scan_ranges: Vec::new(),
             via: Vec::new(),
             timeout: Duration::from_secs(3),
+            include_virtual: false,
             settle: None,
             fallback_after: Duration::from_secs(1),
         }
@@ -117,7 +120,12 @@ const UDP_WINDOW: Duration = Duration::from_millis(1000);
 pub async fn discover(options: &Options, mut on_found: impl FnMut(&Found)) -> Report {
     let started = Instant::now();
     let deadline = started + options.timeout;
-    let nets = local_nets();
+    let mut nets = local_nets();
+    if options.include_virtual {
+        for n in nets.iter_mut().filter(|n| !n.net.addr().is_link_local()) {
+            n.skip = None;
+        }
+    }
     let plan = interfaces::scan_plan(&nets, &options.scan_ranges);
     let mut report = Report {
         nets: nets.clone(),

@@ -134,6 +134,10 @@ pub struct DiscoverArgs {
     /// Give up after this many milliseconds.
     #[arg(long, default_value_t = 3000, value_name = "MS")]
     pub timeout: u64,
+    /// Also search virtual (container, VM) and VPN interfaces, which are
+    /// skipped by default.
+    #[arg(long)]
+    pub include_virtual: bool,
 }
 
 /// A discovery layer, as named on the command line.

@@ -34,6 +34,7 @@ pub fn options(args: &DiscoverArgs, settle: Option<Duration>) -> Options {
             })
             .collect(),
         timeout: Duration::from_millis(args.timeout),
+        include_virtual: args.include_virtual,
         settle,
         ..Options::default()
     }
