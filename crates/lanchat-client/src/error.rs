@@ -28,6 +28,8 @@ pub enum ClientError {
     FrameTooLong,
     #[error("no name was given")]
     NoName,
+    #[error("no room was found{}", if .0.is_empty() { String::new() } else { format!(": {}", .0) })]
+    NothingFound(String),
     #[error("connection error: {0}")]
     Io(#[from] io::Error),
 }

@@ -9,7 +9,9 @@
 //! - [`display`]: making text from the network safe to print.
 //! - [`plain`]: the line-based front end for scripts, pipes and screen
 //!   readers.
+//! - [`tui`]: the terminal UI.
 //! - [`error`]: the error type, [`ClientError`].
+//! - [`memory`]: the last server joined, remembered between runs.
 //!
 //! Nothing here trusts the server: every string it sends is made inert
 //! before it reaches a terminal.
@@ -17,7 +19,9 @@
 pub mod connection;
 pub mod display;
 pub mod error;
+pub mod memory;
 pub mod plain;
+pub mod tui;
 
 pub use connection::{Connection, FrameReader, FrameWriter, Registration};
 pub use error::ClientError;

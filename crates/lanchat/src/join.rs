@@ -1,5 +1,6 @@
 //! `lanchat` / `lanchat join`: find the room (or take `--server`), connect
-//! and chat.
+//! and chat, in the terminal UI or, with `--plain` or without a terminal,
+//! line by line.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -8,12 +9,13 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use lanchat_client::display::inert;
 use lanchat_client::plain::{self, PlainOptions};
-use lanchat_client::Connection;
+use lanchat_client::tui::{self, Start, TuiOptions};
+use lanchat_client::{memory, Connection};
 use lanchat_discovery::{discover, Found};
 use tokio::sync::mpsc;
 
-use crate::cli::JoinArgs;
-use crate::{discover as cli_discover, memory};
+use crate::cli::{DiscoverArgs, JoinArgs};
+use crate::discover as cli_discover;
 
 /// After the first room is found, wait this long for others.
 const SETTLE: Duration = Duration::from_millis(400);
@@ -21,11 +23,36 @@ const SETTLE: Duration = Duration::from_millis(400);
 /// How long the remembered server gets to answer before we search instead.
 const LAST_SERVER_TIMEOUT: Duration = Duration::from_millis(700);
 
-pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
+/// Whether to open the terminal UI: not with `--plain`, and only when both
+/// ends are a terminal.
+pub fn wants_tui(args: &JoinArgs) -> bool {
+    !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+pub async fn run(args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
+    if tui {
+        return run_tui(args).await;
+    }
     let mut input = stdin_lines();
     let conn = match &args.server {
         Some(server) => Connection::connect(server).await?,
-        None => find_room(&args, &mut input).await?,
+        None => match remembered(&args).await {
+            Some(conn) => conn,
+            None => {
+                eprintln!("lanchat: looking for rooms on the local network...");
+                let rooms = search(args.discovery.clone(), args.room.clone())
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                let chosen = if rooms.len() == 1 {
+                    rooms.into_iter().next().context("no room")?
+                } else {
+                    choose(rooms, &mut input).await?
+                };
+                Connection::connect_addr(&chosen.addr.to_string())
+                    .await
+                    .with_context(|| format!("joining room '{}'", inert(&chosen.room)))?
+            }
+        },
     };
     memory::remember(&conn.addr);
     eprintln!(
@@ -39,8 +66,6 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
         name: args.name,
         color: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    // Until the TUI lands, the interactive client is the plain one too.
-    let _ = args.plain;
     plain::run(
         conn,
         options,
@@ -52,55 +77,70 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Finds the room to join: the last server if it still answers (unless a
-/// room or a way of searching was asked for), otherwise whatever discovery
-/// finds, asking the user to choose when there are several.
-async fn find_room(
-    args: &JoinArgs,
-    input: &mut mpsc::Receiver<String>,
-) -> anyhow::Result<Connection> {
+async fn run_tui(args: JoinArgs) -> anyhow::Result<ExitCode> {
+    let start = match &args.server {
+        Some(server) => Start::Connected(Connection::connect(server).await?),
+        None => match remembered(&args).await {
+            Some(conn) => Start::Connected(conn),
+            None => {
+                let (discovery, room) = (args.discovery.clone(), args.room.clone());
+                Start::Find(Box::pin(async move {
+                    let rooms = search(discovery, room).await?;
+                    Ok(rooms
+                        .iter()
+                        .map(|f| (cli_discover::line(f), f.addr.to_string()))
+                        .collect())
+                }))
+            }
+        },
+    };
+    tui::run(start, TuiOptions { name: args.name }).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The last server joined, if it still answers and nothing else was asked
+/// for (a room by name, or a particular way of searching).
+async fn remembered(args: &JoinArgs) -> Option<Connection> {
     let searching_differently = args.room.is_some()
         || !args.discovery.scan_range.is_empty()
         || !args.discovery.via.is_empty();
-    if !searching_differently {
-        if let Some(last) = memory::last_server() {
-            if let Ok(conn) = Connection::connect_addr_within(&last, LAST_SERVER_TIMEOUT).await {
-                eprintln!(
-                    "lanchat: rejoining the last room you used (--room NAME to pick another)"
-                );
-                return Ok(conn);
-            }
-        }
+    if searching_differently {
+        return None;
     }
-    eprintln!("lanchat: looking for rooms on the local network...");
-    let options = cli_discover::options(&args.discovery, Some(SETTLE));
+    let last = memory::last_server()?;
+    let conn = Connection::connect_addr_within(&last, LAST_SERVER_TIMEOUT)
+        .await
+        .ok()?;
+    eprintln!("lanchat: rejoining the last room you used (--room NAME to pick another)");
+    Some(conn)
+}
+
+/// Finds rooms, keeping only the one named `room` if given. An empty
+/// result is an error that explains what was tried.
+async fn search(args: DiscoverArgs, room: Option<String>) -> Result<Vec<Found>, String> {
+    let options = cli_discover::options(&args, Some(SETTLE));
     let report = discover(&options, |_| {}).await;
-    let mut rooms: Vec<Found> = report.found.clone();
-    if let Some(want) = &args.room {
-        rooms.retain(|f| {
-            f.room.eq_ignore_ascii_case(want) || f.room.to_lowercase() == want.to_lowercase()
-        });
+    let mut rooms = report.found.clone();
+    if let Some(want) = &room {
+        let want = want.to_lowercase();
+        rooms.retain(|f| f.room.to_lowercase() == want);
         if rooms.is_empty() && !report.found.is_empty() {
             let names: Vec<String> = report
                 .found
                 .iter()
                 .map(|f| inert(&f.room).into_owned())
                 .collect();
-            bail!(
+            return Err(format!(
                 "no room named '{}' was found; found: {}",
-                inert(want),
+                inert(&want),
                 names.join(", ")
-            );
+            ));
         }
     }
-    let chosen = match rooms.len() {
-        0 => bail!("{}", report.diagnosis(args.discovery.port)),
-        1 => rooms.remove(0),
-        _ => choose(rooms, input).await?,
-    };
-    Connection::connect_addr(&chosen.addr.to_string())
-        .await
-        .with_context(|| format!("joining room '{}'", inert(&chosen.room)))
+    if rooms.is_empty() {
+        return Err(report.diagnosis(args.port));
+    }
+    Ok(rooms)
 }
 
 /// Lists several rooms and reads the user's choice, a number, from input.

@@ -6,7 +6,6 @@ mod cli;
 mod discover;
 mod join;
 mod logging;
-mod memory;
 mod serve;
 
 use std::process::ExitCode;
@@ -34,8 +33,13 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(serve::run(args))
         }
         cli::Command::Join(args) => {
-            logging::init("warn");
-            runtime.block_on(join::run(args))
+            let tui = join::wants_tui(&args);
+            if tui {
+                logging::init_file("info");
+            } else {
+                logging::init("warn");
+            }
+            runtime.block_on(join::run(args, tui))
         }
         cli::Command::Discover(args) => {
             logging::init("warn");

@@ -1,0 +1,628 @@
+//! The TUI's state and how events change it. No IO happens here: what must
+//! be done outside (send a line, ring the bell, connect) comes back as
+//! [`Effect`]s for the runner.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use lanchat_proto::{LeaveReason, ServerFrame};
+
+use crate::display::inert;
+use crate::tui::editor::Editor;
+use crate::tui::event::Event;
+use crate::tui::transcript::{Kind, Transcript};
+
+/// Most lines kept in the input history.
+const HISTORY: usize = 500;
+
+/// Lines scrolled per mouse wheel step.
+const WHEEL_STEP: usize = 3;
+
+/// Commands offered by Tab completion (the server's, plus `/bell`).
+pub const COMMANDS: &[&str] = &["/w", "/list", "/commands", "/help", "/x", "/quit", "/bell"];
+
+/// What the app is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Looking for rooms on the LAN.
+    Searching,
+    /// Several rooms were found: the user picks one.
+    ChooseRoom { rooms: Vec<String>, selected: usize },
+    /// Connecting or waiting for the server's answer.
+    Connecting,
+    /// The user types a name.
+    AskName,
+    /// In the room.
+    Chat,
+}
+
+/// The state of the connection, for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Connecting,
+    Connected,
+    Lost(String),
+}
+
+/// When to ring the terminal bell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bell {
+    Off,
+    /// On a message that mentions you, and on a whisper to you.
+    Mentions,
+    /// On every message from somebody else.
+    All,
+}
+
+/// IO the runner must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a typed line to the room.
+    Send(String),
+    /// Ask for this name (connecting again first if the server gave up
+    /// waiting).
+    Join(String),
+    /// Connect to the room at this index of the list shown.
+    PickRoom(usize),
+    /// Ring the terminal bell.
+    Bell,
+}
+
+/// Why the app ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// The user left (`/x`, Ctrl-C twice, end of the session).
+    Quit,
+    /// The connection was lost.
+    Lost(String),
+}
+
+/// Tab completion in progress: the candidates and the one shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Completion {
+    /// Where the completed word starts in the input.
+    start: usize,
+    candidates: Vec<String>,
+    index: usize,
+}
+
+/// Everything the UI shows.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub mode: Mode,
+    pub link: Link,
+    /// The room's name, once known.
+    pub room: String,
+    /// The server's address, once known.
+    pub server: String,
+    /// Our name in the room, once registered.
+    pub me: Option<String>,
+    /// Everyone in the room, sorted case-insensitively.
+    pub users: Vec<String>,
+    pub transcript: Transcript,
+    pub editor: Editor,
+    /// How many entries the view is scrolled up from the newest.
+    pub scroll: usize,
+    /// Entries that arrived while scrolled up.
+    pub unread: usize,
+    /// The first entry not yet seen, while there is one.
+    pub marker: Option<u64>,
+    pub bell: Bell,
+    /// Set when the app should end.
+    pub exit: Option<Exit>,
+    /// The terminal's height, for page-sized scrolling.
+    pub height: u16,
+    history: Vec<String>,
+    history_pos: Option<usize>,
+    draft: String,
+    completion: Option<Completion>,
+    /// A first Ctrl-C on an empty line; a second one quits.
+    ctrl_c_armed: bool,
+    /// We asked to leave; the server's goodbye (or its closing) ends us.
+    pub quitting: bool,
+}
+
+impl App {
+    pub fn new() -> Self {
+        App {
+            mode: Mode::Connecting,
+            link: Link::Connecting,
+            room: String::new(),
+            server: String::new(),
+            me: None,
+            users: Vec::new(),
+            transcript: Transcript::default(),
+            editor: Editor::default(),
+            scroll: 0,
+            unread: 0,
+            marker: None,
+            bell: Bell::Mentions,
+            exit: None,
+            height: 24,
+            history: Vec::new(),
+            history_pos: None,
+            draft: String::new(),
+            completion: None,
+            ctrl_c_armed: false,
+            quitting: false,
+        }
+    }
+
+    /// Applies one event. `now` is the time to stamp new lines with.
+    pub fn handle(&mut self, event: Event, now: &str) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => {
+                self.key(key, now, &mut effects)
+            }
+            Event::Key(_) => {}
+            Event::Paste(text) => self.paste(&text),
+            Event::Mouse(mouse) => self.mouse(mouse),
+            Event::Resize { height, .. } => self.height = height,
+            Event::Searching => {
+                self.mode = Mode::Searching;
+                self.notice(now, "Looking for rooms on the local network...".into());
+            }
+            Event::Rooms(rooms) => {
+                self.notice(
+                    now,
+                    format!(
+                        "Found {} rooms: choose one with ↑/↓ and Enter.",
+                        rooms.len()
+                    ),
+                );
+                self.mode = Mode::ChooseRoom { rooms, selected: 0 };
+            }
+            Event::Connected { room, addr } => {
+                self.room = inert(&room).into_owned();
+                self.server = addr;
+                self.link = Link::Connected;
+                if self.mode != Mode::AskName {
+                    self.mode = Mode::Connecting;
+                }
+                self.notice(
+                    now,
+                    format!("Connected to room {} at {}.", self.room, self.server),
+                );
+            }
+            Event::Server(frame) => self.server_frame(frame, now, &mut effects),
+            Event::Lost(reason) => self.lost(reason, now),
+            Event::Terminate => self.exit = Some(Exit::Quit),
+        }
+        effects
+    }
+
+    /// Asks for a name (shown when the user gave none, or it was refused).
+    pub fn ask_name(&mut self, now: &str, why: Option<&str>) {
+        self.mode = Mode::AskName;
+        match why {
+            Some(why) => self.error(
+                now,
+                format!("Can't use that name: {}. Choose another.", inert(why)),
+            ),
+            None => self.notice(now, "Choose a name and press Enter.".into()),
+        }
+    }
+
+    fn lost(&mut self, reason: String, now: &str) {
+        self.link = Link::Lost(reason.clone());
+        if self.quitting {
+            self.exit = Some(Exit::Quit);
+            return;
+        }
+        match self.mode {
+            // The server gives up on a connection that takes too long to
+            // pick a name; the next attempt reconnects.
+            Mode::AskName | Mode::ChooseRoom { .. } | Mode::Searching => {
+                self.notice(
+                    now,
+                    format!("The server closed the connection: {}", inert(&reason)),
+                );
+            }
+            Mode::Connecting | Mode::Chat => self.exit = Some(Exit::Lost(reason)),
+        }
+    }
+
+    fn server_frame(&mut self, frame: ServerFrame, now: &str, effects: &mut Vec<Effect>) {
+        match frame {
+            ServerFrame::Welcome { name, room, users } => {
+                self.me = Some(name.clone());
+                self.room = inert(&room).into_owned();
+                self.users = users;
+                self.users.push(name.clone());
+                self.sort_users();
+                self.mode = Mode::Chat;
+                let others = if self.users.len() == 1 {
+                    "nobody else yet".to_owned()
+                } else {
+                    self.users
+                        .iter()
+                        .filter(|u| **u != name)
+                        .map(|u| inert(u).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                self.notice(
+                    now,
+                    format!(
+                        "Welcome to {}, {}! In the room: {others}. Type /commands to see what you can do.",
+                        self.room,
+                        inert(&name)
+                    ),
+                );
+            }
+            ServerFrame::NameRejected { reason, .. } => self.ask_name(now, Some(&reason)),
+            ServerFrame::Joined { name } => {
+                self.notice(now, format!("{} joined", inert(&name)));
+                self.users.push(name);
+                self.sort_users();
+            }
+            ServerFrame::Left { name, reason } => {
+                self.users.retain(|u| *u != name);
+                let how = match reason {
+                    LeaveReason::Quit | LeaveReason::Other => "left",
+                    LeaveReason::Dropped => "dropped (connection lost)",
+                    LeaveReason::TimedOut => "dropped (timed out)",
+                    LeaveReason::TooSlow => "dropped (too slow to keep up)",
+                    LeaveReason::Kicked => "was removed by the server",
+                };
+                self.notice(now, format!("{} {how}", inert(&name)));
+            }
+            ServerFrame::Message { from, text } => {
+                let mine = self.me.as_deref() == Some(from.as_str());
+                let mention = !mine && self.me.as_deref().is_some_and(|me| mentions(&text, me));
+                if !mine && (self.bell == Bell::All || (self.bell == Bell::Mentions && mention)) {
+                    effects.push(Effect::Bell);
+                }
+                let text = inert(&text).into_owned();
+                self.push(
+                    now,
+                    Kind::Message {
+                        from,
+                        mine,
+                        mention,
+                    },
+                    text,
+                );
+            }
+            ServerFrame::Whisper { from, to, text } => {
+                let text = inert(&text).into_owned();
+                if self.me.as_deref() == Some(from.as_str()) {
+                    self.push(now, Kind::WhisperOut { to }, text);
+                } else {
+                    if self.bell != Bell::Off {
+                        effects.push(Effect::Bell);
+                    }
+                    self.push(now, Kind::WhisperIn { from }, text);
+                }
+            }
+            ServerFrame::Users { users } => {
+                let list: Vec<String> = users.iter().map(|u| inert(u).into_owned()).collect();
+                self.notice(
+                    now,
+                    format!("{} in the room: {}", users.len(), list.join(", ")),
+                );
+                self.users = users;
+                self.sort_users();
+            }
+            ServerFrame::Commands { commands } => {
+                self.notice(now, "Commands:".into());
+                for c in commands {
+                    self.notice(now, format!("  {}  {}", inert(&c.usage), inert(&c.help)));
+                }
+                self.notice(
+                    now,
+                    "  /bell off|mentions|all  when to ring the bell (this client)".into(),
+                );
+            }
+            ServerFrame::Error { text, .. } => self.error(now, inert(&text).into_owned()),
+            ServerFrame::Notice { text } => self.notice(now, format!("server: {}", inert(&text))),
+            ServerFrame::Bye { reason } => {
+                if self.quitting {
+                    self.exit = Some(Exit::Quit);
+                } else {
+                    self.lost(reason, now);
+                }
+            }
+            ServerFrame::Ping { .. } | ServerFrame::Pong { .. } | ServerFrame::Unknown => {}
+        }
+    }
+
+    fn key(&mut self, key: KeyEvent, now: &str, effects: &mut Vec<Effect>) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if !(ctrl && key.code == KeyCode::Char('c')) {
+            self.ctrl_c_armed = false;
+        }
+        if key.code != KeyCode::Tab {
+            self.completion = None;
+        }
+        if let Mode::ChooseRoom { rooms, selected } = &mut self.mode {
+            match key.code {
+                KeyCode::Up => *selected = selected.saturating_sub(1),
+                KeyCode::Down => *selected = (*selected + 1).min(rooms.len().saturating_sub(1)),
+                KeyCode::Enter => {
+                    effects.push(Effect::PickRoom(*selected));
+                    self.mode = Mode::Connecting;
+                }
+                KeyCode::Char(c @ '1'..='9') => {
+                    let i = c as usize - '1' as usize;
+                    if i < rooms.len() {
+                        effects.push(Effect::PickRoom(i));
+                        self.mode = Mode::Connecting;
+                    }
+                }
+                KeyCode::Char('c') if ctrl => self.exit = Some(Exit::Quit),
+                KeyCode::Esc => self.exit = Some(Exit::Quit),
+                _ => {}
+            }
+            return;
+        }
+        match key.code {
+            KeyCode::Char('c') if ctrl => self.interrupt(now, effects),
+            KeyCode::Char('w') if ctrl => self.editor.delete_word(),
+            KeyCode::Char('u') if ctrl => self.editor.clear_to_start(),
+            KeyCode::Char('a') if ctrl => self.editor.home(),
+            KeyCode::Char('e') if ctrl => self.editor.end(),
+            KeyCode::Char('l') if ctrl => self.scroll_to_bottom(),
+            KeyCode::Char(c) if !ctrl => self.editor.insert(c),
+            KeyCode::Left => self.editor.left(),
+            KeyCode::Right => self.editor.right(),
+            KeyCode::Home => self.editor.home(),
+            KeyCode::End => self.editor.end(),
+            KeyCode::Backspace => self.editor.backspace(),
+            KeyCode::Delete => self.editor.delete(),
+            KeyCode::Up => self.history_prev(),
+            KeyCode::Down => self.history_next(),
+            KeyCode::PageUp => self.scroll_up(self.page()),
+            KeyCode::PageDown => self.scroll_down(self.page()),
+            KeyCode::Tab => self.complete(),
+            KeyCode::Enter => self.submit(now, effects),
+            _ => {}
+        }
+    }
+
+    /// Ctrl-C: clears the line; on an empty line, a second one quits.
+    fn interrupt(&mut self, now: &str, effects: &mut Vec<Effect>) {
+        if !self.editor.is_empty() {
+            self.editor.take();
+            self.history_pos = None;
+            return;
+        }
+        if self.ctrl_c_armed || self.mode != Mode::Chat {
+            self.leave(effects);
+            return;
+        }
+        self.ctrl_c_armed = true;
+        self.notice(now, "Press Ctrl-C again to leave (or type /x).".into());
+    }
+
+    fn leave(&mut self, effects: &mut Vec<Effect>) {
+        if self.mode == Mode::Chat && self.link == Link::Connected {
+            self.quitting = true;
+            effects.push(Effect::Send("/x".into()));
+        } else {
+            self.exit = Some(Exit::Quit);
+        }
+    }
+
+    fn submit(&mut self, now: &str, effects: &mut Vec<Effect>) {
+        let text = self.editor.take();
+        self.history_pos = None;
+        if text.trim().is_empty() {
+            return;
+        }
+        if self.mode == Mode::AskName {
+            self.mode = Mode::Connecting;
+            effects.push(Effect::Join(text.trim().to_owned()));
+            return;
+        }
+        if self.mode != Mode::Chat {
+            self.editor.set(text);
+            return;
+        }
+        if self.history.last() != Some(&text) {
+            self.history.push(text.clone());
+            if self.history.len() > HISTORY {
+                self.history.remove(0);
+            }
+        }
+        self.scroll_to_bottom();
+        self.marker = None;
+        let first = text
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match first.as_str() {
+            "/bell" => self.set_bell(text.split_whitespace().nth(1), now),
+            "/x" | "/quit" | "/exit" => {
+                self.quitting = true;
+                effects.push(Effect::Send(text));
+            }
+            // A multi-line paste goes out as consecutive lines, together.
+            _ => effects.extend(
+                text.split('\n')
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| Effect::Send(l.to_owned())),
+            ),
+        }
+    }
+
+    fn set_bell(&mut self, arg: Option<&str>, now: &str) {
+        self.bell = match arg.map(str::to_ascii_lowercase).as_deref() {
+            Some("off") => Bell::Off,
+            Some("mentions") => Bell::Mentions,
+            Some("all") => Bell::All,
+            _ => {
+                self.error(now, "usage: /bell off|mentions|all".into());
+                return;
+            }
+        };
+        let what = match self.bell {
+            Bell::Off => "never rings",
+            Bell::Mentions => "rings when you are mentioned or whispered to",
+            Bell::All => "rings for every message",
+        };
+        self.notice(now, format!("The bell now {what}."));
+    }
+
+    fn paste(&mut self, text: &str) {
+        let clean: String = text
+            .replace("\r\n", "\n")
+            .chars()
+            .map(|c| match c {
+                '\r' => '\n',
+                '\t' => ' ',
+                c => c,
+            })
+            .filter(|c| *c == '\n' || !c.is_control())
+            .collect();
+        let clean = clean.trim_end_matches('\n');
+        if self.mode == Mode::AskName || matches!(self.mode, Mode::ChooseRoom { .. }) {
+            self.editor.insert_str(clean.lines().next().unwrap_or(""));
+        } else {
+            self.editor.insert_str(clean);
+        }
+    }
+
+    fn mouse(&mut self, mouse: MouseEvent) {
+        match mouse.kind {
+            MouseEventKind::ScrollUp => self.scroll_up(WHEEL_STEP),
+            MouseEventKind::ScrollDown => self.scroll_down(WHEEL_STEP),
+            _ => {}
+        }
+    }
+
+    fn page(&self) -> usize {
+        usize::from(self.height.saturating_sub(4)).max(1)
+    }
+
+    fn scroll_up(&mut self, by: usize) {
+        let max = self.transcript.len().saturating_sub(1);
+        self.scroll = (self.scroll + by).min(max);
+    }
+
+    fn scroll_down(&mut self, by: usize) {
+        self.scroll = self.scroll.saturating_sub(by);
+        if self.scroll == 0 {
+            self.unread = 0;
+        }
+    }
+
+    fn scroll_to_bottom(&mut self) {
+        self.scroll = 0;
+        self.unread = 0;
+    }
+
+    fn history_prev(&mut self) {
+        if self.history.is_empty() {
+            return;
+        }
+        let pos = match self.history_pos {
+            None => {
+                self.draft = self.editor.text().to_owned();
+                self.history.len() - 1
+            }
+            Some(p) => p.saturating_sub(1),
+        };
+        self.history_pos = Some(pos);
+        self.editor.set(self.history[pos].clone());
+    }
+
+    fn history_next(&mut self) {
+        let Some(pos) = self.history_pos else { return };
+        if pos + 1 < self.history.len() {
+            self.history_pos = Some(pos + 1);
+            self.editor.set(self.history[pos + 1].clone());
+        } else {
+            self.history_pos = None;
+            self.editor.set(std::mem::take(&mut self.draft));
+        }
+    }
+
+    /// Tab: completes a command or a user name; pressed again, cycles
+    /// through the candidates.
+    fn complete(&mut self) {
+        if let Some(c) = &mut self.completion {
+            c.index = (c.index + 1) % c.candidates.len();
+            let next = c.candidates[c.index].clone();
+            self.editor.replace_before_cursor(c.start, &next);
+            return;
+        }
+        let (start, word) = self.editor.word_before_cursor();
+        if word.is_empty() {
+            return;
+        }
+        let lower = word.to_lowercase();
+        let candidates: Vec<String> = if word.starts_with('/') && start == 0 {
+            COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(&lower))
+                .map(|c| format!("{c} "))
+                .collect()
+        } else {
+            let at_start = start == 0;
+            self.users
+                .iter()
+                .filter(|u| Some(u.as_str()) != self.me.as_deref())
+                .filter(|u| u.to_lowercase().starts_with(&lower))
+                .map(|u| {
+                    if at_start {
+                        format!("{u}: ")
+                    } else {
+                        format!("{u} ")
+                    }
+                })
+                .collect()
+        };
+        if candidates.is_empty() {
+            return;
+        }
+        self.editor.replace_before_cursor(start, &candidates[0]);
+        if candidates.len() > 1 {
+            self.completion = Some(Completion {
+                start,
+                candidates,
+                index: 0,
+            });
+        }
+    }
+
+    fn sort_users(&mut self) {
+        self.users.sort_by_key(|u| (u.to_lowercase(), u.clone()));
+        self.users.dedup();
+    }
+
+    fn push(&mut self, now: &str, kind: Kind, text: String) {
+        let seq = self.transcript.push(now, kind, text);
+        if self.scroll > 0 {
+            // Keep the view still while new lines arrive below it.
+            self.scroll = (self.scroll + 1).min(self.transcript.len().saturating_sub(1));
+            self.unread += 1;
+            self.marker.get_or_insert(seq);
+        }
+    }
+
+    fn notice(&mut self, now: &str, text: String) {
+        self.push(now, Kind::Notice, text);
+    }
+
+    fn error(&mut self, now: &str, text: String) {
+        self.push(now, Kind::Error, text);
+    }
+}
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+/// Whether `text` mentions `name` as a word, case-insensitively.
+pub fn mentions(text: &str, name: &str) -> bool {
+    let name = name.to_lowercase();
+    let text = text.to_lowercase();
+    text.match_indices(&name).any(|(i, m)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + m.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}

@@ -1,0 +1,197 @@
+//! The input line: a string and a cursor, edited by keys and measured in
+//! display columns, so wide characters (CJK, emoji) and combining marks
+//! never put the cursor in the wrong place.
+//!
+//! The cursor always sits on a character boundary that is not in front of
+//! a zero-width character, so it never splits a base letter from its
+//! combining marks.
+
+use unicode_width::UnicodeWidthChar;
+
+/// How a newline (from a multi-line paste) is shown in the input line.
+pub const NEWLINE_GLYPH: char = '↵';
+
+/// The line being typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Editor {
+    text: String,
+    /// Byte offset of the cursor in `text`.
+    cursor: usize,
+}
+
+/// Display width of one character as shown in the input line.
+pub fn char_width(c: char) -> usize {
+    if c == '\n' {
+        1
+    } else {
+        c.width().unwrap_or(0)
+    }
+}
+
+impl Editor {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The cursor's byte offset.
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// Replaces the text, with the cursor at the end.
+    pub fn set(&mut self, text: String) {
+        self.cursor = text.len();
+        self.text = text;
+    }
+
+    /// Takes the text, leaving the line empty.
+    pub fn take(&mut self) -> String {
+        self.cursor = 0;
+        std::mem::take(&mut self.text)
+    }
+
+    pub fn insert(&mut self, c: char) {
+        self.text.insert(self.cursor, c);
+        self.cursor += c.len_utf8();
+    }
+
+    pub fn insert_str(&mut self, s: &str) {
+        self.text.insert_str(self.cursor, s);
+        self.cursor += s.len();
+    }
+
+    fn prev_boundary(&self) -> usize {
+        let mut at = self.cursor;
+        while let Some(c) = self.text[..at].chars().next_back() {
+            at -= c.len_utf8();
+            if char_width(c) > 0 || at == 0 {
+                break;
+            }
+        }
+        at
+    }
+
+    fn next_boundary(&self) -> usize {
+        let mut chars = self.text[self.cursor..].chars();
+        let mut at = self.cursor;
+        if let Some(c) = chars.next() {
+            at += c.len_utf8();
+        }
+        for c in chars {
+            if char_width(c) > 0 {
+                break;
+            }
+            at += c.len_utf8();
+        }
+        at
+    }
+
+    pub fn left(&mut self) {
+        self.cursor = self.prev_boundary();
+    }
+
+    pub fn right(&mut self) {
+        self.cursor = self.next_boundary();
+    }
+
+    pub fn home(&mut self) {
+        self.cursor = 0;
+    }
+
+    pub fn end(&mut self) {
+        self.cursor = self.text.len();
+    }
+
+    pub fn backspace(&mut self) {
+        let from = self.prev_boundary();
+        self.text.replace_range(from..self.cursor, "");
+        self.cursor = from;
+    }
+
+    pub fn delete(&mut self) {
+        let to = self.next_boundary();
+        self.text.replace_range(self.cursor..to, "");
+    }
+
+    /// Ctrl-W: deletes the word before the cursor (and spaces after it).
+    pub fn delete_word(&mut self) {
+        let before = &self.text[..self.cursor];
+        let trimmed = before.trim_end();
+        let start = trimmed
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map(|(i, c)| i + c.len_utf8())
+            .unwrap_or(0);
+        self.text.replace_range(start..self.cursor, "");
+        self.cursor = start;
+    }
+
+    /// Ctrl-U: deletes everything before the cursor.
+    pub fn clear_to_start(&mut self) {
+        self.text.replace_range(..self.cursor, "");
+        self.cursor = 0;
+    }
+
+    /// The word the cursor is at the end of, and where it starts.
+    pub fn word_before_cursor(&self) -> (usize, &str) {
+        let before = &self.text[..self.cursor];
+        let start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map(|(i, c)| i + c.len_utf8())
+            .unwrap_or(0);
+        (start, &before[start..])
+    }
+
+    /// Replaces the text from byte `start` to the cursor with `with`.
+    pub fn replace_before_cursor(&mut self, start: usize, with: &str) {
+        let start = start.min(self.cursor);
+        if !self.text.is_char_boundary(start) {
+            return;
+        }
+        self.text.replace_range(start..self.cursor, with);
+        self.cursor = start + with.len();
+    }
+
+    /// What fits in `width` columns, scrolled so the cursor is visible, and
+    /// the cursor's column within it. Newlines show as [`NEWLINE_GLYPH`].
+    pub fn view(&self, width: usize) -> (String, usize) {
+        if width == 0 {
+            return (String::new(), 0);
+        }
+        let shown = |c: char| if c == '\n' { NEWLINE_GLYPH } else { c };
+        let before: Vec<char> = self.text[..self.cursor].chars().collect();
+        // Drop characters from the left until the cursor fits, keeping one
+        // column for the cursor itself.
+        let mut start = 0;
+        let mut col: usize = before.iter().map(|c| char_width(*c)).sum();
+        while col + 1 > width && start < before.len() {
+            col -= char_width(before[start]);
+            start += 1;
+        }
+        while start < before.len() && char_width(before[start]) == 0 {
+            start += 1;
+        }
+        let mut out = String::new();
+        let mut used = 0;
+        for c in before[start..]
+            .iter()
+            .copied()
+            .chain(self.text[self.cursor..].chars())
+        {
+            let w = char_width(c);
+            if used + w > width {
+                break;
+            }
+            used += w;
+            out.push(shown(c));
+        }
+        (out, col)
+    }
+}

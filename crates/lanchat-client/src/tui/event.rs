@@ -1,0 +1,30 @@
+//! The one event type the app handles: terminal input, resizes and
+//! everything from the network, in the order they happened.
+
+use crossterm::event::{KeyEvent, MouseEvent};
+use lanchat_proto::ServerFrame;
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A key press.
+    Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste), possibly many lines.
+    Paste(String),
+    /// A mouse event (only the wheel is used).
+    Mouse(MouseEvent),
+    /// The terminal is now `width` × `height`.
+    Resize { width: u16, height: u16 },
+    /// Discovery is running.
+    Searching,
+    /// Discovery found these rooms (labels to show); the user must choose.
+    Rooms(Vec<String>),
+    /// Connected to a server (greeting verified).
+    Connected { room: String, addr: String },
+    /// A frame from the server.
+    Server(ServerFrame),
+    /// The connection is gone, and why.
+    Lost(String),
+    /// A SIGTERM or SIGHUP arrived.
+    Terminate,
+}

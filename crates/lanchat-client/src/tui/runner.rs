@@ -1,0 +1,355 @@
+//! The TUI's IO loop: terminal input, the network and timers become
+//! [`Event`]s for the [`App`]; the app's [`Effect`]s become network writes,
+//! connections and the bell. Redraws are coalesced to at most one per
+//! frame interval however fast messages arrive.
+
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use lanchat_proto::{ClientFrame, ServerFrame};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, Instant, MissedTickBehavior};
+
+use crate::connection::Connection;
+use crate::error::ClientError;
+use crate::tui::app::{App, Effect, Exit, Link};
+use crate::tui::event::Event;
+use crate::tui::{terminal, ui};
+
+/// The shortest time between two redraws (about 60 a second).
+const FRAME: Duration = Duration::from_millis(16);
+
+/// How long to wait for the server's goodbye after leaving.
+const QUIT_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a best-effort goodbye may take when we are killed.
+const SIGNAL_GRACE: Duration = Duration::from_millis(200);
+
+/// Most network events applied before a redraw gets its turn.
+const BATCH: usize = 2000;
+
+/// A list of rooms as (label to show, address to connect to), or why there
+/// are none.
+pub type Rooms = Result<Vec<(String, String)>, String>;
+
+/// How the session begins.
+pub enum Start {
+    /// Already connected (`--server`, or the remembered server answered).
+    Connected(Connection),
+    /// Rooms must be found first; the future finds them.
+    Find(Pin<Box<dyn Future<Output = Rooms> + Send>>),
+}
+
+/// Options for the TUI.
+#[derive(Debug, Clone, Default)]
+pub struct TuiOptions {
+    /// The name to try first; without it, the user is asked in the TUI.
+    pub name: Option<String>,
+}
+
+/// What the background tasks report.
+enum Incoming {
+    App(Event),
+    Connected(Result<Connection, ClientError>),
+    Found(Rooms),
+}
+
+/// Runs the TUI until the user leaves (`Ok`) or the connection is lost or
+/// cannot be made (`Err`). The terminal is restored before it returns.
+pub async fn run(start: Start, options: TuiOptions) -> Result<(), ClientError> {
+    let (mut terminal, guard) = terminal::enter()?;
+    let mut session = Session::new(options);
+    let result = session.run(&mut terminal, start).await;
+    drop(guard);
+    result
+}
+
+struct Session {
+    app: App,
+    tx: mpsc::Sender<Incoming>,
+    rx: mpsc::Receiver<Incoming>,
+    tasks: JoinSet<()>,
+    writer: Option<mpsc::Sender<ClientFrame>>,
+    rooms: Vec<(String, String)>,
+    addr: Option<String>,
+    /// A name to send as soon as we are connected.
+    pending_name: Option<String>,
+}
+
+impl Session {
+    fn new(options: TuiOptions) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        Session {
+            app: App::new(),
+            tx,
+            rx,
+            tasks: JoinSet::new(),
+            writer: None,
+            rooms: Vec::new(),
+            addr: None,
+            pending_name: options.name,
+        }
+    }
+
+    async fn run(&mut self, terminal: &mut terminal::Tui, start: Start) -> Result<(), ClientError> {
+        let mut input = EventStream::new();
+        let mut frames = tokio::time::interval(FRAME);
+        frames.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut signals = Signals::new();
+        if let Ok(size) = terminal.size() {
+            self.apply(Event::Resize {
+                width: size.width,
+                height: size.height,
+            })
+            .await;
+        }
+        match start {
+            Start::Connected(conn) => self.attach(conn).await,
+            Start::Find(find) => {
+                self.apply(Event::Searching).await;
+                let tx = self.tx.clone();
+                self.tasks.spawn(async move {
+                    let _ = tx.send(Incoming::Found(find.await)).await;
+                });
+            }
+        }
+        let mut dirty = true;
+        let mut quit_deadline: Option<Instant> = None;
+        loop {
+            if let Some(exit) = self.app.exit.clone() {
+                return self.finish(exit).await;
+            }
+            if self.app.quitting && quit_deadline.is_none() {
+                quit_deadline = Some(Instant::now() + QUIT_GRACE);
+            }
+            tokio::select! {
+                event = input.next() => match event {
+                    Some(Ok(event)) => {
+                        if let Some(event) = from_terminal(event) {
+                            self.apply(event).await;
+                            dirty = true;
+                        }
+                    }
+                    // The terminal is gone (closed window): leave.
+                    Some(Err(_)) | None => self.app.exit = Some(Exit::Quit),
+                },
+                Some(incoming) = self.rx.recv() => {
+                    self.incoming(incoming).await?;
+                    // Apply what else is waiting before drawing once.
+                    for _ in 0..BATCH {
+                        match self.rx.try_recv() {
+                            Ok(more) => self.incoming(more).await?,
+                            Err(_) => break,
+                        }
+                    }
+                    dirty = true;
+                }
+                _ = frames.tick(), if dirty => {
+                    terminal.draw(|f| ui::render(&self.app, f))?;
+                    dirty = false;
+                }
+                _ = signals.next() => self.apply(Event::Terminate).await,
+                _ = sleep_until(quit_deadline.unwrap_or_else(Instant::now)), if quit_deadline.is_some() => {
+                    self.app.exit = Some(Exit::Quit);
+                }
+            }
+        }
+    }
+
+    async fn incoming(&mut self, incoming: Incoming) -> Result<(), ClientError> {
+        match incoming {
+            Incoming::App(event) => self.apply(event).await,
+            Incoming::Connected(Ok(conn)) => self.attach(conn).await,
+            Incoming::Connected(Err(e)) => return Err(e),
+            Incoming::Found(Ok(rooms)) if rooms.len() == 1 => {
+                self.rooms = rooms;
+                self.connect(0);
+            }
+            Incoming::Found(Ok(rooms)) if !rooms.is_empty() => {
+                let labels = rooms.iter().map(|(label, _)| label.clone()).collect();
+                self.rooms = rooms;
+                self.apply(Event::Rooms(labels)).await;
+            }
+            Incoming::Found(Ok(_)) => return Err(ClientError::NothingFound(String::new())),
+            Incoming::Found(Err(why)) => return Err(ClientError::NothingFound(why)),
+        }
+        Ok(())
+    }
+
+    /// Hands an event to the app and carries out what it asks for.
+    async fn apply(&mut self, event: Event) {
+        let now = chrono::Local::now().format("%H:%M").to_string();
+        for effect in self.app.handle(event, &now) {
+            match effect {
+                Effect::Send(text) => self.send(ClientFrame::Input { text }).await,
+                Effect::Join(name) => {
+                    if self.app.link == Link::Connected && self.writer.is_some() {
+                        self.send(ClientFrame::Join { name }).await;
+                    } else if let Some(addr) = self.addr.clone() {
+                        self.pending_name = Some(name);
+                        self.spawn_connect(addr);
+                    }
+                }
+                Effect::PickRoom(i) => self.connect(i),
+                Effect::Bell => {
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(b"\x07");
+                    let _ = out.flush();
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, frame: ClientFrame) {
+        if let Some(writer) = &self.writer {
+            let _ = writer.send(frame).await;
+        }
+    }
+
+    fn connect(&mut self, i: usize) {
+        if let Some((_, addr)) = self.rooms.get(i).cloned() {
+            self.spawn_connect(addr);
+        }
+    }
+
+    fn spawn_connect(&mut self, addr: String) {
+        self.addr = Some(addr.clone());
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let conn = Connection::connect_addr(&addr).await;
+            let _ = tx.send(Incoming::Connected(conn)).await;
+        });
+    }
+
+    /// Starts reading and writing on a new connection, and registers the
+    /// pending name or asks for one.
+    async fn attach(&mut self, conn: Connection) {
+        let Connection {
+            greeting,
+            addr,
+            mut reader,
+            mut writer,
+        } = conn;
+        crate::memory::remember(&addr);
+        self.addr = Some(addr.clone());
+        let (wtx, mut wrx) = mpsc::channel::<ClientFrame>(256);
+        self.tasks.spawn(async move {
+            while let Some(frame) = wrx.recv().await {
+                if writer.send(&frame).await.is_err() {
+                    break;
+                }
+            }
+            writer.close().await;
+        });
+        let (tx, pong) = (self.tx.clone(), wtx.clone());
+        self.tasks.spawn(async move {
+            let lost = loop {
+                match reader.next().await {
+                    Ok(Some(ServerFrame::Ping { token })) => {
+                        let _ = pong.send(ClientFrame::Pong { token }).await;
+                    }
+                    Ok(Some(frame)) => {
+                        if tx.send(Incoming::App(Event::Server(frame))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break "the server closed the connection".to_owned(),
+                    Err(e) => break e.to_string(),
+                }
+            };
+            let _ = tx.send(Incoming::App(Event::Lost(lost))).await;
+        });
+        self.writer = Some(wtx);
+        self.apply(Event::Connected {
+            room: greeting.room,
+            addr,
+        })
+        .await;
+        match self.pending_name.take() {
+            Some(name) => self.send(ClientFrame::Join { name }).await,
+            None if self.app.me.is_none() => {
+                let now = chrono::Local::now().format("%H:%M").to_string();
+                self.app.ask_name(&now, None);
+            }
+            None => {}
+        }
+    }
+
+    /// Leaves: a best-effort goodbye if we were killed, then the result.
+    async fn finish(&mut self, exit: Exit) -> Result<(), ClientError> {
+        if !self.app.quitting && self.app.link == Link::Connected {
+            if let Some(writer) = &self.writer {
+                let bye = writer.send(ClientFrame::Input { text: "/x".into() });
+                let _ = tokio::time::timeout(SIGNAL_GRACE, bye).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        self.tasks.abort_all();
+        match exit {
+            Exit::Quit => Ok(()),
+            Exit::Lost(reason) => Err(ClientError::Disconnected(reason)),
+        }
+    }
+}
+
+fn from_terminal(event: TermEvent) -> Option<Event> {
+    Some(match event {
+        TermEvent::Key(key) => Event::Key(key),
+        TermEvent::Paste(text) => Event::Paste(text),
+        TermEvent::Mouse(mouse) => Event::Mouse(mouse),
+        TermEvent::Resize(width, height) => Event::Resize { width, height },
+        TermEvent::FocusGained | TermEvent::FocusLost => return None,
+    })
+}
+
+/// SIGTERM and SIGHUP (a closed terminal window), as one stream.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match &mut self.term {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let hup = async {
+                match &mut self.hup {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = term => {}
+                _ = hup => {}
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
+}

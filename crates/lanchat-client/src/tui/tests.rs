@@ -1,0 +1,433 @@
+//! TUI tests: key handling by feeding events to the [`App`], and whole
+//! screens rendered with ratatui's `TestBackend` and compared with
+//! snapshot files (`src/tui/snapshots/`).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use lanchat_proto::{LeaveReason, ServerFrame};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use super::app::{App, Bell, Effect, Exit, Mode};
+use super::editor::Editor;
+use super::event::Event;
+use super::ui;
+
+const NOW: &str = "12:34";
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn server(frame: ServerFrame) -> Event {
+    Event::Server(frame)
+}
+
+/// An app connected to room "lab" as alice, with bob and 李雷 present.
+fn in_room() -> App {
+    let mut app = App::new();
+    app.handle(
+        Event::Connected {
+            room: "lab".into(),
+            addr: "10.0.0.5:8081".into(),
+        },
+        NOW,
+    );
+    app.handle(
+        server(ServerFrame::Welcome {
+            name: "alice".into(),
+            room: "lab".into(),
+            users: vec!["bob".into(), "李雷".into()],
+        }),
+        NOW,
+    );
+    app
+}
+
+fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for c in text.chars() {
+        effects.extend(app.handle(key(KeyCode::Char(c)), NOW));
+    }
+    effects
+}
+
+fn enter(app: &mut App) -> Vec<Effect> {
+    app.handle(key(KeyCode::Enter), NOW)
+}
+
+fn message(from: &str, text: &str) -> Event {
+    server(ServerFrame::Message {
+        from: from.into(),
+        text: text.into(),
+    })
+}
+
+#[test]
+fn typing_and_enter_sends_the_line() {
+    let mut app = in_room();
+    type_text(&mut app, "hello");
+    assert_eq!(enter(&mut app), [Effect::Send("hello".into())]);
+    assert!(app.editor.is_empty());
+    assert_eq!(enter(&mut app), [], "an empty line sends nothing");
+}
+
+#[test]
+fn line_editing_keys() {
+    let mut app = in_room();
+    type_text(&mut app, "one two three");
+    app.handle(ctrl('w'), NOW);
+    assert_eq!(app.editor.text(), "one two ");
+    app.handle(key(KeyCode::Home), NOW);
+    type_text(&mut app, ">");
+    app.handle(key(KeyCode::End), NOW);
+    type_text(&mut app, "!");
+    assert_eq!(app.editor.text(), ">one two !");
+    app.handle(key(KeyCode::Left), NOW);
+    app.handle(key(KeyCode::Backspace), NOW);
+    assert_eq!(app.editor.text(), ">one two!");
+    app.handle(ctrl('u'), NOW);
+    assert_eq!(app.editor.text(), "!");
+}
+
+#[test]
+fn ctrl_c_clears_then_asks_then_leaves() {
+    let mut app = in_room();
+    type_text(&mut app, "half a thought");
+    assert_eq!(app.handle(ctrl('c'), NOW), []);
+    assert!(app.editor.is_empty());
+    assert_eq!(
+        app.handle(ctrl('c'), NOW),
+        [],
+        "the first one on an empty line warns"
+    );
+    assert_eq!(app.handle(ctrl('c'), NOW), [Effect::Send("/x".into())]);
+    assert!(app.quitting);
+    app.handle(
+        server(ServerFrame::Bye {
+            reason: "goodbye".into(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.exit, Some(Exit::Quit));
+}
+
+#[test]
+fn slash_x_leaves_and_server_loss_is_an_error_exit() {
+    let mut app = in_room();
+    type_text(&mut app, "/x");
+    assert_eq!(enter(&mut app), [Effect::Send("/x".into())]);
+    app.handle(Event::Lost("the server closed the connection".into()), NOW);
+    assert_eq!(app.exit, Some(Exit::Quit));
+
+    let mut app = in_room();
+    app.handle(
+        server(ServerFrame::Bye {
+            reason: "server shutting down".into(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.exit, Some(Exit::Lost("server shutting down".into())));
+}
+
+#[test]
+fn up_and_down_walk_the_history_and_keep_the_draft() {
+    let mut app = in_room();
+    for line in ["first", "second"] {
+        type_text(&mut app, line);
+        enter(&mut app);
+    }
+    type_text(&mut app, "draft");
+    app.handle(key(KeyCode::Up), NOW);
+    assert_eq!(app.editor.text(), "second");
+    app.handle(key(KeyCode::Up), NOW);
+    app.handle(key(KeyCode::Up), NOW);
+    assert_eq!(app.editor.text(), "first");
+    app.handle(key(KeyCode::Down), NOW);
+    assert_eq!(app.editor.text(), "second");
+    app.handle(key(KeyCode::Down), NOW);
+    assert_eq!(app.editor.text(), "draft");
+}
+
+#[test]
+fn tab_completes_names_and_commands_and_cycles() {
+    let mut app = in_room();
+    app.handle(
+        server(ServerFrame::Joined {
+            name: "Bobby".into(),
+        }),
+        NOW,
+    );
+    type_text(&mut app, "b");
+    app.handle(key(KeyCode::Tab), NOW);
+    assert_eq!(app.editor.text(), "bob: ");
+    app.handle(key(KeyCode::Tab), NOW);
+    assert_eq!(app.editor.text(), "Bobby: ");
+    app.handle(ctrl('u'), NOW);
+    type_text(&mut app, "/w 李");
+    app.handle(key(KeyCode::Tab), NOW);
+    assert_eq!(app.editor.text(), "/w 李雷 ");
+    app.handle(ctrl('u'), NOW);
+    type_text(&mut app, "/li");
+    app.handle(key(KeyCode::Tab), NOW);
+    assert_eq!(app.editor.text(), "/list ");
+}
+
+#[test]
+fn a_multi_line_paste_is_one_input_sent_as_grouped_lines() {
+    let mut app = in_room();
+    app.handle(
+        Event::Paste("line one\r\nline two\n\nline three\n".into()),
+        NOW,
+    );
+    assert_eq!(app.editor.text(), "line one\nline two\n\nline three");
+    assert_eq!(
+        enter(&mut app),
+        [
+            Effect::Send("line one".into()),
+            Effect::Send("line two".into()),
+            Effect::Send("line three".into()),
+        ]
+    );
+}
+
+#[test]
+fn mentions_and_whispers_ring_the_bell_as_configured() {
+    let mut app = in_room();
+    assert_eq!(app.handle(message("bob", "hi all"), NOW), []);
+    assert_eq!(
+        app.handle(message("bob", "hey Alice, look"), NOW),
+        [Effect::Bell]
+    );
+    assert_eq!(app.handle(message("bob", "malice aforethought"), NOW), []);
+    let whisper = || {
+        server(ServerFrame::Whisper {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+        })
+    };
+    assert_eq!(app.handle(whisper(), NOW), [Effect::Bell]);
+    type_text(&mut app, "/bell all");
+    assert_eq!(enter(&mut app), [], "/bell is handled by the client");
+    assert_eq!(app.bell, Bell::All);
+    assert_eq!(app.handle(message("bob", "anything"), NOW), [Effect::Bell]);
+    assert_eq!(app.handle(message("alice", "my own"), NOW), []);
+    type_text(&mut app, "/bell off");
+    enter(&mut app);
+    assert_eq!(app.handle(whisper(), NOW), []);
+}
+
+#[test]
+fn the_user_list_follows_joins_and_departures() {
+    let mut app = in_room();
+    assert_eq!(app.users, ["alice", "bob", "李雷"]);
+    app.handle(
+        server(ServerFrame::Joined {
+            name: "Carol".into(),
+        }),
+        NOW,
+    );
+    app.handle(
+        server(ServerFrame::Left {
+            name: "bob".into(),
+            reason: LeaveReason::Dropped,
+        }),
+        NOW,
+    );
+    assert_eq!(app.users, ["alice", "Carol", "李雷"]);
+}
+
+#[test]
+fn scrolling_up_counts_unread_and_holds_the_view() {
+    let mut app = in_room();
+    for i in 0..50 {
+        app.handle(message("bob", &format!("line {i}")), NOW);
+    }
+    app.handle(key(KeyCode::PageUp), NOW);
+    let scrolled = app.scroll;
+    assert!(scrolled > 0);
+    app.handle(message("bob", "while you were away"), NOW);
+    assert_eq!(app.unread, 1);
+    assert_eq!(app.scroll, scrolled + 1, "the view stays on the same lines");
+    app.handle(
+        Event::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollDown,
+            column: 0,
+            row: 0,
+            modifiers: KeyModifiers::NONE,
+        }),
+        NOW,
+    );
+    assert_eq!(app.scroll, scrolled - 2);
+    app.handle(key(KeyCode::PageDown), NOW);
+    app.handle(key(KeyCode::PageDown), NOW);
+    assert_eq!((app.scroll, app.unread), (0, 0));
+}
+
+#[test]
+fn scrollback_is_bounded() {
+    let mut app = in_room();
+    for i in 0..12_000 {
+        app.handle(message("bob", &format!("{i}")), NOW);
+    }
+    assert_eq!(app.transcript.len(), super::transcript::CAPACITY);
+    assert_eq!(
+        app.transcript.last().map(|e| e.text.as_str()),
+        Some("11999")
+    );
+}
+
+#[test]
+fn a_refused_name_asks_again_and_room_choice_picks_by_key() {
+    let mut app = App::new();
+    app.handle(Event::Rooms(vec!["lab".into(), "attic".into()]), NOW);
+    app.handle(key(KeyCode::Down), NOW);
+    assert_eq!(app.handle(key(KeyCode::Enter), NOW), [Effect::PickRoom(1)]);
+    app.handle(
+        Event::Connected {
+            room: "attic".into(),
+            addr: "10.0.0.9:8081".into(),
+        },
+        NOW,
+    );
+    app.ask_name(NOW, None);
+    type_text(&mut app, "bob");
+    assert_eq!(enter(&mut app), [Effect::Join("bob".into())]);
+    app.handle(
+        server(ServerFrame::NameRejected {
+            name: "bob".into(),
+            reason: "'bob' is already taken in this room".into(),
+        }),
+        NOW,
+    );
+    assert_eq!(app.mode, Mode::AskName);
+    type_text(&mut app, "bob2");
+    assert_eq!(enter(&mut app), [Effect::Join("bob2".into())]);
+}
+
+#[test]
+fn the_cursor_respects_wide_characters_and_combining_marks() {
+    let mut e = Editor::default();
+    e.insert_str("a你e\u{301}b");
+    e.left();
+    assert_eq!(&e.text()[e.cursor()..], "b");
+    e.left();
+    assert_eq!(
+        &e.text()[e.cursor()..],
+        "e\u{301}b",
+        "never between e and its accent"
+    );
+    e.backspace();
+    assert_eq!(e.text(), "ae\u{301}b");
+    let (shown, col) = e.view(10);
+    assert_eq!((shown.as_str(), col), ("ae\u{301}b", 1));
+    e.set("你好世界你好世界".into());
+    let (shown, col) = e.view(7);
+    assert_eq!(
+        (shown.as_str(), col),
+        ("好世界", 6),
+        "scrolled so the cursor shows"
+    );
+}
+
+/// Renders `app` on a `width` × `height` test terminal.
+fn screen(app: &App, width: u16, height: u16) -> TestBackend {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal.draw(|f| ui::render(app, f)).expect("draw");
+    terminal.backend().clone()
+}
+
+fn busy_room() -> App {
+    let mut app = in_room();
+    app.handle(message("bob", "hello alice, how is the LAN party?"), NOW);
+    app.handle(message("李雷", "你好！大家好 🎉🎉"), NOW);
+    app.handle(
+        server(ServerFrame::Whisper {
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "psst: pizza at 8".into(),
+        }),
+        NOW,
+    );
+    app.handle(
+        message("bob", "\u{1b}[2J\u{1b}]0;pwned\u{7} nothing to see"),
+        NOW,
+    );
+    app.handle(
+        server(ServerFrame::Joined {
+            name: "carol".into(),
+        }),
+        NOW,
+    );
+    type_text(&mut app, "see you 👋");
+    app
+}
+
+#[test]
+fn render_80x20() {
+    insta::assert_snapshot!(screen(&busy_room(), 80, 20));
+}
+
+#[test]
+fn render_40x12_hides_the_user_list_and_wraps() {
+    insta::assert_snapshot!(screen(&busy_room(), 40, 12));
+}
+
+#[test]
+fn render_tiny_terminals_do_not_panic() {
+    for (w, h) in [(1, 1), (5, 2), (8, 3), (12, 4), (3, 30), (200, 2)] {
+        let _ = screen(&busy_room(), w, h);
+    }
+    insta::assert_snapshot!(screen(&busy_room(), 16, 4));
+}
+
+#[test]
+fn render_scrolled_up_shows_the_unread_count_then_the_marker() {
+    let mut app = busy_room();
+    app.handle(
+        Event::Resize {
+            width: 60,
+            height: 14,
+        },
+        NOW,
+    );
+    for i in 0..30 {
+        app.handle(message("bob", &format!("filler {i}")), NOW);
+    }
+    app.handle(key(KeyCode::PageUp), NOW);
+    app.handle(message("carol", "are you there?"), NOW);
+    app.handle(message("carol", "hello?"), NOW);
+    insta::assert_snapshot!("scrolled_with_unread", screen(&app, 60, 14));
+    app.handle(key(KeyCode::PageDown), NOW);
+    app.handle(key(KeyCode::PageDown), NOW);
+    insta::assert_snapshot!("back_at_the_bottom_with_the_marker", screen(&app, 60, 14));
+}
+
+#[test]
+fn render_room_choice_and_name_prompt() {
+    let mut app = App::new();
+    app.handle(Event::Searching, NOW);
+    app.handle(
+        Event::Rooms(vec![
+            "lab  10.0.0.5:8081  via udp  0.6 ms  (server pc-1)".into(),
+            "attic  10.0.0.9:8081  via udp  0.8 ms  (server pc-2)".into(),
+        ]),
+        NOW,
+    );
+    insta::assert_snapshot!("room_choice", screen(&app, 70, 8));
+    let mut app = App::new();
+    app.handle(
+        Event::Connected {
+            room: "lab".into(),
+            addr: "10.0.0.5:8081".into(),
+        },
+        NOW,
+    );
+    app.ask_name(NOW, None);
+    type_text(&mut app, "dana");
+    insta::assert_snapshot!("name_prompt", screen(&app, 70, 8));
+}

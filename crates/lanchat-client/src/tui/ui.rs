@@ -1,0 +1,327 @@
+//! Drawing: a pure function of [`App`]. Nothing here changes state or does
+//! IO, so the same state always draws the same screen (and render tests
+//! are snapshots).
+//!
+//! ```text
+//! ┌ messages ─────────────────────────────┐┌ users ──┐
+//! │12:01 <alice> hi                       ││ alice   │
+//! │12:01 ── bob joined                    ││ bob     │
+//! └───────────────────────────────────────┘└─────────┘
+//!  lab │ 10.0.0.5:8081 │ you: alice │ connected
+//! > typed text_
+//! ```
+
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
+
+use crate::display::inert;
+use crate::tui::app::{App, Link, Mode};
+use crate::tui::editor::char_width;
+use crate::tui::transcript::{Entry, Kind};
+
+/// The user list's width when there is room for it.
+const USERS_WIDTH: u16 = 20;
+
+/// Below this width the user list is hidden.
+const USERS_MIN_TOTAL: u16 = 50;
+
+const NOTICE: Style = Style::new()
+    .fg(Color::DarkGray)
+    .add_modifier(Modifier::ITALIC);
+const ERROR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+const WHISPER: Style = Style::new().fg(Color::Magenta);
+const TIME: Style = Style::new().fg(Color::DarkGray);
+
+/// Draws the whole screen.
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    if area.height < 3 || area.width < 8 {
+        render_input(app, frame, area);
+        return;
+    }
+    let [main, status, input] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    if area.width >= USERS_MIN_TOTAL {
+        let [messages, users] =
+            Layout::horizontal([Constraint::Min(10), Constraint::Length(USERS_WIDTH)]).areas(main);
+        render_messages(app, frame, messages);
+        render_users(app, frame, users);
+    } else {
+        render_messages(app, frame, main);
+    }
+    render_status(app, frame, status);
+    render_input(app, frame, input);
+}
+
+/// A stable colour for a name, so each person always looks the same.
+pub fn name_color(name: &str) -> Color {
+    const PALETTE: [Color; 10] = [
+        Color::Cyan,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightBlue,
+        Color::LightCyan,
+        Color::LightYellow,
+        Color::Rgb(255, 135, 0),
+    ];
+    let hash = name.bytes().fold(0x811c9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x01000193)
+    });
+    PALETTE[hash as usize % PALETTE.len()]
+}
+
+fn name_span(name: &str) -> Span<'static> {
+    Span::styled(
+        inert(name).into_owned(),
+        Style::new()
+            .fg(name_color(name))
+            .add_modifier(Modifier::BOLD),
+    )
+}
+
+/// The spans of one entry, before wrapping.
+fn entry_spans(entry: &Entry) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::styled(format!("{} ", entry.time), TIME)];
+    let text = entry.text.clone();
+    match &entry.kind {
+        Kind::Message { from, mention, .. } => {
+            let body = if *mention {
+                Style::new().fg(Color::Black).bg(Color::Yellow)
+            } else {
+                Style::new()
+            };
+            spans.push(Span::raw("<"));
+            spans.push(name_span(from));
+            spans.push(Span::raw("> "));
+            spans.push(Span::styled(text, body));
+        }
+        Kind::WhisperIn { from } => {
+            spans.push(Span::styled("[whisper from ", WHISPER));
+            spans.push(name_span(from));
+            spans.push(Span::styled("] ", WHISPER));
+            spans.push(Span::styled(text, WHISPER));
+        }
+        Kind::WhisperOut { to } => {
+            spans.push(Span::styled("[whisper to ", WHISPER));
+            spans.push(name_span(to));
+            spans.push(Span::styled("] ", WHISPER));
+            spans.push(Span::styled(text, WHISPER));
+        }
+        Kind::Notice => {
+            spans.push(Span::styled("── ", NOTICE));
+            spans.push(Span::styled(text, NOTICE));
+        }
+        Kind::Error => {
+            spans.push(Span::styled("!! ", ERROR));
+            spans.push(Span::styled(text, ERROR));
+        }
+    }
+    spans
+}
+
+/// Cuts spans into rows of at most `width` display columns. Wide
+/// characters never straddle a row end; combining marks stay with their
+/// base character.
+pub fn wrap(spans: &[Span<'static>], width: usize) -> Vec<Line<'static>> {
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    let mut row: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let mut run = String::new();
+        for c in span.content.chars() {
+            let mut c = c;
+            let mut w = char_width(c);
+            if w > width {
+                c = '?';
+                w = 1;
+            }
+            if used + w > width && w > 0 {
+                if !run.is_empty() {
+                    row.push(Span::styled(std::mem::take(&mut run), span.style));
+                }
+                rows.push(Line::from(std::mem::take(&mut row)));
+                used = 0;
+            }
+            run.push(c);
+            used += w;
+        }
+        if !run.is_empty() {
+            row.push(Span::styled(run, span.style));
+        }
+    }
+    if !row.is_empty() || rows.is_empty() {
+        rows.push(Line::from(row));
+    }
+    rows
+}
+
+fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
+    let title = match &app.mode {
+        Mode::ChooseRoom { .. } => " choose a room ".to_owned(),
+        _ if app.room.is_empty() => " lanchat ".to_owned(),
+        _ => format!(" {} ", app.room),
+    };
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+    let width = usize::from(inner.width);
+    let height = usize::from(inner.height);
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    if let Mode::ChooseRoom { rooms, selected } = &app.mode {
+        for (i, room) in rooms.iter().enumerate() {
+            let style = if i == *selected {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            };
+            let label = format!(
+                "{} {}) {}",
+                if i == *selected { "▶" } else { " " },
+                i + 1,
+                inert(room)
+            );
+            rows.extend(wrap(&[Span::styled(label, style)], width));
+        }
+    } else {
+        // Newest at the bottom: wrap entries from the newest back until the
+        // pane is full, skipping those scrolled past.
+        let mut stack: Vec<Line<'static>> = Vec::new();
+        for entry in app.transcript.newest_first().skip(app.scroll) {
+            let mut lines = wrap(&entry_spans(entry), width);
+            if app.marker == Some(entry.seq) {
+                lines.insert(0, marker_line(width));
+            }
+            for line in lines.into_iter().rev() {
+                stack.push(line);
+            }
+            if stack.len() >= height {
+                break;
+            }
+        }
+        stack.truncate(height);
+        // Anchor at the bottom, next to the input line, like every chat.
+        stack.resize(height, Line::default());
+        stack.reverse();
+        rows = stack;
+    }
+    frame.render_widget(Paragraph::new(rows), inner);
+}
+
+fn marker_line(width: usize) -> Line<'static> {
+    let label = " new ";
+    let side = width.saturating_sub(label.len()) / 2;
+    let text = format!(
+        "{}{label}{}",
+        "─".repeat(side),
+        "─".repeat(width.saturating_sub(side + label.len()))
+    );
+    Line::from(Span::styled(text, Style::new().fg(Color::Red)))
+}
+
+fn render_users(app: &App, frame: &mut Frame, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" users ({}) ", app.users.len()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let lines: Vec<Line<'static>> = app
+        .users
+        .iter()
+        .map(|u| {
+            let mut spans = vec![name_span(u)];
+            if app.me.as_deref() == Some(u.as_str()) {
+                spans.push(Span::styled(" (you)", NOTICE));
+            }
+            wrap(&spans, width).into_iter().next().unwrap_or_default()
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_status(app: &App, frame: &mut Frame, area: Rect) {
+    let (state, state_style) = match &app.link {
+        Link::Connecting => ("connecting".to_owned(), Style::new().fg(Color::Yellow)),
+        Link::Connected => ("connected".to_owned(), Style::new().fg(Color::Green)),
+        Link::Lost(why) => (
+            format!("disconnected: {}", inert(why)),
+            Style::new().fg(Color::Red),
+        ),
+    };
+    let sep = Span::raw(" │ ");
+    // The unread badge comes first, so a narrow terminal still shows it.
+    let mut spans = Vec::new();
+    if app.unread > 0 {
+        spans.push(Span::styled(
+            format!(" ↓ {} new (PgDn) ", app.unread),
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    } else if app.scroll > 0 {
+        spans.push(Span::styled(
+            " scrolled up (PgDn) ",
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    spans.push(Span::styled(
+        " lanchat",
+        Style::new().add_modifier(Modifier::BOLD),
+    ));
+    if !app.room.is_empty() {
+        spans.extend([sep.clone(), Span::raw(format!("room {}", app.room))]);
+    }
+    if let Some(me) = &app.me {
+        spans.extend([sep.clone(), Span::raw("you: "), name_span(me)]);
+    }
+    if !app.server.is_empty() {
+        spans.extend([sep.clone(), Span::raw(app.server.clone())]);
+    }
+    spans.extend([sep, Span::styled(state, state_style)]);
+    let width = usize::from(area.width);
+    let line = wrap(&spans, width).into_iter().next().unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(line).style(Style::new().bg(Color::Rgb(40, 40, 40))),
+        area,
+    );
+}
+
+fn render_input(app: &App, frame: &mut Frame, area: Rect) {
+    let area = Rect {
+        height: area.height.min(1),
+        y: area.bottom().saturating_sub(1),
+        ..area
+    };
+    let prompt = match app.mode {
+        Mode::AskName => "name: ",
+        Mode::ChooseRoom { .. } => "",
+        _ => "> ",
+    };
+    let prompt_width = prompt.width() as u16;
+    let room = usize::from(area.width.saturating_sub(prompt_width));
+    let (shown, cursor) = app.editor.view(room);
+    let line = Line::from(vec![
+        Span::styled(
+            prompt,
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(shown),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+    if !matches!(app.mode, Mode::ChooseRoom { .. }) {
+        let x = area.x + (prompt_width + cursor as u16).min(area.width.saturating_sub(1));
+        frame.set_cursor_position(Position::new(x, area.y));
+    }
+}
