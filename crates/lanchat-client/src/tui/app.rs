@@ -149,6 +149,10 @@ impl App {
     /// Applies one event. `now` is the time to stamp new lines with.
     pub fn handle(&mut self, event: Event, now: &str) -> Vec<Effect> {
         let mut effects = Vec::new();
+        if self.exit.is_some() {
+            // Already ending: the first reason is the one the user sees.
+            return effects;
+        }
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => {
                 self.key(key, now, &mut effects)
@@ -203,6 +207,10 @@ impl App {
     }
 
     fn lost(&mut self, reason: String, now: &str) {
+        if matches!(self.link, Link::Lost(_)) {
+            // A goodbye followed by the connection closing: one event.
+            return;
+        }
         self.link = Link::Lost(reason.clone());
         if self.quitting {
             self.exit = Some(Exit::Quit);

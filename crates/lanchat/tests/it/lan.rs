@@ -10,7 +10,7 @@
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::support::{config_home, Proc};
+use crate::support::{config_home, have_tool, Proc};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -324,17 +324,12 @@ fn with_no_server_the_client_explains_what_it_tried() {
 #[test]
 fn a_server_bound_to_loopback_sends_nothing_on_the_lan() {
     let Some(lan) = lan("quiet", 2) else { return };
-    let tcpdump_ok = Command::new("tcpdump")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !tcpdump_ok {
-        if std::env::var_os("LANCHAT_REQUIRE_NETNS").is_some() {
-            panic!("tcpdump is missing, and LANCHAT_REQUIRE_NETNS is set");
-        }
-        eprintln!("\n!!!!! SKIPPED loopback capture: tcpdump is not installed !!!!!\n");
+    if !have_tool(
+        "loopback capture",
+        "tcpdump",
+        "--version",
+        "LANCHAT_REQUIRE_NETNS",
+    ) {
         return;
     }
     let mut capture = Proc::spawn({

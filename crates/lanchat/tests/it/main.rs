@@ -7,3 +7,4 @@ mod discovery;
 mod errors;
 mod lan;
 mod support;
+mod tui;

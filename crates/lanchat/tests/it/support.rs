@@ -279,3 +279,22 @@ impl Drop for Decoy {
         }
     }
 }
+
+/// Whether `tool` runs (`tool version_flag` succeeds). When it does not,
+/// the test is skipped with a loud message, or fails if the environment
+/// variable `require` is set (CI sets it, so CI never skips silently).
+pub fn have_tool(test: &str, tool: &str, version_flag: &str, require: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(version_flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var_os(require).is_some() {
+            panic!("{test}: {tool} is not installed, and {require} is set");
+        }
+        eprintln!("\n!!!!! SKIPPED {test}: {tool} is not installed !!!!!\n");
+    }
+    ok
+}

@@ -1,0 +1,229 @@
+//! The terminal UI, end to end: the real `lanchat` binary in tmux, typed
+//! into with `send-keys` and read with `capture-pane`, as a person would.
+//!
+//! Skips with a loud message when tmux is missing, unless
+//! `LANCHAT_REQUIRE_TMUX=1` (set by `.ci/run`) makes that a failure.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::support::{config_home, have_tool, Server, PATIENCE};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A private tmux server (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(test: &str) -> Option<Tmux> {
+        if !have_tool(test, "tmux", "-V", "LANCHAT_REQUIRE_TMUX") {
+            return None;
+        }
+        let socket = format!(
+            "lc{}x{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Some(Tmux { socket })
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Where the exit status of the program in `session` is written.
+    fn status_file(&self, session: &str) -> std::path::PathBuf {
+        config_home().join(format!("{}-{session}.status", self.socket))
+    }
+
+    /// Starts `lanchat ARGS` in a new `width` × `height` session. A shell
+    /// around it records its exit status in a file once it ends.
+    fn start(&self, session: &str, width: u16, height: u16, args: &[&str]) {
+        let bin = env!("CARGO_BIN_EXE_lanchat");
+        let home = config_home().join(session);
+        let status = self.status_file(session);
+        let _ = std::fs::create_dir_all(config_home());
+        let _ = std::fs::remove_file(&status);
+        let command = format!(
+            "env LANCHAT_NO_INTERFACES=1 XDG_CONFIG_HOME={home} XDG_STATE_HOME={home} \
+             TERM=xterm-256color {bin} {}; echo $? > {status}",
+            args.join(" "),
+            home = home.display(),
+            status = status.display(),
+        );
+        self.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ]);
+        self.tmux(&["set-option", "-t", session, "remain-on-exit", "on"]);
+        self.tmux(&["respawn-pane", "-k", "-t", session, &command]);
+    }
+
+    fn screen(&self, session: &str) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", session])
+    }
+
+    /// The screen plus what scrolled off its top.
+    fn screen_and_history(&self, session: &str) -> String {
+        self.tmux(&["capture-pane", "-p", "-S", "-100", "-t", session])
+    }
+
+    /// Waits until the screen shows `needle`; returns the screen.
+    #[track_caller]
+    fn wait_for(&self, session: &str, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen(session);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{session}: {needle:?} never appeared; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types `text` and presses Enter.
+    fn type_line(&self, session: &str, text: &str) {
+        self.tmux(&["send-keys", "-t", session, "-l", text]);
+        self.tmux(&["send-keys", "-t", session, "Enter"]);
+    }
+
+    fn keys(&self, session: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", session];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn resize(&self, session: &str, width: u16, height: u16) {
+        self.tmux(&[
+            "resize-window",
+            "-t",
+            session,
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ]);
+    }
+
+    /// Waits for the program to exit; returns its exit status.
+    #[track_caller]
+    fn exit_status(&self, session: &str) -> i32 {
+        let deadline = Instant::now() + PATIENCE;
+        let file = self.status_file(session);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                if let Ok(status) = text.trim().parse() {
+                    return status;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{session} did not exit; screen:\n{}",
+                self.screen(session)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn two_people_chat_in_the_tui() {
+    let Some(tmux) = Tmux::new("two_people_chat_in_the_tui") else {
+        return;
+    };
+    let server = Server::start();
+    let addr = server.addr.clone();
+    tmux.start("alice", 100, 20, &["--server", &addr, "--name", "alice"]);
+    tmux.wait_for("alice", "Welcome to lab, alice!");
+    tmux.start("bob", 100, 20, &["--server", &addr, "--name", "bob"]);
+    tmux.wait_for("bob", "Welcome to lab, bob!");
+
+    // The user list updates the moment bob joins, without /list.
+    let screen = tmux.wait_for("alice", "bob joined");
+    assert!(screen.contains("users (2)"), "{screen}");
+    assert!(screen.contains("│bob "), "{screen}");
+
+    tmux.type_line("bob", "hello from bob 你好 🎉");
+    tmux.wait_for("alice", "<bob> hello from bob 你好 🎉");
+
+    tmux.type_line("alice", "/w bob the secret is 42");
+    tmux.wait_for("bob", "[whisper from alice] the secret is 42");
+    tmux.wait_for("alice", "[whisper to bob] the secret is 42");
+
+    // Typing is never scrambled by incoming messages.
+    tmux.keys("alice", &["-l", "half typed"]);
+    tmux.type_line("bob", "interruption!");
+    let screen = tmux.wait_for("alice", "<bob> interruption!");
+    assert!(screen.contains("> half typed"), "{screen}");
+    tmux.keys("alice", &["C-u"]);
+
+    // A small terminal hides the user list but keeps the conversation.
+    tmux.resize("alice", 40, 10);
+    let screen = tmux.wait_for("alice", "interruption!");
+    assert!(!screen.contains("users ("), "{screen}");
+    tmux.resize("alice", 100, 20);
+    tmux.wait_for("alice", "users (2)");
+
+    // /x leaves cleanly with exit code 0, and alice sees it.
+    tmux.type_line("bob", "/x");
+    assert_eq!(tmux.exit_status("bob"), 0);
+    tmux.wait_for("alice", "bob left");
+    let screen = tmux.wait_for("alice", "users (1)");
+    assert!(!screen.contains("│bob "), "{screen}");
+
+    // Losing the server restores the terminal and says why, exit code 1.
+    server.proc.signal("-TERM");
+    assert_eq!(tmux.exit_status("alice"), 1);
+    let screen = tmux.screen_and_history("alice");
+    assert!(
+        screen.contains("lanchat: disconnected: server shutting down"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("users ("),
+        "the alternate screen was left:\n{screen}"
+    );
+}
+
+#[test]
+fn the_tui_asks_for_a_name_and_ctrl_c_twice_leaves() {
+    let Some(tmux) = Tmux::new("the_tui_asks_for_a_name") else {
+        return;
+    };
+    let server = Server::start();
+    let _alice = server.join("alice");
+    tmux.start("new", 100, 16, &["--server", &server.addr]);
+    tmux.wait_for("new", "Choose a name");
+    tmux.type_line("new", "ALICE");
+    tmux.wait_for("new", "Can't use that name");
+    tmux.type_line("new", "dana");
+    tmux.wait_for("new", "Welcome to lab, dana!");
+    tmux.keys("new", &["C-c"]);
+    tmux.wait_for("new", "Press Ctrl-C again");
+    tmux.keys("new", &["C-c"]);
+    assert_eq!(tmux.exit_status("new"), 0);
+}
