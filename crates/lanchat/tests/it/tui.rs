@@ -174,6 +174,17 @@ fn two_people_chat_in_the_tui() {
     tmux.wait_for("bob", "[whisper from alice] the secret is 42");
     tmux.wait_for("alice", "[whisper to bob] the secret is 42");
 
+    // Escape sequences from anyone arrive inert: shown, never obeyed.
+    let mut prankster = server.join("prankster");
+    prankster.send("\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}]52;c;aGk=\u{7}boo");
+    tmux.wait_for("alice", "<prankster> ␛[2J␛]0;pwned␇␛]52;c;aGk=␇boo");
+    let title = tmux.tmux(&["display-message", "-p", "-t", "alice", "#{pane_title}"]);
+    assert!(
+        !title.contains("pwned"),
+        "the title was changed to {title:?}"
+    );
+    prankster.send("/x");
+
     // Typing is never scrambled by incoming messages.
     tmux.keys("alice", &["-l", "half typed"]);
     tmux.type_line("bob", "interruption!");
