@@ -1,0 +1,152 @@
+//! The little of each protocol the generator needs: log in, send a
+//! message, recognise a delivered message and a ping. Parsing is by byte
+//! search, not a full parser, so the generator stays cheap per delivery.
+
+use crate::Proto;
+
+/// Bytes to send right after connecting.
+pub fn login(proto: Proto, name: &str, channel: &str) -> Vec<u8> {
+    match proto {
+        Proto::Lanchat => format!("{{\"type\":\"join\",\"name\":\"{name}\"}}\n").into_bytes(),
+        Proto::Irc => {
+            format!("NICK {name}\r\nUSER {name} 0 * :bench\r\nJOIN {channel}\r\n").into_bytes()
+        }
+    }
+}
+
+/// Whether this line completes the login (we are in the room).
+pub fn is_in(proto: Proto, line: &[u8]) -> bool {
+    match proto {
+        Proto::Lanchat => contains(line, b"\"type\":\"welcome\""),
+        // 366: end of the NAMES list, sent after a successful JOIN.
+        Proto::Irc => contains(line, b" 366 "),
+    }
+}
+
+/// Whether this line says we were refused or thrown out.
+pub fn is_refusal(proto: Proto, line: &[u8]) -> bool {
+    match proto {
+        Proto::Lanchat => {
+            contains(line, b"\"type\":\"bye\"") || contains(line, b"\"type\":\"name_rejected\"")
+        }
+        Proto::Irc => line.starts_with(b"ERROR") || contains(line, b" 433 "),
+    }
+}
+
+/// One chat message carrying `payload`.
+pub fn message(proto: Proto, payload: &str, channel: &str, out: &mut Vec<u8>) {
+    out.clear();
+    match proto {
+        Proto::Lanchat => {
+            out.extend_from_slice(b"{\"type\":\"input\",\"text\":\"");
+            out.extend_from_slice(payload.as_bytes());
+            out.extend_from_slice(b"\"}\n");
+        }
+        Proto::Irc => {
+            out.extend_from_slice(b"PRIVMSG ");
+            out.extend_from_slice(channel.as_bytes());
+            out.extend_from_slice(b" :");
+            out.extend_from_slice(payload.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// The payload of a delivered chat message, if the line is one.
+pub fn delivered(proto: Proto, line: &[u8]) -> Option<&[u8]> {
+    match proto {
+        Proto::Lanchat => {
+            if !line.starts_with(b"{\"type\":\"message\"") {
+                return None;
+            }
+            let start = find(line, b"\"text\":\"")? + 8;
+            let len = line[start..].iter().position(|&b| b == b'"')?;
+            Some(&line[start..start + len])
+        }
+        Proto::Irc => {
+            let at = find(line, b" PRIVMSG ")?;
+            let colon = find(&line[at..], b" :")? + at + 2;
+            Some(trim_cr(&line[colon..]))
+        }
+    }
+}
+
+/// The answer to a keepalive ping, if the line is one.
+pub fn pong(proto: Proto, line: &[u8]) -> Option<Vec<u8>> {
+    match proto {
+        Proto::Lanchat => {
+            if !line.starts_with(b"{\"type\":\"ping\"") {
+                return None;
+            }
+            let token = &line[find(line, b"\"token\":")? + 8..];
+            let end = token
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(token.len());
+            let mut out = b"{\"type\":\"pong\",\"token\":".to_vec();
+            out.extend_from_slice(&token[..end]);
+            out.extend_from_slice(b"}\n");
+            Some(out)
+        }
+        Proto::Irc => {
+            let rest = line.strip_prefix(b"PING")?;
+            let mut out = b"PONG".to_vec();
+            out.extend_from_slice(trim_cr(rest));
+            out.extend_from_slice(b"\r\n");
+            Some(out)
+        }
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}
+
+/// A payload: `sender.seq.send_ns.` padded with `x` to `size` bytes.
+pub fn payload(sender: usize, seq: u64, sent_ns: u64, size: usize) -> String {
+    let mut p = format!("{sender}.{seq}.{sent_ns}.");
+    while p.len() < size {
+        p.push('x');
+    }
+    p
+}
+
+/// Reads back (sender, seq, send_ns) from a payload.
+pub fn parse_payload(p: &[u8]) -> Option<(usize, u64, u64)> {
+    let mut parts = p.split(|&b| b == b'.');
+    let num = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u64>().ok();
+    let sender = num(parts.next()?)? as usize;
+    let seq = num(parts.next()?)?;
+    let sent = num(parts.next()?)?;
+    Some((sender, seq, sent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanchat_and_irc_lines() {
+        let p = payload(3, 17, 123456, 40);
+        assert_eq!(p.len(), 40);
+        let line = format!("{{\"type\":\"message\",\"from\":\"b3\",\"text\":\"{p}\"}}");
+        let got = delivered(Proto::Lanchat, line.as_bytes()).unwrap();
+        assert_eq!(parse_payload(got), Some((3, 17, 123456)));
+        let irc = format!(":b3!b3@localhost PRIVMSG #lanchat :{p}\r");
+        let got = delivered(Proto::Irc, irc.as_bytes()).unwrap();
+        assert_eq!(parse_payload(got), Some((3, 17, 123456)));
+        assert_eq!(
+            pong(Proto::Lanchat, b"{\"type\":\"ping\",\"token\":42}").unwrap(),
+            b"{\"type\":\"pong\",\"token\":42}\n"
+        );
+        assert_eq!(pong(Proto::Irc, b"PING :srv\r").unwrap(), b"PONG :srv\r\n");
+    }
+}
