@@ -5,12 +5,19 @@
 use crate::Proto;
 
 /// Bytes to send right after connecting.
-pub fn login(proto: Proto, name: &str, channel: &str) -> Vec<u8> {
+pub fn login(proto: Proto, name: &str) -> Vec<u8> {
     match proto {
         Proto::Lanchat => format!("{{\"type\":\"join\",\"name\":\"{name}\"}}\n").into_bytes(),
-        Proto::Irc => {
-            format!("NICK {name}\r\nUSER {name} 0 * :bench\r\nJOIN {channel}\r\n").into_bytes()
-        }
+        Proto::Irc => format!("NICK {name}\r\nUSER {name} 0 * :bench\r\n").into_bytes(),
+    }
+}
+
+/// What to send when registration succeeds: IRC servers refuse a JOIN
+/// before the 001 welcome.
+pub fn after_registration(proto: Proto, line: &[u8], channel: &str) -> Option<Vec<u8>> {
+    match proto {
+        Proto::Irc if contains(line, b" 001 ") => Some(format!("JOIN {channel}\r\n").into_bytes()),
+        _ => None,
     }
 }
 

@@ -59,8 +59,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         expected,
     });
 
-    // Join everyone, a batch at a time.
-    let mut streams = Vec::with_capacity(args.clients);
+    // Join everyone, a batch at a time. Each client starts reading as soon
+    // as it is in, so the announcements of later joins never pile up.
+    let (go, start) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
     for first in (0..args.clients).step_by(args.connect_batch.max(1)) {
         let last = (first + args.connect_batch.max(1)).min(args.clients);
         let mut batch = JoinSet::new();
@@ -74,43 +77,36 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
                 .await
                 .context("joining took longer than --max-secs")?
                 .with_context(|| format!("client {i} could not join"))?;
-            streams.push((i, stream));
+            let (read, write) = stream.into_split();
+            let write = Arc::new(Mutex::new(write));
+            tasks.spawn(receive(
+                args.proto,
+                i,
+                read,
+                write.clone(),
+                shared.clone(),
+                stopped.clone(),
+            ));
+            if i < args.senders {
+                tasks.spawn(send(
+                    args.clone(),
+                    i,
+                    write,
+                    shared.clone(),
+                    start.clone(),
+                    deadline,
+                ));
+            }
         }
     }
-    streams.sort_by_key(|(i, _)| *i);
     let joined_at = Instant::now();
     // Let the joins' announcements drain before measuring idle memory.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle = server_pid.as_deref().and_then(proc_stats::rss_kb);
     let cpu_before = server_pid.as_deref().and_then(proc_stats::cpu_time);
     let own_before = proc_stats::cpu_time("self");
     let machine_before = proc_stats::machine_jiffies();
 
-    let (go, start) = watch::channel(false);
-    let (stop, stopped) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    for (i, stream) in streams {
-        let (read, write) = stream.into_split();
-        let write = Arc::new(Mutex::new(write));
-        tasks.spawn(receive(
-            args.proto,
-            i,
-            read,
-            write.clone(),
-            shared.clone(),
-            stopped.clone(),
-        ));
-        if i < args.senders {
-            tasks.spawn(send(
-                args.clone(),
-                i,
-                write,
-                shared.clone(),
-                start.clone(),
-                deadline,
-            ));
-        }
-    }
     let send_start = Instant::now();
     let _ = go.send(true);
     let all = shared.all_received.notified();
@@ -162,7 +158,7 @@ async fn join(args: &Args, i: usize) -> anyhow::Result<TcpStream> {
     stream.set_nodelay(true)?;
     let name = format!("b{i}");
     stream
-        .write_all(&protocol::login(args.proto, &name, &args.channel))
+        .write_all(&protocol::login(args.proto, &name))
         .await?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
@@ -175,7 +171,15 @@ async fn join(args: &Args, i: usize) -> anyhow::Result<TcpStream> {
             );
         }
         buf.extend_from_slice(&chunk[..n]);
-        for line in buf.split(|&b| b == b'\n') {
+        let mut replies = Vec::new();
+        let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        for line in buf[..complete].split(|&b| b == b'\n') {
+            if let Some(pong) = protocol::pong(args.proto, line) {
+                replies.extend_from_slice(&pong);
+            }
+            if let Some(join) = protocol::after_registration(args.proto, line, &args.channel) {
+                replies.extend_from_slice(&join);
+            }
             if protocol::is_refusal(args.proto, line) {
                 bail!(
                     "refused: {} (raise the server's connection limits)",
@@ -185,6 +189,10 @@ async fn join(args: &Args, i: usize) -> anyhow::Result<TcpStream> {
             if protocol::is_in(args.proto, line) {
                 return Ok(stream);
             }
+        }
+        buf.drain(..complete);
+        if !replies.is_empty() {
+            stream.write_all(&replies).await?;
         }
         if buf.len() > 1 << 20 {
             bail!("no welcome in the first MiB");

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::Ticket;
 use crate::config::Config;
 use crate::hub::{HubHandle, Membership};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, SHRINK_ABOVE};
 use crate::rate::TokenBucket;
 
 /// How many bytes to make room for before each read.
@@ -289,6 +289,9 @@ impl Connection {
                 }
             }
             batch.clear();
+            if batch.capacity() > SHRINK_ABOVE {
+                *batch = Vec::new();
+            }
         }
         Ok(closed)
     }

@@ -4,7 +4,7 @@
 use lanchat_core::{Event, LeaveReason};
 use lanchat_proto::{frame, CommandHelp, ServerFrame};
 
-pub(crate) fn frame_of(event: Event) -> ServerFrame {
+pub fn frame_of(event: Event) -> ServerFrame {
     match event {
         Event::Welcome { name, room, users } => ServerFrame::Welcome { name, room, users },
         Event::Joined { name } => ServerFrame::Joined { name },

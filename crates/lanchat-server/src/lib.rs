@@ -39,6 +39,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Internals exposed for the benchmarks in `benches/`, not a stable API.
+#[doc(hidden)]
+pub mod bench_api {
+    pub use crate::convert::frame_of;
+    pub use crate::outbox::Outbox;
+}
+
 use admission::Admission;
 pub use config::{Config, PeerFilter};
 

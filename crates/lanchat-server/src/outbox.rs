@@ -12,9 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+/// Queues and batches bigger than this many frames are freed once empty.
+pub const SHRINK_ABOVE: usize = 64;
+
 /// A handle to one connection's queue; clones share it.
 #[derive(Debug, Clone)]
-pub(crate) struct Outbox {
+pub struct Outbox {
     shared: Arc<Shared>,
 }
 
@@ -35,10 +38,10 @@ struct State {
 
 /// The queue is full: the client is not keeping up.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Overflow;
+pub struct Overflow;
 
 impl Outbox {
-    pub(crate) fn new(max_bytes: usize) -> Self {
+    pub fn new(max_bytes: usize) -> Self {
         Outbox {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
@@ -59,7 +62,7 @@ impl Outbox {
     }
 
     /// Queues `frame`. Pushing to a closed outbox silently does nothing.
-    pub(crate) fn push(&self, frame: Bytes) -> Result<(), Overflow> {
+    pub fn push(&self, frame: Bytes) -> Result<(), Overflow> {
         let mut state = self.lock();
         if state.closed {
             return Ok(());
@@ -75,14 +78,14 @@ impl Outbox {
     }
 
     /// Accepts no more frames; what is queued is still written.
-    pub(crate) fn close(&self) {
+    pub fn close(&self) {
         self.lock().closed = true;
         self.shared.notify.notify_one();
     }
 
     /// Closes and throws away what is queued (the client is being dropped
     /// for not reading it).
-    pub(crate) fn abort(&self) {
+    pub fn abort(&self) {
         let mut state = self.lock();
         state.closed = true;
         state.queue.clear();
@@ -93,20 +96,25 @@ impl Outbox {
 
     /// Moves everything queued into `batch`; returns whether the outbox is
     /// closed.
-    pub(crate) fn drain_into(&self, batch: &mut Vec<Bytes>) -> bool {
+    pub fn drain_into(&self, batch: &mut Vec<Bytes>) -> bool {
         let mut state = self.lock();
         batch.extend(state.queue.drain(..));
         state.bytes = 0;
+        // A burst (everyone joining at once) can grow the queue; give the
+        // memory back so an idle connection stays small.
+        if state.queue.capacity() > SHRINK_ABOVE {
+            state.queue = VecDeque::new();
+        }
         state.closed
     }
 
     /// Whether the outbox accepts no more frames.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
     /// Waits until something is pushed or the outbox is closed.
-    pub(crate) async fn changed(&self) {
+    pub async fn changed(&self) {
         self.shared.notify.notified().await;
     }
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Server benchmarks with lanchat-bench, on loopback only.
+#
+#   cargo build --release -p lanchat -p lanchat-bench && bench/server.sh [RUNS]
+#
+# Starts a fresh `lanchat serve` on 127.0.0.1 for each run (limits raised
+# and the rate limit off, as a benchmark needs), runs each workload RUNS
+# times (default 3) and prints the medians. Every run is bounded by
+# --max-secs and every server is stopped by its PID.
+set -euo pipefail
+runs=${1:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/target/release
+[ -x "$bin/lanchat" ] && [ -x "$bin/lanchat-bench" ] || {
+  echo "build first: cargo build --release -p lanchat -p lanchat-bench" >&2; exit 2; }
+ulimit -n 20000 2>/dev/null || true
+port=18181
+server_pid=
+stop() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=; }
+trap stop EXIT
+
+# run NAME BENCH-ARGS...: one fresh server, one bench run; prints its JSON.
+one() {
+  "$bin/lanchat" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 \
+    --max-clients 20000 --max-per-ip 20000 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
+  server_pid=$!
+  sleep 0.3
+  "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" "$@" | tail -1
+  stop
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read()); print(eval('d'+sys.argv[1]))" "$1"; }
+
+workload() {
+  local name=$1; shift
+  local out=()
+  for _ in $(seq "$runs"); do out+=("$(one "$@")"); done
+  printf '%s\n' "${out[@]}" > "/tmp/lanchat-bench-$name.jsonl"
+  local lost thr p50 p99 cpu idle
+  lost=$(for j in "${out[@]}"; do echo "$j" | field "['lost']"; done | sort -n | tail -1)
+  thr=$(for j in "${out[@]}"; do echo "$j" | field "['deliveries_per_s']"; done | median)
+  p50=$(for j in "${out[@]}"; do echo "$j" | field "['latency_us']['p50']"; done | median)
+  p99=$(for j in "${out[@]}"; do echo "$j" | field "['latency_us']['p99']"; done | median)
+  cpu=$(for j in "${out[@]}"; do echo "$j" | field "['server']['cpu_us_per_delivery']"; done | median)
+  idle=$(for j in "${out[@]}"; do echo "$j" | field "['server']['idle_kb_per_client']"; done | median)
+  printf '%-12s deliveries/s %10.0f  p50 %6s us  p99 %6s us  cpu/delivery %s us  idle %s kB/client  lost(max) %s\n' \
+    "$name" "$thr" "$p50" "$p99" "$cpu" "$idle" "$lost"
+}
+
+echo "machine: $(nproc) cores; runs per workload: $runs (medians)"
+workload fanout   -c 100  -s 10 -m 10000 -w 100 --max-secs 60
+workload bigroom  -c 1000 -s 5  -m 200   -w 100 --max-secs 60
+workload light    -c 100  -s 1  -m 1000  -r 100 -w 0 --max-secs 60
+workload idle     -c 1000 -s 0  -m 0     --max-secs 60
+workload scale    -c 10000 -s 10 -m 20   -r 20 -w 0 --connect-batch 500 --max-secs 300
