@@ -277,6 +277,7 @@ async fn receive(
     let mut result = ClientResult::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut filled = 0;
+    let mut latest = vec![0u64; shared.waiting.len()];
     loop {
         let n = tokio::select! {
             n = read.read(&mut buf[filled..]) => match n {
@@ -290,6 +291,10 @@ async fn receive(
         }
         filled += n;
         let mut consumed = 0;
+        // Shared counters are updated once per read, not per delivery, so
+        // the generator's receivers do not fight over cache lines.
+        let mut fresh = 0u64;
+        latest.iter_mut().for_each(|l| *l = 0);
         while let Some(end) = buf[consumed..filled].iter().position(|&b| b == b'\n') {
             let line = &buf[consumed..consumed + end];
             consumed += end + 1;
@@ -297,24 +302,30 @@ async fn receive(
                 let Some((s, seq, sent_ns)) = parse_payload(p) else {
                     continue;
                 };
-                if s == r || s >= shared.waiting.len() {
+                if s == r || s >= latest.len() {
                     continue; // our own echo (lanchat) is a receipt, not a delivery
                 }
                 let now_ns = shared.epoch.elapsed().as_nanos() as u64;
                 result
                     .latencies_us
                     .push((now_ns.saturating_sub(sent_ns) / 1000) as u32);
-                result.received += 1;
+                fresh += 1;
+                latest[s] = latest[s].max(seq);
+            } else if let Some(reply) = protocol::pong(proto, line) {
+                let _ = write.lock().await.write_all(&reply).await;
+            }
+        }
+        if fresh > 0 {
+            result.received += fresh;
+            for (s, &seq) in latest.iter().enumerate().filter(|(_, seq)| **seq > 0) {
                 shared.acked[s * shared.clients + r].store(seq, Ordering::Release);
                 if shared.waiting[s].load(Ordering::SeqCst) {
                     shared.wake[s].notify_one();
                 }
-                let total = shared.received.fetch_add(1, Ordering::AcqRel) + 1;
-                if total == shared.expected {
-                    shared.all_received.notify_one();
-                }
-            } else if let Some(reply) = protocol::pong(proto, line) {
-                let _ = write.lock().await.write_all(&reply).await;
+            }
+            let total = shared.received.fetch_add(fresh, Ordering::AcqRel) + fresh;
+            if total == shared.expected {
+                shared.all_received.notify_one();
             }
         }
         buf.copy_within(consumed..filled, 0);

@@ -319,6 +319,9 @@ impl Connection {
     }
 }
 
+/// Writes the frames as one buffer: for small frames, one copy and one
+/// system call beat a vectored write (measured: writev of 64 slices of
+/// ~100 bytes cost more server CPU per delivery).
 async fn write_batch(stream: &mut TcpStream, batch: &[Bytes]) -> io::Result<()> {
     if let [one] = batch {
         return stream.write_all(one).await;

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 /// Queues and batches bigger than this many frames are freed once empty.
-pub const SHRINK_ABOVE: usize = 64;
+pub const SHRINK_ABOVE: usize = 4;
 
 /// A handle to one connection's queue; clones share it.
 #[derive(Debug, Clone)]
@@ -71,9 +71,14 @@ impl Outbox {
             return Err(Overflow);
         }
         state.bytes += frame.len();
+        let was_empty = state.queue.is_empty();
         state.queue.push_back(frame);
         drop(state);
-        self.shared.notify.notify_one();
+        // The connection drains everything each time it wakes, so it only
+        // needs waking when the queue goes from empty to not empty.
+        if was_empty {
+            self.shared.notify.notify_one();
+        }
         Ok(())
     }
 

@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// Do not answer discovery queries or advertise over mDNS.
     #[arg(long)]
     pub no_announce: bool,
+    /// Worker threads; 0 means one per CPU core.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

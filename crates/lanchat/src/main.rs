@@ -24,10 +24,22 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    match cli.command.unwrap_or(cli::Command::Join(cli.join)) {
+    let command = cli.command.unwrap_or(cli::Command::Join(cli.join));
+    let mut builder = match &command {
+        cli::Command::Serve(args) if args.threads == 1 => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        cli::Command::Serve(args) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if args.threads > 1 {
+                b.worker_threads(args.threads);
+            }
+            b
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = builder.enable_all().build()?;
+    match command {
         cli::Command::Serve(args) => {
             logging::init("info");
             runtime.block_on(serve::run(args))
