@@ -295,6 +295,8 @@ async fn receive(
         // the generator's receivers do not fight over cache lines.
         let mut fresh = 0u64;
         latest.iter_mut().for_each(|l| *l = 0);
+        // One clock read per read() call: every line in it arrived together.
+        let now_ns = shared.epoch.elapsed().as_nanos() as u64;
         while let Some(end) = buf[consumed..filled].iter().position(|&b| b == b'\n') {
             let line = &buf[consumed..consumed + end];
             consumed += end + 1;
@@ -305,7 +307,6 @@ async fn receive(
                 if s == r || s >= latest.len() {
                     continue; // our own echo (lanchat) is a receipt, not a delivery
                 }
-                let now_ns = shared.epoch.elapsed().as_nanos() as u64;
                 result
                     .latencies_us
                     .push((now_ns.saturating_sub(sent_ns) / 1000) as u32);
