@@ -151,12 +151,18 @@ impl Connection {
     /// stream is an error.
     fn read(&mut self) -> io::Result<bool> {
         self.buf.reserve(READ_CHUNK);
-        match self.stream.try_read_buf(&mut self.buf) {
+        let result = match self.stream.try_read_buf(&mut self.buf) {
             Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => Err(e),
+        };
+        if self.buf.is_empty() {
+            // A wake-up with nothing to read (readiness can be stale): do
+            // not keep the buffer just reserved for an idle peer.
+            self.buf = BytesMut::new();
         }
+        result
     }
 
     /// Handles buffered frames until the buffer is empty, the rate limit
