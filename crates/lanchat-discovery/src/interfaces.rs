@@ -204,14 +204,14 @@ mod tests {
     fn plans_cap_big_subnets_and_skip_virtual_public_and_vpn() {
         let nets = [
             net("wlan0", "10.1.2.3/16"),
-            net("eth0", "192.168.7.20/23"),
-            net("docker0", "172.17.0.1/16"),
+            net("eth0", "10.77.7.20/23"),
+            net("docker0", "10.88.0.1/16"),
             net("wg0", "10.9.0.2/32"),
             net("eth1", "8.8.4.10/24"),
         ];
         let plan = scan_plan(&nets, &[]);
         let ranges: Vec<String> = plan.ranges.iter().map(|r| r.to_string()).collect();
-        assert_eq!(ranges, ["10.1.2.0/24", "192.168.6.0/23"]);
+        assert_eq!(ranges, ["10.1.2.0/24", "10.77.6.0/23"]);
         assert_eq!(plan.notes.len(), 2, "{:?}", plan.notes);
     }
 

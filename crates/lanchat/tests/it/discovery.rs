@@ -44,43 +44,29 @@ fn loopback_lan(base: u8) -> LoopbackLan {
     }
 }
 
-#[test]
-fn a_loopback_scan_finds_every_room_and_no_decoy() {
-    let lan = loopback_lan(57);
+/// Runs `lanchat discover` with `extra` and expects exactly lab and attic
+/// of `lan`, found via `via`.
+fn finds_both(lan: &LoopbackLan, via: &str, range: &str) {
     let port = lan.lab.port();
-    let mut p = discover(port, &["--via", "scan", "--scan-range", "127.0.0.0/24"]);
+    let mut p = discover(port, &["--via", via, "--scan-range", range]);
     assert_eq!(p.wait().code(), Some(0));
     let mut lines = p.rest_of_stdout();
     lines.sort();
+    let attic = format!("attic  {}  via {via}  ", lan.attic.addr);
+    let lab = format!("lab  {}  via {via}  ", lan.lab.addr);
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(
-        lines[0].starts_with(&format!("attic  127.0.0.61:{port}  via scan  ")),
-        "{lines:?}"
-    );
-    assert!(
-        lines[1].starts_with(&format!("lab  127.0.0.57:{port}  via scan  ")),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with(&attic), "{lines:?}");
+    assert!(lines[1].starts_with(&lab), "{lines:?}");
+}
+
+#[test]
+fn a_loopback_scan_finds_every_room_and_no_decoy() {
+    finds_both(&loopback_lan(57), "scan", "127.0.0.0/24");
 }
 
 #[test]
 fn unicast_udp_queries_find_rooms_on_loopback() {
-    let lan = loopback_lan(77);
-    let port = lan.lab.port();
-    let mut p = discover(port, &["--via", "udp", "--scan-range", "127.0.0.64/26"]);
-    assert_eq!(p.wait().code(), Some(0));
-    let mut lines = p.rest_of_stdout();
-    lines.sort();
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(
-        lines[0].starts_with(&format!("attic  127.0.0.81:{port}  via udp  ")),
-        "{lines:?}"
-    );
-    assert!(
-        lines[1].starts_with(&format!("lab  127.0.0.77:{port}  via udp  ")),
-        "{lines:?}"
-    );
-    drop(lan.attic);
+    finds_both(&loopback_lan(77), "udp", "127.0.0.64/26");
 }
 
 #[test]
