@@ -46,6 +46,18 @@ fn needs_escape(c: char) -> bool {
             | '\u{E0000}'..='\u{E007F}')
 }
 
+/// How a departure is described to people, whatever the front end.
+pub fn departure(reason: lanchat_proto::LeaveReason) -> &'static str {
+    use lanchat_proto::LeaveReason;
+    match reason {
+        LeaveReason::Quit | LeaveReason::Other => "left",
+        LeaveReason::Dropped => "dropped (connection lost)",
+        LeaveReason::TimedOut => "dropped (timed out)",
+        LeaveReason::TooSlow => "dropped (too slow to keep up)",
+        LeaveReason::Kicked => "was removed by the server",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::inert;

@@ -12,12 +12,12 @@
 use std::io::Write;
 use std::time::Duration;
 
-use lanchat_proto::{ClientFrame, LeaveReason, ServerFrame};
+use lanchat_proto::{ClientFrame, ServerFrame};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use crate::connection::{Connection, Registration};
-use crate::display::inert;
+use crate::display::{departure, inert};
 use crate::error::ClientError;
 
 /// How long to wait for the server's goodbye after `/x` before leaving anyway.
@@ -178,15 +178,7 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
         }
         ServerFrame::Joined { name } => format!("{notice} {} joined", n(name)),
         ServerFrame::Left { name, reason } => {
-            let how = match reason {
-                LeaveReason::Quit => "left",
-                LeaveReason::Dropped => "dropped (connection lost)",
-                LeaveReason::TimedOut => "dropped (timed out)",
-                LeaveReason::TooSlow => "dropped (too slow to keep up)",
-                LeaveReason::Kicked => "was removed by the server",
-                LeaveReason::Other => "left",
-            };
-            format!("{notice} {} {how}", n(name))
+            format!("{notice} {} {}", n(name), departure(*reason))
         }
         ServerFrame::Users { users } => {
             let list: Vec<String> = users.iter().map(|u| n(u)).collect();

@@ -3,9 +3,9 @@
 //! [`Effect`]s for the runner.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
-use lanchat_proto::{LeaveReason, ServerFrame};
+use lanchat_proto::ServerFrame;
 
-use crate::display::inert;
+use crate::display::{departure, inert};
 use crate::tui::editor::Editor;
 use crate::tui::event::Event;
 use crate::tui::transcript::{Kind, Transcript};
@@ -265,14 +265,7 @@ impl App {
             }
             ServerFrame::Left { name, reason } => {
                 self.users.retain(|u| *u != name);
-                let how = match reason {
-                    LeaveReason::Quit | LeaveReason::Other => "left",
-                    LeaveReason::Dropped => "dropped (connection lost)",
-                    LeaveReason::TimedOut => "dropped (timed out)",
-                    LeaveReason::TooSlow => "dropped (too slow to keep up)",
-                    LeaveReason::Kicked => "was removed by the server",
-                };
-                self.notice(now, format!("{} {how}", inert(&name)));
+                self.notice(now, format!("{} {}", inert(&name), departure(reason)));
             }
             ServerFrame::Message { from, text } => {
                 let mine = self.me.as_deref() == Some(from.as_str());
