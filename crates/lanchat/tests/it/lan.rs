@@ -70,31 +70,33 @@ impl Lan {
             namespaces: vec![bridge.clone()],
             hosts: Vec::new(),
         };
-        must(&["-n", &bridge, "link", "add", "br0", "type", "bridge"]);
-        must(&[
-            "-n",
-            &bridge,
-            "link",
-            "set",
-            "br0",
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "mcast_snooping",
-            "0",
-        ]);
-        must(&["-n", &bridge, "link", "set", "br0", "up"]);
+        // Two wires: br0 is the LAN most tests use; br1 is another network
+        // a host can also be plugged into.
+        for name in ["br0", "br1"] {
+            must(&["-n", &bridge, "link", "add", name, "type", "bridge"]);
+            must(&[
+                "-n",
+                &bridge,
+                "link",
+                "set",
+                name,
+                "type",
+                "bridge",
+                "stp_state",
+                "0",
+                "mcast_snooping",
+                "0",
+            ]);
+            must(&["-n", &bridge, "link", "set", name, "up"]);
+        }
         Some(lan)
     }
 
-    /// Adds a host with `cidr` on eth0 (e.g. `10.203.0.5/24`); returns its
-    /// index.
+    /// Adds a host with `cidr` on eth0 (e.g. `10.203.0.5/24`) on the main
+    /// wire; returns its index.
     pub fn host(&mut self, cidr: &str) -> usize {
         let i = self.hosts.len();
         let ns = format!("{}h{i}", self.prefix);
-        let bridge = &self.namespaces[0].clone();
-        let port = format!("p{i}");
         must(&["netns", "add", &ns]);
         self.namespaces.push(ns.clone());
         let sysctl = |key: &str| {
@@ -106,16 +108,24 @@ impl Lan {
         };
         sysctl("net.ipv6.conf.all.disable_ipv6=1");
         sysctl("net.ipv6.conf.default.disable_ipv6=1");
-        must(&[
-            "-n", bridge, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
-            &ns,
-        ]);
-        must(&["-n", bridge, "link", "set", &port, "master", "br0", "up"]);
-        must(&["-n", &ns, "addr", "add", cidr, "dev", "eth0"]);
-        must(&["-n", &ns, "link", "set", "eth0", "up"]);
         must(&["-n", &ns, "link", "set", "lo", "up"]);
         self.hosts.push(ns);
+        self.plug(i, "br0", "eth0", cidr);
         i
+    }
+
+    /// Plugs host `i` into wire `bridge` with a new interface `ifname`
+    /// holding `cidr`.
+    pub fn plug(&self, i: usize, bridge: &str, ifname: &str, cidr: &str) {
+        let ns = &self.hosts[i];
+        let wire = &self.namespaces[0];
+        let port = format!("p{i}{ifname}");
+        must(&[
+            "-n", wire, "link", "add", &port, "type", "veth", "peer", "name", ifname, "netns", ns,
+        ]);
+        must(&["-n", wire, "link", "set", &port, "master", bridge, "up"]);
+        must(&["-n", ns, "addr", "add", cidr, "dev", ifname]);
+        must(&["-n", ns, "link", "set", ifname, "up"]);
     }
 
     /// Routes `net` straight out of eth0 on host `i` (hosts of two subnets
@@ -353,4 +363,82 @@ fn a_server_bound_to_loopback_sends_nothing_on_the_lan() {
         .filter(|l| !l.trim().is_empty())
         .collect();
     assert!(sent.is_empty(), "host 0 sent packets: {sent:#?}");
+}
+
+#[test]
+fn a_server_bound_to_one_address_announces_only_on_that_network() {
+    let Some(mut lan) = lan("bound", 2) else {
+        return;
+    };
+    // Host 0 is on both wires; its server is bound to the first one only.
+    lan.plug(0, "br1", "eth1", "10.204.0.1/24");
+    let other = lan.host("10.204.0.2/24");
+    // Move the new host to the second wire: unplug its eth0 from br0.
+    must(&[
+        "-n",
+        &lan.namespaces[0],
+        "link",
+        "set",
+        &format!("p{other}eth0"),
+        "nomaster",
+    ]);
+    must(&[
+        "-n",
+        &lan.namespaces[0],
+        "link",
+        "set",
+        &format!("p{other}eth0"),
+        "master",
+        "br1",
+    ]);
+    if !have_tool(
+        "bound capture",
+        "tcpdump",
+        "--version",
+        "LANCHAT_REQUIRE_NETNS",
+    ) {
+        return;
+    }
+    // IGMP is left out: mdns-sd joins the mDNS group on every interface
+    // when its daemon starts, before it can be told to use only one, so
+    // the kernel reports that membership on eth1. No lanchat datagram and
+    // no mDNS record goes there.
+    let mut capture = Proc::spawn({
+        let mut c = lan.cmd(0, "tcpdump");
+        c.args([
+            "-i", "eth1", "-Q", "out", "-n", "-l", "not", "arp", "and", "not", "igmp",
+        ]);
+        c
+    });
+    capture.expect_err("listening on eth1");
+    let _lab = lan.serve(0, "lab", &["--bind", "10.203.0.1"]);
+    for via in ["udp", "mdns"] {
+        let mut near = lan.lanchat(1);
+        near.args(["discover", "--via", via, "--timeout", "3000"]);
+        let lines = found_lines(Proc::spawn(near));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(&format!("lab  10.203.0.1:8081  via {via}")),
+            "{lines:?}"
+        );
+        let mut far = lan.lanchat(other);
+        far.args(["discover", "--via", via, "--timeout", "1500"]);
+        let mut p = Proc::spawn(far);
+        assert_eq!(
+            p.wait().code(),
+            Some(1),
+            "nothing answers on the other network over {via}"
+        );
+    }
+    capture.signal("-INT");
+    let _ = capture.wait();
+    let sent: Vec<String> = capture
+        .rest_of_stdout()
+        .into_iter()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        sent.is_empty(),
+        "the server sent on the other network: {sent:#?}"
+    );
 }
