@@ -442,3 +442,73 @@ fn a_server_bound_to_one_address_announces_only_on_that_network() {
         "the server sent on the other network: {sent:#?}"
     );
 }
+
+#[test]
+fn avahi_browse_sees_the_room() {
+    let Some(lan) = lan("avahi", 2) else { return };
+    for (tool, flag) in [
+        ("avahi-daemon", "--version"),
+        ("avahi-browse", "--version"),
+        ("dbus-daemon", "--version"),
+    ] {
+        if !have_tool(
+            "avahi interoperability",
+            tool,
+            flag,
+            "LANCHAT_REQUIRE_NETNS",
+        ) {
+            return;
+        }
+    }
+    let _lab = lan.serve(0, "lab", &[]);
+    // avahi-daemon runs only inside host 1's namespace, with a private
+    // D-Bus and a private /run/avahi-daemon (a mount namespace of its own),
+    // so nothing of it exists outside the test LAN.
+    let dir = config_home().join(format!("avahi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("avahi dir");
+    let bus = dir.join("bus");
+    std::fs::write(
+        dir.join("dbus.conf"),
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>system</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy>
+</busconfig>"#,
+            bus.display()
+        ),
+    )
+    .expect("dbus config");
+    std::fs::write(
+        dir.join("avahi.conf"),
+        "[server]\nhost-name=lanchat-test\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=eth0\n\
+         [publish]\npublish-addresses=no\npublish-hinfo=no\npublish-workstation=no\npublish-domain=no\n",
+    )
+    .expect("avahi config");
+    let script = format!(
+        "mkdir -p /run/avahi-daemon && mount -t tmpfs tmpfs /run/avahi-daemon || exit 3\n\
+         dbus-daemon --config-file={dir}/dbus.conf --nofork --nopidfile 2>/dev/null & D=$!\n\
+         sleep 0.3\n\
+         export DBUS_SYSTEM_BUS_ADDRESS=unix:path={bus}\n\
+         avahi-daemon --no-drop-root --no-chroot --no-rlimits -f {dir}/avahi.conf >/dev/null 2>&1 & A=$!\n\
+         sleep 2\n\
+         avahi-browse -rpt _lanchat._tcp\n\
+         kill $A $D\n",
+        dir = dir.display(),
+        bus = bus.display(),
+    );
+    let mut browse = Proc::spawn({
+        let mut c = lan.cmd(1, "unshare");
+        c.args(["-m", "sh", "-c", &script]);
+        c
+    });
+    let line = browse.expect_out("a resolved _lanchat._tcp record", |l| {
+        l.starts_with("=;eth0;IPv4;")
+    });
+    assert!(line.contains(";10.203.0.1;8081;"), "{line}");
+    for txt in ["\"room=lab\"", "\"version=1\""] {
+        assert!(line.contains(txt), "{line}");
+    }
+    let _ = browse.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
