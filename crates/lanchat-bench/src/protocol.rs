@@ -59,20 +59,23 @@ pub fn message(proto: Proto, payload: &str, channel: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// The payload of a delivered chat message, if the line is one.
+/// The payload of a delivered chat message, if the line is one. This is
+/// the generator's hot path (once per delivery), so it walks the known
+/// shape of the line with `memchr` instead of searching it generally.
 pub fn delivered(proto: Proto, line: &[u8]) -> Option<&[u8]> {
     match proto {
         Proto::Lanchat => {
-            if !line.starts_with(b"{\"type\":\"message\"") {
-                return None;
-            }
-            let start = find(line, b"\"text\":\"")? + 8;
-            let len = line[start..].iter().position(|&b| b == b'"')?;
-            Some(&line[start..start + len])
+            const HEAD: &[u8] = b"{\"type\":\"message\",\"from\":\"";
+            const TEXT: &[u8] = b"\",\"text\":\"";
+            let rest = line.strip_prefix(HEAD)?;
+            let name_end = memchr::memchr(b'"', rest)?;
+            let payload = rest[name_end..].strip_prefix(TEXT)?;
+            let end = memchr::memchr(b'"', payload)?;
+            Some(&payload[..end])
         }
         Proto::Irc => {
-            let at = find(line, b" PRIVMSG ")?;
-            let colon = find(&line[at..], b" :")? + at + 2;
+            let at = memchr::memmem::find(line, b" PRIVMSG ")?;
+            let colon = memchr::memmem::find(&line[at..], b" :")? + at + 2;
             Some(trim_cr(&line[colon..]))
         }
     }
@@ -110,16 +113,7 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, rest) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(i) = haystack[from..].iter().position(|&b| b == first) {
-        let at = from + i;
-        if haystack[at + 1..].starts_with(rest) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
+    memchr::memmem::find(haystack, needle)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -137,11 +131,21 @@ pub fn payload(sender: usize, seq: u64, sent_ns: u64, size: usize) -> String {
 
 /// Reads back (sender, seq, send_ns) from a payload.
 pub fn parse_payload(p: &[u8]) -> Option<(usize, u64, u64)> {
-    let mut parts = p.split(|&b| b == b'.');
-    let num = |b: &[u8]| std::str::from_utf8(b).ok()?.parse::<u64>().ok();
-    let sender = num(parts.next()?)? as usize;
-    let seq = num(parts.next()?)?;
-    let sent = num(parts.next()?)?;
+    let mut rest = p;
+    let mut number = || {
+        let end = memchr::memchr(b'.', rest)?;
+        let digits = &rest[..end];
+        rest = &rest[end + 1..];
+        if digits.is_empty() || digits.len() > 19 {
+            return None;
+        }
+        digits.iter().try_fold(0u64, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+        })
+    };
+    let sender = number()? as usize;
+    let seq = number()?;
+    let sent = number()?;
     Some((sender, seq, sent))
 }
 

@@ -297,7 +297,7 @@ async fn receive(
         latest.iter_mut().for_each(|l| *l = 0);
         // One clock read per read() call: every line in it arrived together.
         let now_ns = shared.epoch.elapsed().as_nanos() as u64;
-        while let Some(end) = buf[consumed..filled].iter().position(|&b| b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', &buf[consumed..filled]) {
             let line = &buf[consumed..consumed + end];
             consumed += end + 1;
             if let Some(p) = protocol::delivered(proto, line) {
