@@ -2,11 +2,14 @@
 # Server benchmarks with lanchat-bench, on loopback only.
 #
 #   cargo build --release -p lanchat -p lanchat-bench && bench/server.sh [RUNS]
+#   (TARGETS="lanchat" or TARGETS="ngircd" runs only one side)
 #
 # Starts a fresh `lanchat serve` on 127.0.0.1 for each run (limits raised
 # and the rate limit off, as a benchmark needs), runs each workload RUNS
-# times (default 3) and prints the medians. Every run is bounded by
-# --max-secs and every server is stopped by its PID.
+# times (default 3) and prints the medians; then the same workloads against
+# ngIRCd (if installed; bench/irc/ngircd.conf, loopback only) as the
+# anchor. Every run is bounded by --max-secs and every server is stopped by
+# its PID.
 set -euo pipefail
 runs=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,13 +22,22 @@ server_pid=
 stop() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=; }
 trap stop EXIT
 
-# run NAME BENCH-ARGS...: one fresh server, one bench run; prints its JSON.
+# one BENCH-ARGS...: one fresh server ($target), one bench run; prints its JSON.
+target=lanchat
 one() {
-  "$bin/lanchat" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 \
-    --max-clients 20000 --max-per-ip 20000 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
-  server_pid=$!
-  sleep 0.3
-  "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" "$@" | tail -1
+  case $target in
+    lanchat)
+      "$bin/lanchat" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 \
+        --max-clients 20000 --max-per-ip 20000 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
+      server_pid=$!; sleep 0.3
+      "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" "$@" | tail -1 ;;
+    ngircd)
+      ngircd -n -f "$root/bench/irc/ngircd.conf" >/dev/null 2>&1 &
+      server_pid=$!; sleep 0.5
+      # ngIRCd listens with a backlog of 10, so clients join a few at a time.
+      "$bin/lanchat-bench" --proto irc --server 127.0.0.1:16667 --server-pid "$server_pid" \
+        --connect-batch 8 "$@" | tail -1 ;;
+  esac
   stop
 }
 
@@ -36,7 +48,7 @@ workload() {
   local name=$1; shift
   local out=()
   for _ in $(seq "$runs"); do out+=("$(one "$@")"); done
-  printf '%s\n' "${out[@]}" > "/tmp/lanchat-bench-$name.jsonl"
+  printf '%s\n' "${out[@]}" > "/tmp/lanchat-bench-$target-$name.jsonl"
   local lost thr p50 p99 cpu idle
   lost=$(for j in "${out[@]}"; do echo "$j" | field "['lost']"; done | sort -n | tail -1)
   thr=$(for j in "${out[@]}"; do echo "$j" | field "['deliveries_per_s']"; done | median)
@@ -49,8 +61,16 @@ workload() {
 }
 
 echo "machine: $(nproc) cores; runs per workload: $runs (medians)"
-workload fanout   -c 100  -s 10 -m 10000 -w 100 --max-secs 60
-workload bigroom  -c 1000 -s 5  -m 200   -w 100 --max-secs 60
-workload light    -c 100  -s 1  -m 1000  -r 100 -w 0 --max-secs 60
-workload idle     -c 1000 -s 0  -m 0     --max-secs 60
-workload scale    -c 10000 -s 10 -m 20   -r 20 -w 0 --connect-batch 500 --max-secs 300
+for target in ${TARGETS:-lanchat ngircd}; do
+  if [ $target = ngircd ] && ! command -v ngircd >/dev/null; then
+    echo "ngircd is not installed (apt-get install ngircd): no anchor"; continue
+  fi
+  echo "== $target"
+  workload fanout   -c 100  -s 10 -m 10000 -w 100 --max-secs 60
+  workload bigroom  -c 1000 -s 5  -m 200   -w 100 --max-secs 60
+  workload light    -c 100  -s 1  -m 1000  -r 100 -w 0 --max-secs 60
+  workload idle     -c 1000 -s 0  -m 0     --max-secs 60
+  if [ $target = lanchat ]; then
+    workload scale -c 10000 -s 10 -m 20 -r 20 -w 0 --connect-batch 500 --max-secs 300
+  fi
+done

@@ -16,7 +16,9 @@ pub fn login(proto: Proto, name: &str) -> Vec<u8> {
 /// before the 001 welcome.
 pub fn after_registration(proto: Proto, line: &[u8], channel: &str) -> Option<Vec<u8>> {
     match proto {
-        Proto::Irc if contains(line, b" 001 ") => Some(format!("JOIN {channel}\r\n").into_bytes()),
+        Proto::Irc if irc_command(line) == Some(b"001") => {
+            Some(format!("JOIN {channel}\r\n").into_bytes())
+        }
         _ => None,
     }
 }
@@ -26,7 +28,7 @@ pub fn is_in(proto: Proto, line: &[u8]) -> bool {
     match proto {
         Proto::Lanchat => contains(line, b"\"type\":\"welcome\""),
         // 366: end of the NAMES list, sent after a successful JOIN.
-        Proto::Irc => contains(line, b" 366 "),
+        Proto::Irc => irc_command(line) == Some(b"366"),
     }
 }
 
@@ -36,7 +38,7 @@ pub fn is_refusal(proto: Proto, line: &[u8]) -> bool {
         Proto::Lanchat => {
             contains(line, b"\"type\":\"bye\"") || contains(line, b"\"type\":\"name_rejected\"")
         }
-        Proto::Irc => line.starts_with(b"ERROR") || contains(line, b" 433 "),
+        Proto::Irc => line.starts_with(b"ERROR") || irc_command(line) == Some(b"433"),
     }
 }
 
@@ -108,6 +110,17 @@ pub fn pong(proto: Proto, line: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// The command (or numeric) of an IRC line, after the optional prefix.
+fn irc_command(line: &[u8]) -> Option<&[u8]> {
+    let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
+    let first = words.next()?;
+    if first.starts_with(b":") {
+        words.next()
+    } else {
+        Some(first)
+    }
+}
+
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -168,5 +181,14 @@ mod tests {
             b"{\"type\":\"pong\",\"token\":42}\n"
         );
         assert_eq!(pong(Proto::Irc, b"PING :srv\r").unwrap(), b"PONG :srv\r\n");
+        assert!(!is_refusal(Proto::Irc, b":srv 251 b5 :There are 433 users"));
+        assert!(is_refusal(
+            Proto::Irc,
+            b":srv 433 * b5 :Nickname already in use"
+        ));
+        assert!(is_in(
+            Proto::Irc,
+            b":srv 366 b5 #lanchat :End of NAMES list"
+        ));
     }
 }
