@@ -157,8 +157,9 @@ fn print(out: &mut dyn Write, line: &str) {
     let _ = out.flush();
 }
 
-/// Whether a typed line is a request to leave.
-fn is_quit(line: &str) -> bool {
+/// Whether a typed line is a request to leave (`/x`, `/quit`, `/exit`).
+/// Both front ends use it to know that the goodbye that follows is ours.
+pub fn is_quit(line: &str) -> bool {
     let word = line.split_whitespace().next().unwrap_or("");
     ["/x", "/quit", "/exit"].contains(&word.to_ascii_lowercase().as_str())
 }

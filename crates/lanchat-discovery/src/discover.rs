@@ -142,7 +142,9 @@ pub async fn discover(options: &Options, mut on_found: impl FnMut(&Found)) -> Re
         let unicast = explicit.clone();
         let port = options.port;
         let until = deadline.min(started + UDP_WINDOW);
-        layers.spawn(async move { udp_layer(nets, unicast, port, started, until, tx).await });
+        layers.spawn(
+            async move { crate::udp::query(&nets, &unicast, port, started, until, tx).await },
+        );
     }
     if options.uses(Via::Mdns) {
         report.layers.push(Via::Mdns);
@@ -193,17 +195,6 @@ pub async fn discover(options: &Options, mut on_found: impl FnMut(&Found)) -> Re
     layers.shutdown().await;
     report.elapsed = started.elapsed();
     report
-}
-
-async fn udp_layer(
-    nets: Vec<LocalNet>,
-    unicast: Vec<Ipv4Addr>,
-    port: u16,
-    started: Instant,
-    until: Instant,
-    tx: mpsc::Sender<Found>,
-) {
-    crate::udp::query(&nets, &unicast, port, started, until, tx).await
 }
 
 /// Adds a room unless it was already found; returns whether it was new.

@@ -6,6 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 use lanchat_proto::ServerFrame;
 
 use crate::display::{departure, inert};
+use crate::plain::is_quit;
 use crate::tui::editor::Editor;
 use crate::tui::event::Event;
 use crate::tui::transcript::{Kind, Transcript};
@@ -427,23 +428,23 @@ impl App {
         }
         self.scroll_to_bottom();
         self.marker = None;
-        let first = text
-            .split_whitespace()
+        let mut words = text.split_whitespace();
+        if words
             .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        match first.as_str() {
-            "/bell" => self.set_bell(text.split_whitespace().nth(1), now),
-            "/x" | "/quit" | "/exit" => {
-                self.quitting = true;
-                effects.push(Effect::Send(text));
-            }
+            .is_some_and(|w| w.eq_ignore_ascii_case("/bell"))
+        {
+            // Handled here: the bell is this client's business, not the room's.
+            self.set_bell(words.next(), now);
+        } else if is_quit(&text) {
+            self.quitting = true;
+            effects.push(Effect::Send(text));
+        } else {
             // A multi-line paste goes out as consecutive lines, together.
-            _ => effects.extend(
+            effects.extend(
                 text.split('\n')
                     .filter(|l| !l.trim().is_empty())
                     .map(|l| Effect::Send(l.to_owned())),
-            ),
+            );
         }
     }
 

@@ -80,7 +80,7 @@ async fn a_flooder_is_slowed_then_kicked_while_others_are_served() {
 }
 
 #[tokio::test]
-async fn a_paste_within_the_burst_is_not_throttled_or_refused() {
+async fn a_paste_within_the_burst_arrives_whole_in_order_without_errors() {
     let server = TestServer::start().await;
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;

@@ -176,6 +176,45 @@ impl Lan {
     }
 }
 
+/// A tcpdump of what one host sends out of one interface.
+pub struct Capture(Proc);
+
+impl Lan {
+    /// Starts capturing packets host `i` sends on `iface` that match
+    /// `filter`; `None` (after a loud message) without tcpdump.
+    pub fn capture_out(
+        &self,
+        test: &str,
+        i: usize,
+        iface: &str,
+        filter: &[&str],
+    ) -> Option<Capture> {
+        if !have_tool(test, "tcpdump", "--version", "LANCHAT_REQUIRE_NETNS") {
+            return None;
+        }
+        let mut p = Proc::spawn({
+            let mut c = self.cmd(i, "tcpdump");
+            c.args(["-i", iface, "-Q", "out", "-n", "-l"]).args(filter);
+            c
+        });
+        p.expect_err(&format!("listening on {iface}"));
+        Some(Capture(p))
+    }
+}
+
+impl Capture {
+    /// Stops the capture; returns one line per packet seen.
+    pub fn finish(mut self) -> Vec<String> {
+        self.0.signal("-INT");
+        let _ = self.0.wait();
+        self.0
+            .rest_of_stdout()
+            .into_iter()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+}
+
 impl Drop for Lan {
     fn drop(&mut self) {
         for ns in self.namespaces.iter().rev() {
@@ -334,20 +373,9 @@ fn with_no_server_the_client_explains_what_it_tried() {
 #[test]
 fn a_server_bound_to_loopback_sends_nothing_on_the_lan() {
     let Some(lan) = lan("quiet", 2) else { return };
-    if !have_tool(
-        "loopback capture",
-        "tcpdump",
-        "--version",
-        "LANCHAT_REQUIRE_NETNS",
-    ) {
+    let Some(capture) = lan.capture_out("loopback capture", 0, "eth0", &["not", "arp"]) else {
         return;
-    }
-    let mut capture = Proc::spawn({
-        let mut c = lan.cmd(0, "tcpdump");
-        c.args(["-i", "eth0", "-Q", "out", "-n", "-l", "not", "arp"]);
-        c
-    });
-    capture.expect_err("listening on eth0");
+    };
     let _hidden = lan.serve(0, "hidden", &["--bind", "127.0.0.1"]);
     for via in ["udp", "mdns"] {
         let mut cmd = lan.lanchat(1);
@@ -355,13 +383,7 @@ fn a_server_bound_to_loopback_sends_nothing_on_the_lan() {
         let mut p = Proc::spawn(cmd);
         assert_eq!(p.wait().code(), Some(1), "nothing may answer over {via}");
     }
-    capture.signal("-INT");
-    let _ = capture.wait();
-    let sent: Vec<String> = capture
-        .rest_of_stdout()
-        .into_iter()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    let sent = capture.finish();
     assert!(sent.is_empty(), "host 0 sent packets: {sent:#?}");
 }
 
@@ -391,26 +413,14 @@ fn a_server_bound_to_one_address_announces_only_on_that_network() {
         "master",
         "br1",
     ]);
-    if !have_tool(
-        "bound capture",
-        "tcpdump",
-        "--version",
-        "LANCHAT_REQUIRE_NETNS",
-    ) {
-        return;
-    }
     // IGMP is left out: mdns-sd joins the mDNS group on every interface
     // when its daemon starts, before it can be told to use only one, so
     // the kernel reports that membership on eth1. No lanchat datagram and
     // no mDNS record goes there.
-    let mut capture = Proc::spawn({
-        let mut c = lan.cmd(0, "tcpdump");
-        c.args([
-            "-i", "eth1", "-Q", "out", "-n", "-l", "not", "arp", "and", "not", "igmp",
-        ]);
-        c
-    });
-    capture.expect_err("listening on eth1");
+    let filter = ["not", "arp", "and", "not", "igmp"];
+    let Some(capture) = lan.capture_out("bound capture", 0, "eth1", &filter) else {
+        return;
+    };
     let _lab = lan.serve(0, "lab", &["--bind", "10.203.0.1"]);
     for via in ["udp", "mdns"] {
         let mut near = lan.lanchat(1);
@@ -430,13 +440,7 @@ fn a_server_bound_to_one_address_announces_only_on_that_network() {
             "nothing answers on the other network over {via}"
         );
     }
-    capture.signal("-INT");
-    let _ = capture.wait();
-    let sent: Vec<String> = capture
-        .rest_of_stdout()
-        .into_iter()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    let sent = capture.finish();
     assert!(
         sent.is_empty(),
         "the server sent on the other network: {sent:#?}"
