@@ -13,14 +13,17 @@
 //!   `flood_kick_after` is disconnected.
 //!
 //! It does not hold a read buffer while the peer is idle: it waits for the
-//! socket to become readable and only then allocates, which keeps an idle
-//! connection cheap.
+//! socket to become readable and only then allocates. It waits on socket
+//! readiness and on its outbox through small `poll_fn`s, and keeps one
+//! timer for all its deadlines, so an idle connection's task stays small
+//! (about 1 kB) and a wake-up costs no timer re-arming.
 
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use lanchat_core::LeaveReason;
 use lanchat_proto::{encode, ClientFrame, DecodeError, LineDecoder, ServerFrame};
 use tokio::io::AsyncWriteExt;
@@ -41,15 +44,18 @@ const READ_CHUNK: usize = 4096;
 const MAX_BAD_FRAMES: u32 = 10;
 
 /// Serves one connection until it ends, for whatever reason.
-pub(crate) async fn serve(
+///
+/// Not an `async fn`: its arguments would be kept in the task next to the
+/// [`Connection`] they were moved into, for the connection's whole life.
+pub(crate) fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     hub: HubHandle,
     config: Arc<Config>,
     greeting: Bytes,
     shutdown: CancellationToken,
-    _ticket: Ticket,
-) {
+    ticket: Ticket,
+) -> impl std::future::Future<Output = ()> {
     let outbox = Outbox::new(config.max_queue_bytes);
     let _ = outbox.push(greeting);
     let now = Instant::now();
@@ -65,14 +71,20 @@ pub(crate) async fn serve(
         pending: None,
         throttled_until: None,
         throttled_since: None,
+        unsent: Bytes::new(),
+        write_deadline: None,
+        closing: false,
         config,
     };
-    match conn.run(&shutdown).await {
-        Ok(()) => tracing::debug!(%peer, "connection closed"),
-        Err(error) => tracing::debug!(%peer, %error, "connection lost"),
+    async move {
+        match conn.run(&shutdown).await {
+            Ok(()) => tracing::debug!(%peer, "connection closed"),
+            Err(error) => tracing::debug!(%peer, %error, "connection lost"),
+        }
+        // `conn.member` is dropped here, which tells the hub we left, and
+        // the ticket, which frees our place for the next connection.
+        drop(ticket);
     }
-    // `conn.member` is dropped here, which tells the hub we left, and the
-    // ticket, which frees our place for the next connection.
 }
 
 struct Connection {
@@ -94,6 +106,13 @@ struct Connection {
     throttled_until: Option<Instant>,
     /// When this client started being held back without a break.
     throttled_since: Option<Instant>,
+    /// Bytes taken from the outbox and not yet taken by the socket.
+    unsent: Bytes,
+    /// Set while `unsent` waits for a full socket; the peer must have read
+    /// enough for it to go out by then.
+    write_deadline: Option<Instant>,
+    /// The outbox was seen closed: no need to watch it any more.
+    closing: bool,
 }
 
 impl Connection {
@@ -103,40 +122,69 @@ impl Connection {
         let mut next_ping = last_heard + self.config.ping_interval;
         let mut ping_token = 0u64;
         let mut batch = Vec::new();
+        // One timer for every deadline, moved only when the earliest one
+        // changes: re-arming a timer on each wake-up would cost every
+        // delivery a trip through the timer wheel.
+        let timer = sleep_until(register_deadline.min(next_ping));
+        tokio::pin!(timer);
         loop {
-            if self.flush(&mut batch).await? {
+            if self.write(&mut batch)? {
                 let _ = self.stream.shutdown().await;
                 return Ok(());
             }
             let registered = self.member.is_some();
             let throttled = self.throttled_until;
+            let writing = !self.unsent.is_empty();
+            let closing = self.closing;
+            let mut deadline = next_ping;
+            if !registered {
+                deadline = deadline.min(register_deadline);
+            }
+            for until in [throttled, self.write_deadline].into_iter().flatten() {
+                deadline = deadline.min(until);
+            }
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
             tokio::select! {
                 // Registered members are told of shutdown by the hub, which
                 // closes their outbox after the notice.
                 _ = shutdown.cancelled(), if !registered => {
                     self.say_bye("server shutting down");
                 }
-                _ = self.outbox.changed() => {}
-                _ = sleep_until(register_deadline), if !registered => {
-                    self.error("timeout", "no name was registered in time");
-                    self.say_bye("registration timed out");
+                // While a write waits for the socket, new frames wait in
+                // the outbox (and batch up); only closing matters.
+                _ = poll_fn(|cx| self.outbox.poll_ready(cx, !writing)), if !closing => {
+                    self.closing = self.outbox.is_closed();
                 }
-                _ = sleep_until(next_ping) => {
-                    if last_heard.elapsed() >= self.config.ping_timeout {
-                        self.set_leave_reason(LeaveReason::TimedOut);
-                        return Err(io::Error::new(io::ErrorKind::TimedOut, "ping timeout"));
+                _ = poll_fn(|cx| self.stream.poll_write_ready(cx)), if writing => {}
+                _ = &mut timer => {
+                    let now = Instant::now();
+                    if self.write_deadline.is_some_and(|until| now >= until) {
+                        self.set_leave_reason(LeaveReason::TooSlow);
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"));
                     }
-                    if last_heard.elapsed() >= self.config.ping_interval {
-                        ping_token += 1;
-                        self.send(&ServerFrame::Ping { token: ping_token });
+                    if !registered && now >= register_deadline {
+                        self.error("timeout", "no name was registered in time");
+                        self.say_bye("registration timed out");
                     }
-                    next_ping = Instant::now() + self.config.ping_interval;
+                    if throttled.is_some_and(|until| now >= until) {
+                        self.throttled_until = None;
+                        self.process().await;
+                    }
+                    if now >= next_ping {
+                        if last_heard.elapsed() >= self.config.ping_timeout {
+                            self.set_leave_reason(LeaveReason::TimedOut);
+                            return Err(io::Error::new(io::ErrorKind::TimedOut, "ping timeout"));
+                        }
+                        if last_heard.elapsed() >= self.config.ping_interval {
+                            ping_token += 1;
+                            self.send(&ServerFrame::Ping { token: ping_token });
+                        }
+                        next_ping = now + self.config.ping_interval;
+                    }
                 }
-                _ = sleep_until(throttled.unwrap_or_else(Instant::now)), if throttled.is_some() => {
-                    self.throttled_until = None;
-                    self.process().await;
-                }
-                readable = self.stream.readable(), if throttled.is_none() => {
+                readable = poll_fn(|cx| self.stream.poll_read_ready(cx)), if throttled.is_none() => {
                     readable?;
                     if self.read()? {
                         last_heard = Instant::now();
@@ -235,7 +283,11 @@ impl Connection {
         }
         match (frame, &self.member) {
             (ClientFrame::Join { name }, None) => {
-                match self.hub.register(name.clone(), self.outbox.clone()).await {
+                // Boxed: it happens once per connection, and kept inline it
+                // would make every connection's task bigger for its whole
+                // life.
+                let register = Box::pin(self.hub.register(name.clone(), self.outbox.clone()));
+                match register.await {
                     Ok(Ok(member)) => self.member = Some(member),
                     Ok(Err(e)) => self.send(&ServerFrame::NameRejected {
                         name,
@@ -281,25 +333,39 @@ impl Connection {
         }
     }
 
-    /// Writes everything queued, as one batch. Returns whether the outbox
-    /// is closed and empty, i.e. the connection should end.
-    async fn flush(&mut self, batch: &mut Vec<Bytes>) -> io::Result<bool> {
-        let closed = self.outbox.drain_into(batch);
-        if !batch.is_empty() {
-            let write = write_batch(&mut self.stream, batch);
-            match tokio::time::timeout(self.config.write_timeout, write).await {
-                Ok(result) => result?,
-                Err(_) => {
-                    self.set_leave_reason(LeaveReason::TooSlow);
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"));
+    /// Writes what the socket takes now, without waiting: what is left of
+    /// the last batch, then everything queued since, as one batch. Returns
+    /// whether the connection should end (outbox closed, all written).
+    fn write(&mut self, batch: &mut Vec<Bytes>) -> io::Result<bool> {
+        loop {
+            if self.unsent.is_empty() {
+                // Each batch gets its own deadline, so a slow reader that
+                // keeps making progress is not cut off.
+                self.write_deadline = None;
+                let closed = self.outbox.drain_into(batch);
+                if batch.is_empty() {
+                    return Ok(closed);
+                }
+                self.unsent = join(batch);
+                batch.clear();
+                if batch.capacity() > SHRINK_ABOVE {
+                    *batch = Vec::new();
                 }
             }
-            batch.clear();
-            if batch.capacity() > SHRINK_ABOVE {
-                *batch = Vec::new();
+            match self.stream.try_write(&self.unsent) {
+                Ok(n) if n == self.unsent.len() => {
+                    // Not advanced to empty: that would keep the buffer.
+                    self.unsent = Bytes::new();
+                }
+                Ok(n) => self.unsent.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.write_deadline
+                        .get_or_insert_with(|| Instant::now() + self.config.write_timeout);
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(closed)
     }
 
     fn send(&self, frame: &ServerFrame) {
@@ -325,19 +391,19 @@ impl Connection {
     }
 }
 
-/// Writes the frames as one buffer: for small frames, one copy and one
+/// Joins the frames into one buffer: for small frames, one copy and one
 /// system call beat a vectored write (measured: writev of 64 slices of
 /// ~100 bytes cost more server CPU per delivery).
-async fn write_batch(stream: &mut TcpStream, batch: &[Bytes]) -> io::Result<()> {
+fn join(batch: &[Bytes]) -> Bytes {
     if let [one] = batch {
-        return stream.write_all(one).await;
+        return one.clone();
     }
     let len = batch.iter().map(Bytes::len).sum();
     let mut joined = BytesMut::with_capacity(len);
     for frame in batch {
         joined.extend_from_slice(frame);
     }
-    stream.write_all(&joined).await
+    joined.freeze()
 }
 
 /// Turns a connection away before any state exists for it: the greeting

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::convert::frame_of;
+use crate::memory;
 use crate::outbox::Outbox;
 
 /// How many requests may wait for the hub before senders are held back.
@@ -98,13 +99,21 @@ impl HubHandle {
     /// Hands the hub one typed line. Waits while the hub is busy, which is
     /// the backpressure that slows a flooder down.
     pub(crate) async fn input(&self, member: &Membership, text: String) -> Result<(), HubGone> {
-        self.requests
-            .send(Request::Input {
-                id: member.id,
-                text,
-            })
-            .await
-            .map_err(|_| HubGone)
+        let request = Request::Input {
+            id: member.id,
+            text,
+        };
+        match self.requests.try_send(request) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                // Boxed: only a backed-up hub needs the waiting future, and
+                // inline it would make every connection's task bigger.
+                Box::pin(self.requests.send(request))
+                    .await
+                    .map_err(|_| HubGone)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(HubGone),
+        }
     }
 }
 
@@ -122,6 +131,7 @@ pub(crate) fn spawn(
         sessions: HashMap::new(),
         out: Vec::new(),
         too_slow: Vec::new(),
+        queued_since_trim: 0,
     };
     tracker.spawn(hub.run(request_rx, departure_rx, shutdown));
     HubHandle {
@@ -138,6 +148,8 @@ struct Hub {
     out: Vec<Output>,
     /// Members whose outbox overflowed during the current fan-out.
     too_slow: Vec<MemberId>,
+    /// Bytes queued (once per recipient) since memory was last given back.
+    queued_since_trim: usize,
 }
 
 impl Hub {
@@ -158,6 +170,11 @@ impl Hub {
                     Some(request) => self.handle(request),
                     None => break,
                 },
+                // Only after a burst, and once the room has gone quiet.
+                _ = tokio::time::sleep(memory::QUIET), if self.queued_since_trim >= memory::BURST_BYTES => {
+                    memory::release_free_pages();
+                    self.queued_since_trim = 0;
+                }
             }
             self.deliver();
         }
@@ -221,6 +238,7 @@ impl Hub {
     fn send(&mut self, to: Target, event: Event) {
         let bytes = encode(&frame_of(event));
         let mut push = |id: MemberId, outbox: &Outbox| {
+            self.queued_since_trim += bytes.len();
             if outbox.push(bytes.clone()).is_err() {
                 self.too_slow.push(id);
             }
@@ -290,7 +308,7 @@ mod tests {
             .iter()
             .any(|f: &Bytes| f.starts_with(b"{\"type\":\"left\""))
         {
-            watcher.changed().await;
+            watcher.ready().await;
             watcher.drain_into(&mut frames);
         }
         let left = frames.last().unwrap();

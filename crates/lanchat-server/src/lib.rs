@@ -11,6 +11,7 @@
 //! - `rate`: the token bucket behind the per-client rate limit.
 //! - `connection`: one TCP connection, from greeting to goodbye.
 //! - `convert`: room events to wire frames.
+//! - `memory`: giving the allocator's free pages back after a burst.
 //!
 //! **Architecture invariant:** the hub never waits on a connection. It
 //! pushes encoded bytes into each recipient's [`outbox`] without awaiting,
@@ -26,6 +27,7 @@ pub mod config;
 mod connection;
 mod convert;
 mod hub;
+mod memory;
 mod outbox;
 mod rate;
 

@@ -5,12 +5,17 @@
 //! queued in one go and writes it as one batch. A push that would pass the
 //! byte cap fails, and the hub then drops that client, which is how a client
 //! that stops reading is kept from growing the server's memory.
+//!
+//! The connection's waker is kept under the queue's own lock, so checking
+//! for frames and registering to be woken are one step, and a push wakes
+//! the connection only when the queue goes from empty to not empty.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 
 /// Queues and batches bigger than this many frames are freed once empty.
 pub const SHRINK_ABOVE: usize = 4;
@@ -24,7 +29,6 @@ pub struct Outbox {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    notify: Notify,
     max_bytes: usize,
 }
 
@@ -34,6 +38,8 @@ struct State {
     bytes: usize,
     /// No more pushes are accepted; the connection closes once drained.
     closed: bool,
+    /// The connection's task, waiting for frames.
+    waker: Option<Waker>,
 }
 
 /// The queue is full: the client is not keeping up.
@@ -45,7 +51,6 @@ impl Outbox {
         Outbox {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
-                notify: Notify::new(),
                 max_bytes,
             }),
         }
@@ -73,30 +78,39 @@ impl Outbox {
         state.bytes += frame.len();
         let was_empty = state.queue.is_empty();
         state.queue.push_back(frame);
-        drop(state);
         // The connection drains everything each time it wakes, so it only
         // needs waking when the queue goes from empty to not empty.
-        if was_empty {
-            self.shared.notify.notify_one();
+        let waker = if was_empty { state.waker.take() } else { None };
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
         }
         Ok(())
     }
 
     /// Accepts no more frames; what is queued is still written.
     pub fn close(&self) {
-        self.lock().closed = true;
-        self.shared.notify.notify_one();
+        self.shut(false);
     }
 
     /// Closes and throws away what is queued (the client is being dropped
     /// for not reading it).
     pub fn abort(&self) {
+        self.shut(true);
+    }
+
+    fn shut(&self, discard: bool) {
         let mut state = self.lock();
         state.closed = true;
-        state.queue.clear();
-        state.bytes = 0;
+        if discard {
+            state.queue.clear();
+            state.bytes = 0;
+        }
+        let waker = state.waker.take();
         drop(state);
-        self.shared.notify.notify_one();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Moves everything queued into `batch`; returns whether the outbox is
@@ -118,8 +132,22 @@ impl Outbox {
         self.lock().closed
     }
 
-    /// Waits until something is pushed or the outbox is closed.
-    pub async fn changed(&self) {
-        self.shared.notify.notified().await;
+    /// Ready when the outbox is closed or, if `want_frames`, holds frames;
+    /// otherwise the task is woken when that changes.
+    pub fn poll_ready(&self, cx: &mut Context<'_>, want_frames: bool) -> Poll<()> {
+        let mut state = self.lock();
+        if state.closed || (want_frames && !state.queue.is_empty()) {
+            return Poll::Ready(());
+        }
+        match &mut state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Waits until the outbox holds frames or is closed.
+    pub async fn ready(&self) {
+        poll_fn(|cx| self.poll_ready(cx, true)).await;
     }
 }

@@ -192,6 +192,49 @@ async fn a_client_that_stops_reading_is_dropped_and_others_are_not_delayed() {
     server.shutdown().await;
 }
 
+/// A queue big enough never to overflow: what ends the stalled client is
+/// the write deadline, once its socket is full.
+#[tokio::test]
+async fn a_client_whose_socket_stays_full_is_dropped_at_the_write_deadline() {
+    let server = TestServer::with_config(|c| {
+        c.max_queue_bytes = 64 << 20;
+        c.write_timeout = Duration::from_millis(300);
+        c.rate_limit = 0.0;
+    })
+    .await;
+    let (mut alice, mut bob) = pair(&server).await;
+    let stalled = server.join("stalled").await; // never reads again
+    let _ = alice.recv().await;
+    let _ = bob.recv().await;
+    let text = "y".repeat(4000);
+    let gone = ServerFrame::Left {
+        name: "stalled".into(),
+        reason: LeaveReason::TooSlow,
+    };
+    // 12 MB: more than the stalled client's socket buffers hold, so its
+    // write blocks; then only the deadline can end it.
+    let mut dropped = false;
+    for _ in 0..3_000 {
+        alice.say(&text).await;
+        for who in [&mut bob, &mut alice] {
+            loop {
+                match who.recv().await {
+                    ServerFrame::Message { text: got, .. } if got == text => break,
+                    frame if frame == gone => dropped = true,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+    }
+    if !dropped {
+        assert_eq!(bob.recv().await, gone);
+        assert_eq!(alice.recv().await, gone);
+    }
+    still_chatting(&mut alice, &mut bob, "after the drop").await;
+    drop(stalled);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn client_pings_are_answered() {
     let server = TestServer::start().await;

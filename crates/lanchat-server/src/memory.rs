@@ -1,0 +1,29 @@
+//! Giving memory back to the operating system after a burst.
+//!
+//! A burst (a whole LAN party joining at once: every join is announced to
+//! everyone) queues hundreds of thousands of small frames for a moment.
+//! Once they are written the memory is free, but glibc's allocator keeps
+//! most of it mapped in its per-thread arenas, so the server's resident
+//! size stays at its peak while the room sits idle. The hub counts what it
+//! queues and, after a burst followed by a quiet moment, asks the allocator
+//! to return its free pages.
+
+use std::time::Duration;
+
+/// Queued bytes (counted once per recipient) that make a burst worth
+/// trimming after.
+pub(crate) const BURST_BYTES: usize = 4 << 20;
+
+/// How long the hub must have been idle before it trims.
+pub(crate) const QUIET: Duration = Duration::from_millis(200);
+
+/// Returns free heap pages to the operating system. A no-op where the
+/// allocator has no such call.
+pub(crate) fn release_free_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it has
+    // no preconditions and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
