@@ -152,6 +152,36 @@ async fn a_silent_member_is_pinged_then_dropped_as_timed_out() {
     server.shutdown().await;
 }
 
+/// Alice and Bob, who read, and "stalled", who never reads again; and the
+/// frame that announces stalled's drop.
+async fn with_a_stalled_reader(server: &TestServer) -> (Client, Client, Client, ServerFrame) {
+    let (mut alice, mut bob) = pair(server).await;
+    let stalled = server.join("stalled").await;
+    let _ = alice.recv().await;
+    let _ = bob.recv().await;
+    let gone = ServerFrame::Left {
+        name: "stalled".into(),
+        reason: LeaveReason::TooSlow,
+    };
+    (alice, bob, stalled, gone)
+}
+
+/// Alice says `text`; both read up to their copy of it. Returns what else
+/// they saw on the way.
+async fn say_and_read(alice: &mut Client, bob: &mut Client, text: &str) -> Vec<ServerFrame> {
+    alice.say(text).await;
+    let mut others = Vec::new();
+    for who in [bob, alice] {
+        loop {
+            match who.recv().await {
+                ServerFrame::Message { text: got, .. } if got == text => break,
+                other => others.push(other),
+            }
+        }
+    }
+    others
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_and_others_are_not_delayed() {
     let server = TestServer::with_config(|c| {
@@ -159,34 +189,18 @@ async fn a_client_that_stops_reading_is_dropped_and_others_are_not_delayed() {
         c.rate_limit = 0.0;
     })
     .await;
-    let (mut alice, mut bob) = pair(&server).await;
-    let stalled = server.join("stalled").await; // never reads again
-    let _ = alice.recv().await;
-    let _ = bob.recv().await;
+    let (mut alice, mut bob, stalled, gone) = with_a_stalled_reader(&server).await;
     let text = "x".repeat(1000);
     // Enough to fill the stalled client's socket buffers and its queue.
     // Both others must see every message, and then the stalled one's drop.
     let mut departures = Vec::new();
-    for i in 0..20_000 {
-        alice.say(&text).await;
-        for who in [&mut bob, &mut alice] {
-            loop {
-                match who.recv().await {
-                    ServerFrame::Message { text: got, .. } if got == text => break,
-                    other => departures.push((i, other)),
-                }
-            }
-        }
+    for _ in 0..20_000 {
+        departures.extend(say_and_read(&mut alice, &mut bob, &text).await);
         if departures.len() == 2 {
             break;
         }
     }
-    let gone = ServerFrame::Left {
-        name: "stalled".into(),
-        reason: LeaveReason::TooSlow,
-    };
-    assert_eq!(departures.len(), 2, "{departures:?}");
-    assert!(departures.iter().all(|(_, f)| *f == gone), "{departures:?}");
+    assert_eq!(departures, [gone.clone(), gone]);
     still_chatting(&mut alice, &mut bob, "after the drop").await;
     drop(stalled);
     server.shutdown().await;
@@ -202,34 +216,19 @@ async fn a_client_whose_socket_stays_full_is_dropped_at_the_write_deadline() {
         c.rate_limit = 0.0;
     })
     .await;
-    let (mut alice, mut bob) = pair(&server).await;
-    let stalled = server.join("stalled").await; // never reads again
-    let _ = alice.recv().await;
-    let _ = bob.recv().await;
+    let (mut alice, mut bob, stalled, gone) = with_a_stalled_reader(&server).await;
     let text = "y".repeat(4000);
-    let gone = ServerFrame::Left {
-        name: "stalled".into(),
-        reason: LeaveReason::TooSlow,
-    };
     // 12 MB: more than the stalled client's socket buffers hold, so its
     // write blocks; then only the deadline can end it.
-    let mut dropped = false;
+    let mut departures = Vec::new();
     for _ in 0..3_000 {
-        alice.say(&text).await;
-        for who in [&mut bob, &mut alice] {
-            loop {
-                match who.recv().await {
-                    ServerFrame::Message { text: got, .. } if got == text => break,
-                    frame if frame == gone => dropped = true,
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
-        }
+        departures.extend(say_and_read(&mut alice, &mut bob, &text).await);
     }
-    if !dropped {
-        assert_eq!(bob.recv().await, gone);
-        assert_eq!(alice.recv().await, gone);
+    if departures.is_empty() {
+        departures.push(bob.recv().await);
+        departures.push(alice.recv().await);
     }
+    assert_eq!(departures, [gone.clone(), gone]);
     still_chatting(&mut alice, &mut bob, "after the drop").await;
     drop(stalled);
     server.shutdown().await;
