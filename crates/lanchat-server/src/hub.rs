@@ -9,6 +9,7 @@
 //! that ends in any way, even by panicking, is announced and its name freed.
 
 use std::collections::HashMap;
+use std::task::Waker;
 
 use bytes::Bytes;
 use lanchat_core::{Event, LeaveReason, MemberId, NameError, Output, Room, Target};
@@ -24,6 +25,10 @@ use crate::outbox::Outbox;
 
 /// How many requests may wait for the hub before senders are held back.
 const REQUEST_QUEUE: usize = 1024;
+
+/// At most this many waiting requests are applied in one step before their
+/// frames are handed to the connections.
+const STEP: usize = 64;
 
 /// The connections' way in to the hub. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -132,6 +137,7 @@ pub(crate) fn spawn(
         out: Vec::new(),
         too_slow: Vec::new(),
         queued_since_trim: 0,
+        wake: Vec::new(),
     };
     tracker.spawn(hub.run(request_rx, departure_rx, shutdown));
     HubHandle {
@@ -150,6 +156,8 @@ struct Hub {
     too_slow: Vec<MemberId>,
     /// Bytes queued (once per recipient) since memory was last given back.
     queued_since_trim: usize,
+    /// Connections to wake once the current step is queued.
+    wake: Vec<Waker>,
 }
 
 impl Hub {
@@ -167,7 +175,21 @@ impl Hub {
                     self.room.leave(id, reason, &mut self.out);
                 }
                 request = requests.recv() => match request {
-                    Some(request) => self.handle(request),
+                    Some(request) => {
+                        self.handle(request);
+                        // Apply what else is already waiting in the same
+                        // step: its frames batch up, and each connection is
+                        // woken once for all of them.
+                        for _ in 1..STEP {
+                            let Ok(request) = requests.try_recv() else { break };
+                            if matches!(request, Request::Register { .. }) {
+                                // A newcomer must not get what was said
+                                // before they joined.
+                                self.deliver();
+                            }
+                            self.handle(request);
+                        }
+                    }
                     None => break,
                 },
                 // Only after a burst, and once the room has gone quiet.
@@ -208,8 +230,16 @@ impl Hub {
     }
 
     /// Carries out the outputs of the last step, including the departures
-    /// of anyone found too slow while doing so.
+    /// of anyone found too slow while doing so, then wakes the connections
+    /// that have something new to write.
     fn deliver(&mut self) {
+        self.queue_outputs();
+        for waker in self.wake.drain(..) {
+            waker.wake();
+        }
+    }
+
+    fn queue_outputs(&mut self) {
         while !self.out.is_empty() {
             let mut outputs = std::mem::take(&mut self.out);
             for output in outputs.drain(..) {
@@ -239,7 +269,7 @@ impl Hub {
         let bytes = encode(&frame_of(event));
         let mut push = |id: MemberId, outbox: &Outbox| {
             self.queued_since_trim += bytes.len();
-            if outbox.push(bytes.clone()).is_err() {
+            if outbox.push_deferred(bytes.clone(), &mut self.wake).is_err() {
                 self.too_slow.push(id);
             }
         };
@@ -279,25 +309,89 @@ impl Hub {
 mod tests {
     use super::*;
 
+    /// A hub of its own, and the way to stop it.
+    struct TestHub {
+        hub: HubHandle,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    }
+
+    impl TestHub {
+        fn start() -> Self {
+            let tracker = TaskTracker::new();
+            let shutdown = CancellationToken::new();
+            let hub = spawn(&Config::new("lab", "host"), &tracker, shutdown.clone());
+            TestHub {
+                hub,
+                tracker,
+                shutdown,
+            }
+        }
+
+        /// Joins as `name`, with a roomy outbox of their own.
+        async fn join(&self, name: &str) -> (Membership, Outbox) {
+            let outbox = Outbox::new(1 << 20);
+            let member = self.hub.register(name.into(), outbox.clone()).await;
+            (member.unwrap().unwrap(), outbox)
+        }
+
+        async fn stop(self) {
+            self.shutdown.cancel();
+            self.tracker.close();
+            self.tracker.wait().await;
+        }
+    }
+
+    fn texts(outbox: &Outbox) -> Vec<String> {
+        let mut frames = Vec::new();
+        outbox.drain_into(&mut frames);
+        frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect()
+    }
+
+    /// Requests that wait together are applied in one step; a join among
+    /// them still splits what came before it from what came after.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_newcomer_in_a_busy_step_gets_only_what_follows_their_join() {
+        let test = TestHub::start();
+        let hub = &test.hub;
+        let (alice, alice_out) = test.join("alice").await;
+        texts(&alice_out);
+        // On this single thread the hub cannot run until we wait, so
+        // "before" and bob's join are waiting together when it does.
+        hub.input(&alice, "before".into()).await.unwrap();
+        let bob_out = Outbox::new(1 << 20);
+        let register = hub.register("bob".into(), bob_out.clone());
+        let after = async {
+            tokio::task::yield_now().await;
+            hub.input(&alice, "after".into()).await.unwrap();
+        };
+        let (bob, ()) = tokio::join!(register, after);
+        let _bob = bob.unwrap().unwrap();
+        tokio::task::yield_now().await;
+        let bob_saw = texts(&bob_out).concat();
+        assert!(!bob_saw.contains("before"), "{bob_saw}");
+        assert!(bob_saw.contains("after"), "{bob_saw}");
+        let alice_saw = texts(&alice_out).concat();
+        let order: Vec<usize> = ["before", "bob", "after"]
+            .iter()
+            .filter_map(|t| alice_saw.find(t))
+            .collect();
+        assert_eq!(order.len(), 3, "{alice_saw}");
+        assert!(order.is_sorted(), "{alice_saw}");
+        test.stop().await;
+    }
+
     /// The drop guard is what keeps the room right when a connection task
     /// dies in any way, a panic included: only that task dies, and its
     /// departure is announced.
     #[tokio::test]
     async fn a_panicking_connection_task_still_leaves_the_room() {
-        let tracker = TaskTracker::new();
-        let shutdown = CancellationToken::new();
-        let hub = spawn(&Config::new("lab", "host"), &tracker, shutdown.clone());
-        let watcher = Outbox::new(1 << 20);
-        let _alice = hub
-            .register("alice".into(), watcher.clone())
-            .await
-            .unwrap()
-            .unwrap();
-        let doomed = hub
-            .register("doomed".into(), Outbox::new(1 << 20))
-            .await
-            .unwrap()
-            .unwrap();
+        let test = TestHub::start();
+        let (_alice, watcher) = test.join("alice").await;
+        let (doomed, _) = test.join("doomed").await;
         let task = tokio::spawn(async move {
             let _membership = doomed;
             panic!("a bug in one connection");
@@ -316,8 +410,6 @@ mod tests {
             &left[..],
             b"{\"type\":\"left\",\"name\":\"doomed\",\"reason\":\"dropped\"}\n"
         );
-        shutdown.cancel();
-        tracker.close();
-        tracker.wait().await;
+        test.stop().await;
     }
 }

@@ -68,9 +68,26 @@ impl Outbox {
 
     /// Queues `frame`. Pushing to a closed outbox silently does nothing.
     pub fn push(&self, frame: Bytes) -> Result<(), Overflow> {
+        if let Some(waker) = self.enqueue(frame)? {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues `frame` like [`Outbox::push`], but adds the connection's
+    /// waker (if it needs waking) to `wake` for the caller to wake later:
+    /// the hub wakes everyone once a whole step is queued, so each
+    /// connection finds all of it in one batch.
+    pub fn push_deferred(&self, frame: Bytes, wake: &mut Vec<Waker>) -> Result<(), Overflow> {
+        wake.extend(self.enqueue(frame)?);
+        Ok(())
+    }
+
+    /// Queues `frame`; returns the waker to wake, if any.
+    fn enqueue(&self, frame: Bytes) -> Result<Option<Waker>, Overflow> {
         let mut state = self.lock();
         if state.closed {
-            return Ok(());
+            return Ok(None);
         }
         if state.bytes + frame.len() > self.shared.max_bytes {
             return Err(Overflow);
@@ -80,12 +97,7 @@ impl Outbox {
         state.queue.push_back(frame);
         // The connection drains everything each time it wakes, so it only
         // needs waking when the queue goes from empty to not empty.
-        let waker = if was_empty { state.waker.take() } else { None };
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        Ok(())
+        Ok(if was_empty { state.waker.take() } else { None })
     }
 
     /// Accepts no more frames; what is queued is still written.
