@@ -50,6 +50,7 @@ pub mod bench_api {
 
 use admission::Admission;
 pub use config::{Config, PeerFilter};
+pub use memory::use_one_arena;
 
 /// The reason given to a peer outside the server's networks.
 const NOT_ALLOWED: &str =

@@ -7,6 +7,13 @@
 //! size stays at its peak while the room sits idle. The hub counts what it
 //! queues and, after a burst followed by a quiet moment, asks the allocator
 //! to return its free pages.
+//!
+//! The server also runs glibc with one arena instead of one per thread:
+//! frames are allocated by the hub and freed by the connections on other
+//! threads, which with several arenas leaves each arena with half-empty
+//! pages (measured: 4.1 instead of 4.6 kB per idle client, medians of 5,
+//! and no change in throughput; small allocations still go through each
+//! thread's cache without a lock).
 
 use std::time::Duration;
 
@@ -16,6 +23,18 @@ pub(crate) const BURST_BYTES: usize = 4 << 20;
 
 /// How long the hub must have been idle before it trims.
 pub(crate) const QUIET: Duration = Duration::from_millis(200);
+
+/// Makes the allocator use one arena for all threads. Call it before any
+/// other thread starts (before the runtime is built).
+pub fn use_one_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; an unknown or
+    // refused value is reported by its return value, which we may ignore
+    // (the default is merely less compact).
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
 
 /// Returns free heap pages to the operating system. A no-op where the
 /// allocator has no such call.

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
 
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(cli::Command::Join(cli.join));
+    if matches!(command, cli::Command::Serve(_)) {
+        lanchat_server::use_one_arena();
+    }
     let mut builder = match &command {
         cli::Command::Serve(args) if args.threads == 1 => {
             tokio::runtime::Builder::new_current_thread()
