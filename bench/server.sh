@@ -2,14 +2,14 @@
 # Server benchmarks with lanchat-bench, on loopback only.
 #
 #   cargo build --release -p lanchat -p lanchat-bench && bench/server.sh [RUNS]
-#   (TARGETS="lanchat" or TARGETS="ngircd" runs only one side)
+#   (TARGETS="lanchat" or TARGETS="ngircd inspircd" runs only those)
 #
 # Starts a fresh `lanchat serve` on 127.0.0.1 for each run (limits raised
 # and the rate limit off, as a benchmark needs), runs each workload RUNS
 # times (default 3) and prints the medians; then the same workloads against
-# ngIRCd (if installed; bench/irc/ngircd.conf, loopback only) as the
-# anchor. Every run is bounded by --max-secs and every server is stopped by
-# its PID.
+# the anchors, ngIRCd and InspIRCd, if installed (bench/irc/*.conf,
+# loopback only). Every run is bounded by --max-secs and every server is
+# stopped by its PID.
 set -euo pipefail
 runs=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +37,12 @@ one() {
       # ngIRCd listens with a backlog of 10, so clients join a few at a time.
       "$bin/lanchat-bench" --proto irc --server 127.0.0.1:16667 --server-pid "$server_pid" \
         --connect-batch 8 "$@" | tail -1 ;;
+    inspircd)
+      # --runasroot: CI and this machine run the benchmarks as root.
+      inspircd --nofork --runasroot --config="$root/bench/irc/inspircd.conf" >/dev/null 2>&1 &
+      server_pid=$!; sleep 1.5
+      "$bin/lanchat-bench" --proto irc --server 127.0.0.1:16668 --server-pid "$server_pid" \
+        "$@" | tail -1 ;;
   esac
   stop
 }
@@ -61,9 +67,9 @@ workload() {
 }
 
 echo "machine: $(nproc) cores; runs per workload: $runs (medians)"
-for target in ${TARGETS:-lanchat ngircd}; do
-  if [ $target = ngircd ] && ! command -v ngircd >/dev/null; then
-    echo "ngircd is not installed (apt-get install ngircd): no anchor"; continue
+for target in ${TARGETS:-lanchat ngircd inspircd}; do
+  if [ $target != lanchat ] && ! command -v $target >/dev/null; then
+    echo "$target is not installed (apt-get install $target): no anchor"; continue
   fi
   echo "== $target"
   workload fanout   -c 100  -s 10 -m 10000 -w 100 --max-secs 60
