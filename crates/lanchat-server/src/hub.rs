@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::task::Waker;
 
-use bytes::Bytes;
-use lanchat_core::{Event, LeaveReason, MemberId, NameError, Output, Room, Target};
+use bytes::{Bytes, BytesMut};
+use lanchat_core::{LeaveReason, MemberId, NameError, Output, Room, Target};
 use lanchat_proto::{encode, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,11 @@ const REQUEST_QUEUE: usize = 1024;
 /// At most this many waiting requests are applied in one step before their
 /// frames are handed to the connections.
 const STEP: usize = 64;
+
+/// Frames for everyone are gathered into runs of at most this many bytes
+/// (and at most a quarter of a connection's queue), so that one run never
+/// fills a queue that is keeping up.
+const MAX_RUN_BYTES: usize = 16 * 1024;
 
 /// The connections' way in to the hub. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -133,11 +138,14 @@ pub(crate) fn spawn(
     let (departures, departure_rx) = mpsc::unbounded_channel();
     let hub = Hub {
         room: Room::new(config.room.clone()).with_max_text_len(config.max_text_len),
+        max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
+        run_bytes: 0,
         sessions: HashMap::new(),
         out: Vec::new(),
         too_slow: Vec::new(),
         queued_since_trim: 0,
         wake: Vec::new(),
+        run: Vec::new(),
     };
     tracker.spawn(hub.run(request_rx, departure_rx, shutdown));
     HubHandle {
@@ -158,6 +166,10 @@ struct Hub {
     queued_since_trim: usize,
     /// Connections to wake once the current step is queued.
     wake: Vec<Waker>,
+    /// Encoded frames for everyone, gathered to be queued as one.
+    run: Vec<Bytes>,
+    run_bytes: usize,
+    max_run_bytes: usize,
 }
 
 impl Hub {
@@ -244,14 +256,31 @@ impl Hub {
             let mut outputs = std::mem::take(&mut self.out);
             for output in outputs.drain(..) {
                 match output {
-                    Output::Send { to, event } => self.send(to, event),
+                    // Consecutive messages to everyone go out together.
+                    Output::Send {
+                        to: Target::All,
+                        event,
+                    } => {
+                        let frame = encode(&frame_of(event));
+                        if self.run_bytes + frame.len() > self.max_run_bytes {
+                            self.send_run();
+                        }
+                        self.run_bytes += frame.len();
+                        self.run.push(frame);
+                    }
+                    Output::Send { to, event } => {
+                        self.send_run();
+                        self.send(to, &encode(&frame_of(event)));
+                    }
                     Output::Close(id) => {
+                        self.send_run();
                         if let Some(outbox) = self.sessions.remove(&id) {
                             outbox.close();
                         }
                     }
                 }
             }
+            self.send_run();
             // Hand the (now empty) allocation back for the next step.
             self.out = outputs;
             for id in std::mem::take(&mut self.too_slow) {
@@ -264,9 +293,25 @@ impl Hub {
         }
     }
 
-    /// Encodes `event` once and queues the same bytes for every recipient.
-    fn send(&mut self, to: Target, event: Event) {
-        let bytes = encode(&frame_of(event));
+    /// Sends the frames gathered for everyone as one buffer: each member
+    /// gets one queue entry for the whole run instead of one per frame.
+    fn send_run(&mut self) {
+        let bytes = match self.run.as_slice() {
+            [] => return,
+            [one] => one.clone(),
+            frames => {
+                let mut joined = BytesMut::with_capacity(frames.iter().map(Bytes::len).sum());
+                frames.iter().for_each(|f| joined.extend_from_slice(f));
+                joined.freeze()
+            }
+        };
+        self.run.clear();
+        self.run_bytes = 0;
+        self.send(Target::All, &bytes);
+    }
+
+    /// Queues the same bytes for every recipient.
+    fn send(&mut self, to: Target, bytes: &Bytes) {
         let mut push = |id: MemberId, outbox: &Outbox| {
             self.queued_since_trim += bytes.len();
             if outbox.push_deferred(bytes.clone(), &mut self.wake).is_err() {
@@ -342,13 +387,52 @@ mod tests {
         }
     }
 
+    /// The frames queued in `outbox`, one line each.
     fn texts(outbox: &Outbox) -> Vec<String> {
-        let mut frames = Vec::new();
-        outbox.drain_into(&mut frames);
-        frames
+        let mut queued = Vec::new();
+        outbox.drain_into(&mut queued);
+        queued
             .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .flat_map(|f| {
+                String::from_utf8_lossy(f)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
             .collect()
+    }
+
+    /// Messages to everyone in one step are queued together, and a whisper
+    /// among them keeps its place for its recipient and no one else.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_step_of_messages_keeps_everyones_order() {
+        let test = TestHub::start();
+        let (alice, alice_out) = test.join("alice").await;
+        let (_bob, bob_out) = test.join("bob").await;
+        let (_carol, carol_out) = test.join("carol").await;
+        tokio::task::yield_now().await;
+        for outbox in [&alice_out, &bob_out, &carol_out] {
+            texts(outbox);
+        }
+        // Not yielding in between: the hub sees all four in one step.
+        for line in ["one", "two", "/w bob psst", "three"] {
+            test.hub.input(&alice, line.into()).await.unwrap();
+        }
+        tokio::task::yield_now().await;
+        let said = |outbox: &Outbox| -> Vec<String> {
+            texts(outbox)
+                .iter()
+                .filter_map(|f| {
+                    f.split(r#""text":""#)
+                        .nth(1)
+                        .map(|t| t.trim_end_matches("\"}").to_owned())
+                })
+                .collect()
+        };
+        assert_eq!(said(&bob_out), ["one", "two", "psst", "three"]);
+        assert_eq!(said(&carol_out), ["one", "two", "three"]);
+        assert_eq!(said(&alice_out), ["one", "two", "psst", "three"]);
+        test.stop().await;
     }
 
     /// Requests that wait together are applied in one step; a join among

@@ -50,7 +50,7 @@ pub mod bench_api {
 
 use admission::Admission;
 pub use config::{Config, PeerFilter};
-pub use memory::use_one_arena;
+pub use memory::tune_allocator;
 
 /// The reason given to a peer outside the server's networks.
 const NOT_ALLOWED: &str =

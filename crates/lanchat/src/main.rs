@@ -26,7 +26,7 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(cli::Command::Join(cli.join));
     if matches!(command, cli::Command::Serve(_)) {
-        lanchat_server::use_one_arena();
+        lanchat_server::tune_allocator();
     }
     let mut builder = match &command {
         cli::Command::Serve(args) if args.threads == 1 => {
