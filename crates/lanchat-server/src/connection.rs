@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::Ticket;
 use crate::config::Config;
 use crate::hub::{HubHandle, Membership};
-use crate::outbox::{Outbox, SHRINK_ABOVE};
+use crate::outbox::{concat, Outbox, SHRINK_ABOVE};
 use crate::rate::TokenBucket;
 
 /// How many bytes to make room for before each read.
@@ -346,7 +346,10 @@ impl Connection {
                 if batch.is_empty() {
                     return Ok(closed);
                 }
-                self.unsent = join(batch);
+                // One copy and one system call beat a vectored write for
+                // small frames (measured: writev of 64 slices of ~100 bytes
+                // cost more server CPU per delivery).
+                self.unsent = concat(batch);
                 batch.clear();
                 if batch.capacity() > SHRINK_ABOVE {
                     *batch = Vec::new();
@@ -389,21 +392,6 @@ impl Connection {
         });
         self.outbox.close();
     }
-}
-
-/// Joins the frames into one buffer: for small frames, one copy and one
-/// system call beat a vectored write (measured: writev of 64 slices of
-/// ~100 bytes cost more server CPU per delivery).
-fn join(batch: &[Bytes]) -> Bytes {
-    if let [one] = batch {
-        return one.clone();
-    }
-    let len = batch.iter().map(Bytes::len).sum();
-    let mut joined = BytesMut::with_capacity(len);
-    for frame in batch {
-        joined.extend_from_slice(frame);
-    }
-    joined.freeze()
 }
 
 /// Turns a connection away before any state exists for it: the greeting

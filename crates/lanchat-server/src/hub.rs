@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::task::Waker;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use lanchat_core::{LeaveReason, MemberId, NameError, Output, Room, Target};
 use lanchat_proto::{encode, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::convert::frame_of;
 use crate::memory;
-use crate::outbox::Outbox;
+use crate::outbox::{concat, Outbox};
 
 /// How many requests may wait for the hub before senders are held back.
 const REQUEST_QUEUE: usize = 1024;
@@ -296,15 +296,10 @@ impl Hub {
     /// Sends the frames gathered for everyone as one buffer: each member
     /// gets one queue entry for the whole run instead of one per frame.
     fn send_run(&mut self) {
-        let bytes = match self.run.as_slice() {
-            [] => return,
-            [one] => one.clone(),
-            frames => {
-                let mut joined = BytesMut::with_capacity(frames.iter().map(Bytes::len).sum());
-                frames.iter().for_each(|f| joined.extend_from_slice(f));
-                joined.freeze()
-            }
-        };
+        if self.run.is_empty() {
+            return;
+        }
+        let bytes = concat(&self.run);
         self.run.clear();
         self.run_bytes = 0;
         self.send(Target::All, &bytes);

@@ -15,7 +15,7 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// Queues and batches bigger than this many frames are freed once empty.
 pub const SHRINK_ABOVE: usize = 4;
@@ -162,4 +162,14 @@ impl Outbox {
     pub async fn ready(&self) {
         poll_fn(|cx| self.poll_ready(cx, true)).await;
     }
+}
+
+/// The frames as one buffer; a single frame is shared, not copied.
+pub fn concat(frames: &[Bytes]) -> Bytes {
+    if let [one] = frames {
+        return one.clone();
+    }
+    let mut joined = BytesMut::with_capacity(frames.iter().map(Bytes::len).sum());
+    frames.iter().for_each(|f| joined.extend_from_slice(f));
+    joined.freeze()
 }
