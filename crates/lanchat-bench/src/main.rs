@@ -89,6 +89,15 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.clients >= 1, "-c must be at least 1");
     anyhow::ensure!(args.size >= 40, "--size must be at least 40");
     anyhow::ensure!(args.max_secs > 0.0, "--max-secs must be positive");
+    // One descriptor per client, plus a few of our own.
+    let files = rlimit::increase_nofile_limit(u64::MAX)
+        .map_err(|e| anyhow::anyhow!("raising the open-file limit: {e}"))?;
+    anyhow::ensure!(
+        files >= args.clients as u64 + 32,
+        "-c {} needs about {} open files, but the limit is {files}: raise the hard limit (ulimit -Hn)",
+        args.clients,
+        args.clients + 32
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

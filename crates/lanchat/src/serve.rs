@@ -38,6 +38,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let local = listener.local_addr().context("reading the bound address")?;
     let mut config = config(room.clone(), host.clone(), &args.limits)?;
+    raise_open_file_limit(config.max_clients);
     let filter = Arc::new(PeerFilter::new(args.allow.clone(), args.allow_any));
     let check = filter.clone();
     config.peer_filter = Some(lanchat_server::PeerFilter(Arc::new(move |ip| {
@@ -123,6 +124,23 @@ fn config(room: String, host: String, limits: &LimitArgs) -> anyhow::Result<Conf
     config.max_per_ip = limits.max_per_ip;
     config.max_queue_bytes = limits.max_queue_bytes;
     Ok(config)
+}
+
+/// Each client holds a file descriptor: raises the soft limit to the hard
+/// one, and warns if even that is below what `--max-clients` allows (past
+/// it, accepting fails and the server backs off until someone leaves).
+fn raise_open_file_limit(max_clients: usize) {
+    // The listener, discovery sockets, the event queue, stdio and logs.
+    const SPARE: u64 = 64;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < max_clients as u64 + SPARE => tracing::warn!(
+            limit,
+            max_clients,
+            "the open-file limit is below --max-clients; raise it (ulimit -n) or lower --max-clients"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
 }
 
 fn check_room_name(room: &str) -> anyhow::Result<()> {
