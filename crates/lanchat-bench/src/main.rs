@@ -17,6 +17,7 @@ mod run;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
 /// Load generator for lanchat and IRC servers (loopback only).
@@ -90,8 +91,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.size >= 40, "--size must be at least 40");
     anyhow::ensure!(args.max_secs > 0.0, "--max-secs must be positive");
     // One descriptor per client, plus a few of our own.
-    let files = rlimit::increase_nofile_limit(u64::MAX)
-        .map_err(|e| anyhow::anyhow!("raising the open-file limit: {e}"))?;
+    let files = rlimit::increase_nofile_limit(u64::MAX).context("raising the open-file limit")?;
     anyhow::ensure!(
         files >= args.clients as u64 + 32,
         "-c {} needs about {} open files, but the limit is {files}: raise the hard limit (ulimit -Hn)",

@@ -11,7 +11,6 @@
 //! the connection only when the queue goes from empty to not empty.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -158,9 +157,11 @@ impl Outbox {
         Poll::Pending
     }
 
-    /// Waits until the outbox holds frames or is closed.
+    /// Waits until the outbox holds frames or is closed (the connection
+    /// polls [`Outbox::poll_ready`] inside its own `select!` instead).
+    #[cfg(test)]
     pub async fn ready(&self) {
-        poll_fn(|cx| self.poll_ready(cx, true)).await;
+        std::future::poll_fn(|cx| self.poll_ready(cx, true)).await;
     }
 }
 

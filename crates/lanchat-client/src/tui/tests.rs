@@ -152,6 +152,14 @@ fn up_and_down_walk_the_history_and_keep_the_draft() {
     assert_eq!(app.editor.text(), "draft");
 }
 
+/// Clears the input, types `typed` and presses Tab; returns the input.
+fn complete(app: &mut App, typed: &str) -> String {
+    app.handle(ctrl('u'), NOW);
+    type_text(app, typed);
+    app.handle(key(KeyCode::Tab), NOW);
+    app.editor.text().to_owned()
+}
+
 #[test]
 fn tab_completes_names_and_commands_and_cycles() {
     let mut app = in_room();
@@ -161,19 +169,12 @@ fn tab_completes_names_and_commands_and_cycles() {
         }),
         NOW,
     );
-    type_text(&mut app, "b");
-    app.handle(key(KeyCode::Tab), NOW);
-    assert_eq!(app.editor.text(), "bob: ");
+    assert_eq!(complete(&mut app, "b"), "bob: ");
+    // Tab again cycles to the next match.
     app.handle(key(KeyCode::Tab), NOW);
     assert_eq!(app.editor.text(), "Bobby: ");
-    app.handle(ctrl('u'), NOW);
-    type_text(&mut app, "/w 李");
-    app.handle(key(KeyCode::Tab), NOW);
-    assert_eq!(app.editor.text(), "/w 李雷 ");
-    app.handle(ctrl('u'), NOW);
-    type_text(&mut app, "/li");
-    app.handle(key(KeyCode::Tab), NOW);
-    assert_eq!(app.editor.text(), "/list ");
+    assert_eq!(complete(&mut app, "/w 李"), "/w 李雷 ");
+    assert_eq!(complete(&mut app, "/li"), "/list ");
 }
 
 #[test]

@@ -95,6 +95,11 @@ impl Lan {
     /// Adds a host with `cidr` on eth0 (e.g. `10.203.0.5/24`) on the main
     /// wire; returns its index.
     pub fn host(&mut self, cidr: &str) -> usize {
+        self.host_on("br0", cidr)
+    }
+
+    /// Adds a host with `cidr` on eth0, plugged into wire `bridge`.
+    pub fn host_on(&mut self, bridge: &str, cidr: &str) -> usize {
         let i = self.hosts.len();
         let ns = format!("{}h{i}", self.prefix);
         must(&["netns", "add", &ns]);
@@ -110,7 +115,7 @@ impl Lan {
         sysctl("net.ipv6.conf.default.disable_ipv6=1");
         must(&["-n", &ns, "link", "set", "lo", "up"]);
         self.hosts.push(ns);
-        self.plug(i, "br0", "eth0", cidr);
+        self.plug(i, bridge, "eth0", cidr);
         i
     }
 
@@ -394,25 +399,7 @@ fn a_server_bound_to_one_address_announces_only_on_that_network() {
     };
     // Host 0 is on both wires; its server is bound to the first one only.
     lan.plug(0, "br1", "eth1", "10.204.0.1/24");
-    let other = lan.host("10.204.0.2/24");
-    // Move the new host to the second wire: unplug its eth0 from br0.
-    must(&[
-        "-n",
-        &lan.namespaces[0],
-        "link",
-        "set",
-        &format!("p{other}eth0"),
-        "nomaster",
-    ]);
-    must(&[
-        "-n",
-        &lan.namespaces[0],
-        "link",
-        "set",
-        &format!("p{other}eth0"),
-        "master",
-        "br1",
-    ]);
+    let other = lan.host_on("br1", "10.204.0.2/24");
     // IGMP is left out: mdns-sd joins the mDNS group on every interface
     // when its daemon starts, before it can be told to use only one, so
     // the kernel reports that membership on eth1. No lanchat datagram and
