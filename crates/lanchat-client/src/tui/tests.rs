@@ -27,15 +27,20 @@ fn server(frame: ServerFrame) -> Event {
 }
 
 /// An app connected to room "lab" as alice, with bob and 李雷 present.
-fn in_room() -> App {
-    let mut app = App::new();
+/// Tells `app` it reached `room` at `addr` (the name is not chosen yet).
+fn connect(app: &mut App, room: &str, addr: &str) {
     app.handle(
         Event::Connected {
-            room: "lab".into(),
-            addr: "10.0.0.5:8081".into(),
+            room: room.into(),
+            addr: addr.into(),
         },
         NOW,
     );
+}
+
+fn in_room() -> App {
+    let mut app = App::new();
+    connect(&mut app, "lab", "10.0.0.5:8081");
     app.handle(
         server(ServerFrame::Welcome {
             name: "alice".into(),
@@ -288,13 +293,7 @@ fn a_refused_name_asks_again_and_room_choice_picks_by_key() {
     app.handle(Event::Rooms(vec!["lab".into(), "attic".into()]), NOW);
     app.handle(key(KeyCode::Down), NOW);
     assert_eq!(app.handle(key(KeyCode::Enter), NOW), [Effect::PickRoom(1)]);
-    app.handle(
-        Event::Connected {
-            room: "attic".into(),
-            addr: "10.0.0.9:8081".into(),
-        },
-        NOW,
-    );
+    connect(&mut app, "attic", "10.0.0.9:8081");
     app.ask_name(NOW, None);
     type_text(&mut app, "bob");
     assert_eq!(enter(&mut app), [Effect::Join("bob".into())]);
@@ -421,13 +420,7 @@ fn render_room_choice_and_name_prompt() {
     );
     insta::assert_snapshot!("room_choice", screen(&app, 70, 8));
     let mut app = App::new();
-    app.handle(
-        Event::Connected {
-            room: "lab".into(),
-            addr: "10.0.0.5:8081".into(),
-        },
-        NOW,
-    );
+    connect(&mut app, "lab", "10.0.0.5:8081");
     app.ask_name(NOW, None);
     type_text(&mut app, "dana");
     insta::assert_snapshot!("name_prompt", screen(&app, 70, 8));
