@@ -17,6 +17,9 @@ fn main() {
 
 fn message(i: usize) -> Event {
     Event::Server(ServerFrame::Message {
+        id: 0,
+        ts: String::new(),
+        label: None,
         from: format!("user{}", i % 40),
         text: format!("message number {i}: the quick brown fox jumps over the lazy dog 🦊 狐狸"),
     })
@@ -27,6 +30,10 @@ fn full_room() -> App {
     let mut app = App::new();
     app.handle(
         Event::Server(ServerFrame::Welcome {
+            more: false,
+            caps: vec![],
+            limits: None,
+            label: None,
             name: "me".into(),
             room: "bench".into(),
             users: (0..40).map(|i| format!("user{i}")).collect(),

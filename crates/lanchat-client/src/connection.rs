@@ -59,7 +59,10 @@ pub enum Registration {
     Welcome {
         name: String,
         room: String,
+        /// Everyone else, gathered from all the frames of a split list.
         users: Vec<String>,
+        /// What the server offers (empty from a revision 1 server).
+        caps: Vec<String>,
     },
     /// The name cannot be used; the reason is for the user.
     Rejected { reason: String },
@@ -140,13 +143,30 @@ impl Connection {
         self.writer
             .send(&ClientFrame::Join {
                 name: name.to_owned(),
+                caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
+                label: None,
             })
             .await?;
         loop {
             match self.reader.next().await? {
                 None => return Err(ClientError::Closed),
-                Some(ServerFrame::Welcome { name, room, users }) => {
-                    return Ok(Registration::Welcome { name, room, users })
+                Some(ServerFrame::Welcome {
+                    name,
+                    room,
+                    mut users,
+                    more,
+                    caps,
+                    ..
+                }) => {
+                    if more {
+                        self.rest_of_users(&mut users).await?;
+                    }
+                    return Ok(Registration::Welcome {
+                        name,
+                        room,
+                        users,
+                        caps,
+                    });
                 }
                 Some(ServerFrame::NameRejected { reason, .. }) => {
                     return Ok(Registration::Rejected { reason })
@@ -154,12 +174,49 @@ impl Connection {
                 Some(ServerFrame::Ping { token }) => {
                     self.writer.send(&ClientFrame::Pong { token }).await?
                 }
-                Some(ServerFrame::Bye { reason }) => return Err(ClientError::Disconnected(reason)),
+                Some(ServerFrame::Bye { reason, .. }) => {
+                    return Err(ClientError::Disconnected(reason))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Reads the `users` frames that continue a split list, up to the one
+    /// without `more`. A hostile server cannot make this grow without
+    /// bound: it stops at [`MAX_USERS`].
+    async fn rest_of_users(&mut self, users: &mut Vec<String>) -> Result<(), ClientError> {
+        loop {
+            match self.reader.next().await? {
+                None => return Err(ClientError::Closed),
+                Some(ServerFrame::Users {
+                    users: more_users,
+                    more,
+                    ..
+                }) => {
+                    let room = MAX_USERS.saturating_sub(users.len());
+                    users.extend(more_users.into_iter().take(room));
+                    if !more {
+                        return Ok(());
+                    }
+                }
+                Some(ServerFrame::Ping { token }) => {
+                    self.writer.send(&ClientFrame::Pong { token }).await?
+                }
+                Some(ServerFrame::Bye { reason, .. }) => {
+                    return Err(ClientError::Disconnected(reason))
+                }
                 Some(_) => {}
             }
         }
     }
 }
+
+/// What this client understands, announced in `join`.
+pub const CLIENT_CAPS: &[&str] = &["stamps", "labels", "split_users"];
+
+/// The most names a client keeps in its user list.
+pub const MAX_USERS: usize = 100_000;
 
 impl FrameReader {
     /// The next frame, or `None` when the server closed the connection.
@@ -189,7 +246,8 @@ impl FrameReader {
 impl FrameWriter {
     /// Sends one frame.
     pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
-        self.half.write_all(&encode(frame)).await?;
+        let bytes = encode(frame).map_err(|e| ClientError::Encode(e.to_string()))?;
+        self.half.write_all(&bytes).await?;
         Ok(())
     }
 

@@ -30,6 +30,22 @@ pub enum ClientError {
     NoName,
     #[error("no room was found{}", if .0.is_empty() { String::new() } else { format!(": {}", .0) })]
     NothingFound(String),
-    #[error("connection error: {0}")]
+    #[error("{0}")]
+    Encode(String),
+    // The cause is the source, printed by whoever prints the chain; in
+    // the message too it would be printed twice.
+    #[error("connection error")]
     Io(#[from] io::Error),
+}
+
+/// The error with its causes, for one line on screen.
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

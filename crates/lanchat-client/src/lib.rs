@@ -11,6 +11,7 @@
 //!   readers.
 //! - [`tui`]: the terminal UI.
 //! - [`error`]: the error type, [`ClientError`].
+//! - [`gather`]: a user list split over several frames, made whole.
 //! - [`memory`]: the last server joined, remembered between runs.
 //!
 //! Nothing here trusts the server: every string it sends is made inert
@@ -19,6 +20,7 @@
 pub mod connection;
 pub mod display;
 pub mod error;
+pub mod gather;
 pub mod memory;
 pub mod plain;
 pub mod tui;

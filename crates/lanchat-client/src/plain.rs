@@ -19,6 +19,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::connection::{Connection, Registration};
 use crate::display::{departure, inert};
 use crate::error::ClientError;
+use crate::gather::Gather;
 
 /// How long to wait for the server's goodbye after `/x` before leaving anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(1);
@@ -48,6 +49,8 @@ pub async fn run(
     let (mut conn, me, room, users) = choose_name(conn, options.name, &mut input, diag).await?;
     print(out, &welcome_line(&me, &room, &users, &style));
     let mut quit_deadline: Option<Instant> = None;
+    let mut sent = 0u64;
+    let mut list = Gather::default();
     let mut input_open = true;
     loop {
         tokio::select! {
@@ -65,7 +68,10 @@ pub async fn run(
                 if is_quit(&text) {
                     quit_deadline = Some(Instant::now() + QUIT_GRACE);
                 }
-                conn.writer.send(&ClientFrame::Input { text }).await?;
+                // Labelled, so the server's echo of it is known to be ours.
+                sent += 1;
+                let label = Some(format!("p{sent}"));
+                conn.writer.send(&ClientFrame::Input { text, label }).await?;
             }
             frame = conn.reader.next() => match frame? {
                 None if quit_deadline.is_some() => return Ok(()),
@@ -74,11 +80,12 @@ pub async fn run(
                     conn.writer.send(&ClientFrame::Pong { token }).await?;
                 }
                 Some(ServerFrame::Bye { .. }) if quit_deadline.is_some() => return Ok(()),
-                Some(ServerFrame::Bye { reason }) => {
+                Some(ServerFrame::Bye { reason, .. }) => {
                     print(out, &format!("{} disconnected: {}", style.notice(), inert(&reason)));
                     return Err(ClientError::Disconnected(reason));
                 }
                 Some(frame) => {
+                    let Some(frame) = list.gather(frame) else { continue };
                     if let Some(line) = render(&frame, &me, &style) {
                         print(out, &line);
                     }
@@ -112,9 +119,9 @@ async fn choose_name(
             }
         };
         match conn.register(&name).await {
-            Ok(Registration::Welcome { name, room, users }) => {
-                return Ok((conn, name, room, users))
-            }
+            Ok(Registration::Welcome {
+                name, room, users, ..
+            }) => return Ok((conn, name, room, users)),
             Ok(Registration::Rejected { reason }) => {
                 let _ = writeln!(
                     diag,
@@ -170,23 +177,31 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
     let t = |text: &str| inert(text).into_owned();
     let notice = style.notice();
     Some(match frame {
-        ServerFrame::Message { from, text } => format!("<{}> {}", n(from), t(text)),
-        ServerFrame::Whisper { from, to, text } if from == me => {
+        ServerFrame::Message { from, text, .. } => format!("<{}> {}", n(from), t(text)),
+        // Our own whisper comes back with our label (from a revision 2
+        // server), or at least with our name.
+        ServerFrame::Whisper {
+            from,
+            to,
+            text,
+            label,
+            ..
+        } if label.is_some() || from == me => {
             format!("[whisper to {}] {}", n(to), t(text))
         }
         ServerFrame::Whisper { from, text, .. } => {
             format!("[whisper from {}] {}", n(from), t(text))
         }
-        ServerFrame::Joined { name } => format!("{notice} {} joined", n(name)),
-        ServerFrame::Left { name, reason } => {
+        ServerFrame::Joined { name, .. } => format!("{notice} {} joined", n(name)),
+        ServerFrame::Left { name, reason, .. } => {
             format!("{notice} {} {}", n(name), departure(*reason))
         }
-        ServerFrame::Users { users } => {
+        ServerFrame::Users { users, .. } => {
             let list: Vec<String> = users.iter().map(|u| n(u)).collect();
             let noun = if users.len() == 1 { "user" } else { "users" };
             format!("{notice} {} {noun}: {}", users.len(), list.join(", "))
         }
-        ServerFrame::Commands { commands } => {
+        ServerFrame::Commands { commands, .. } => {
             let list: Vec<String> = commands
                 .iter()
                 .map(|c| format!("{} - {}", t(&c.usage), t(&c.help)))
@@ -194,7 +209,7 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
             format!("{notice} commands: {}", list.join("; "))
         }
         ServerFrame::Error { text, .. } => format!("{} {}", style.error(), t(text)),
-        ServerFrame::Notice { text } => format!("{notice} server: {}", t(text)),
+        ServerFrame::Notice { text, .. } => format!("{notice} server: {}", t(text)),
         ServerFrame::NameRejected { reason, .. } => format!("{} {}", style.error(), t(reason)),
         ServerFrame::Welcome { .. }
         | ServerFrame::Bye { .. }

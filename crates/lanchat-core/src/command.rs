@@ -1,25 +1,23 @@
-//! Parsing one typed line into a [`Command`].
+//! [`Command`]: what a member asks the room to do, already typed.
 //!
-//! A line that starts with `/` is a command; anything else is chat. `//`
-//! sends a line that starts with a slash, as in IRC clients.
+//! Every door builds these: the lanchat text door from typed lines (see
+//! [`crate::typed`]) or from structured frames, an IRC door from `PRIVMSG`
+//! and `NAMES`, a web door from its own messages. The room never sees slash
+//! text or a wire format.
 
-/// What a typed line asks for.
+/// One request to the room.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command<'a> {
+pub enum Command {
     /// Chat to the whole room.
-    Say(&'a str),
-    /// `/w NAME text`: a private message.
-    Whisper { to: &'a str, text: &'a str },
-    /// `/list`: who is here.
+    Say { text: String },
+    /// A private message to the member called `to`.
+    Whisper { to: String, text: String },
+    /// Who is here.
     List,
-    /// `/commands` or `/help`: what can be typed.
+    /// What can be typed.
     Help,
-    /// `/x` or `/quit`: leave.
+    /// Leave.
     Quit,
-    /// A known command typed wrongly; the string is its usage.
-    Usage(&'static str),
-    /// A `/word` that is not a command.
-    Unknown(&'a str),
 }
 
 /// One command's entry in the `/commands` listing.
@@ -29,61 +27,58 @@ pub struct CommandInfo {
     pub help: &'static str,
 }
 
-/// Every command, in the order `/commands` lists them.
+/// Every command and alias, in the order `/commands` lists them.
 pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         usage: "/w NAME text",
         help: "whisper: send text to NAME only",
     },
     CommandInfo {
+        usage: "/whisper NAME text",
+        help: "the same as /w",
+    },
+    CommandInfo {
+        usage: "/msg NAME text",
+        help: "the same as /w",
+    },
+    CommandInfo {
         usage: "/list",
         help: "list everyone in the room",
     },
     CommandInfo {
+        usage: "/users",
+        help: "the same as /list",
+    },
+    CommandInfo {
+        usage: "/who",
+        help: "the same as /list",
+    },
+    CommandInfo {
+        usage: "/names",
+        help: "the same as /list",
+    },
+    CommandInfo {
         usage: "/commands",
-        help: "show this list of commands (also /help)",
+        help: "show this list of commands",
+    },
+    CommandInfo {
+        usage: "/help",
+        help: "the same as /commands",
     },
     CommandInfo {
         usage: "/x",
-        help: "leave the room (also /quit)",
+        help: "leave the room",
+    },
+    CommandInfo {
+        usage: "/quit",
+        help: "the same as /x",
+    },
+    CommandInfo {
+        usage: "/exit",
+        help: "the same as /x",
     },
     CommandInfo {
         usage: "//text",
         help: "send a message that starts with '/'",
     },
 ];
-
-const WHISPER_USAGE: &str = "/w NAME text";
-
-impl<'a> Command<'a> {
-    /// Parses one line as typed.
-    pub fn parse(line: &'a str) -> Command<'a> {
-        let Some(rest) = line.strip_prefix('/') else {
-            return Command::Say(line);
-        };
-        if rest.starts_with('/') {
-            return Command::Say(rest);
-        }
-        let (word, args) = match rest.split_once(char::is_whitespace) {
-            Some((w, a)) => (w, a.trim_start()),
-            None => (rest, ""),
-        };
-        match word.to_ascii_lowercase().as_str() {
-            "w" | "whisper" | "msg" => {
-                let (to, text) = match args.split_once(char::is_whitespace) {
-                    Some((to, text)) => (to, text.trim_start()),
-                    None => (args, ""),
-                };
-                if to.is_empty() || text.trim().is_empty() {
-                    Command::Usage(WHISPER_USAGE)
-                } else {
-                    Command::Whisper { to, text }
-                }
-            }
-            "list" | "users" | "who" => Command::List,
-            "commands" | "help" => Command::Help,
-            "x" | "quit" | "exit" => Command::Quit,
-            _ => Command::Unknown(word),
-        }
-    }
-}

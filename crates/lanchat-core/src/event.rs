@@ -1,5 +1,7 @@
-//! What the room tells its members. Transports turn these into their own
-//! frames; nothing here knows how.
+//! What the room tells its members. Doors turn these into their own wire
+//! formats; nothing here knows how.
+
+use std::sync::Arc;
 
 use crate::command::CommandInfo;
 
@@ -17,6 +19,20 @@ pub enum LeaveReason {
     /// The transport threw them out for breaking a rule.
     Kicked,
 }
+
+/// A room event's identity: a room-wide, strictly increasing number, and
+/// the server time it happened, in milliseconds since the Unix epoch (never
+/// earlier than the event before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    pub id: u64,
+    pub ms: u64,
+}
+
+/// An opaque tag a client put on a request, echoed on what the request
+/// causes (to that client only) so a client that pipelines can match
+/// replies and errors to requests. Doors cap its length.
+pub type Label = Arc<str>;
 
 /// One thing to tell one or more members.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +59,10 @@ pub enum Event {
         to: String,
         text: String,
     },
+    /// A message from the server itself.
+    Notice {
+        text: String,
+    },
     Users {
         users: Vec<String>,
     },
@@ -54,9 +74,25 @@ pub enum Event {
         code: &'static str,
         text: String,
     },
-    /// Goodbye: the transport should close this member's connection after
-    /// delivering it.
+    /// Goodbye: the door should close this member's connection after
+    /// delivering it. `code` is stable and machine-readable.
     Bye {
+        code: &'static str,
         reason: String,
     },
+}
+
+impl Event {
+    /// Whether this is a room event, which gets a [`Stamp`] (what happened
+    /// in the room), rather than a reply to one member.
+    pub fn is_room_event(&self) -> bool {
+        matches!(
+            self,
+            Event::Joined { .. }
+                | Event::Left { .. }
+                | Event::Message { .. }
+                | Event::Whisper { .. }
+                | Event::Notice { .. }
+        )
+    }
 }

@@ -80,6 +80,9 @@ impl NameError {
     pub fn code(&self) -> &'static str {
         match self {
             NameError::Taken(_) => "taken",
+            NameError::Reserved(_) => "reserved",
+            NameError::Empty => "empty",
+            NameError::TooLong => "too_long",
             _ => "invalid",
         }
     }

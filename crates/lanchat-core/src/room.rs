@@ -1,16 +1,17 @@
-//! [`Room`]: the members of one chat room and the routing of what they type.
+//! [`Room`]: the members of one chat room and the routing of what they ask.
 //!
 //! Every method is synchronous and appends what should happen to an
-//! `&mut Vec<Output>`; the caller (a transport's owner task) delivers it.
-//! Because one caller applies steps one at a time, the order of joins,
-//! leaves and messages is simply the order of calls, and "check the name is
-//! free, then take it" is atomic.
+//! `&mut Vec<Output>`; the caller (the hub) delivers it. Because one caller
+//! applies steps one at a time, the order of joins, leaves and messages is
+//! simply the order of calls, and "check the name is free, then take it" is
+//! atomic. The caller passes the time, so the room stays pure and tests
+//! choose the clock.
 
 use std::collections::HashMap;
 
 use crate::command::{Command, COMMANDS};
-use crate::event::{Event, LeaveReason};
-use crate::name::{fold, skeleton_key, Name, NameError};
+use crate::event::{Event, Label, LeaveReason, Stamp};
+use crate::name::{fold, skeleton_key, Name, NameError, MAX_NAME_CHARS};
 use crate::text::{self, TextError};
 
 /// A member's identity for as long as they are connected. Ids are never
@@ -25,7 +26,18 @@ impl MemberId {
     }
 }
 
-/// Who an [`Output::Send`] goes to.
+/// Which room a command, event or door is about. A server hosts one room
+/// today ([`RoomId::MAIN`]); naming it everywhere means more rooms will
+/// not change the door API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct RoomId(pub u32);
+
+impl RoomId {
+    /// The server's one room.
+    pub const MAIN: RoomId = RoomId(0);
+}
+
+/// Who a [`Delivery`] goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// One member.
@@ -36,11 +48,24 @@ pub enum Target {
     AllBut(MemberId),
 }
 
+/// An event for some members of a room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub room: RoomId,
+    pub to: Target,
+    pub event: Event,
+    /// Set on room events (see [`Event::is_room_event`]).
+    pub stamp: Option<Stamp>,
+    /// The label of the request that caused this, for the member who sent
+    /// it (only their copy carries it).
+    pub label: Option<(MemberId, Label)>,
+}
+
 /// One thing the caller must do after a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// Deliver `event` to `to`.
-    Send { to: Target, event: Event },
+    /// Deliver an event.
+    Send(Delivery),
     /// Close this member's connection once what was sent to it is delivered.
     /// The member is already out of the room.
     Close(MemberId),
@@ -49,29 +74,40 @@ pub enum Output {
 /// One chat room.
 #[derive(Debug)]
 pub struct Room {
+    id: RoomId,
     name: String,
     members: HashMap<MemberId, Name>,
     by_key: HashMap<String, MemberId>,
-    next_id: u64,
+    next_member: u64,
+    /// The last event's stamp (id 0 before the first).
+    last: Stamp,
     max_text_len: usize,
 }
 
+/// The request being applied: who asked, with what label, and when.
+struct Asker {
+    id: MemberId,
+    label: Option<Label>,
+}
+
 impl Room {
-    /// An empty room called `name`.
-    pub fn new(name: impl Into<String>) -> Self {
+    /// An empty room called `name` that relays messages of up to
+    /// `max_text_len` bytes.
+    pub fn new(id: RoomId, name: impl Into<String>, max_text_len: usize) -> Self {
         Room {
+            id,
             name: name.into(),
             members: HashMap::new(),
             by_key: HashMap::new(),
-            next_id: 1,
-            max_text_len: text::MAX_TEXT_LEN,
+            next_member: 1,
+            last: Stamp { id: 0, ms: 0 },
+            max_text_len,
         }
     }
 
-    /// Sets the longest message accepted, in bytes.
-    pub fn with_max_text_len(mut self, max: usize) -> Self {
-        self.max_text_len = max;
-        self
+    /// This room's id.
+    pub fn id(&self) -> RoomId {
+        self.id
     }
 
     /// The room's name.
@@ -89,6 +125,11 @@ impl Room {
         self.members.is_empty()
     }
 
+    /// The stamp of the last room event.
+    pub fn last_stamp(&self) -> Stamp {
+        self.last
+    }
+
     /// Everyone's name, sorted case-insensitively.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<&Name> = self.members.values().collect();
@@ -102,117 +143,128 @@ impl Room {
     }
 
     /// Admits a new member under `raw_name`, or says why not. On success the
-    /// newcomer is welcomed and everyone else is told.
-    pub fn join(&mut self, raw_name: &str, out: &mut Vec<Output>) -> Result<MemberId, NameError> {
+    /// newcomer is welcomed (with `label`) and everyone else is told.
+    pub fn join(
+        &mut self,
+        raw_name: &str,
+        label: Option<Label>,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) -> Result<MemberId, NameError> {
         let name = Name::parse(raw_name)?;
         if name.keys().iter().any(|k| self.by_key.contains_key(k)) {
             return Err(NameError::Taken(name.as_str().to_owned()));
         }
-        let id = MemberId(self.next_id);
-        self.next_id += 1;
+        let id = MemberId(self.next_member);
+        self.next_member += 1;
         let users = self.names();
         for key in name.keys() {
             self.by_key.insert(key.clone(), id);
         }
-        out.push(Output::Send {
-            to: Target::One(id),
-            event: Event::Welcome {
+        let asker = Asker { id, label };
+        self.reply(
+            &asker,
+            Event::Welcome {
                 name: name.as_str().to_owned(),
                 room: self.name.clone(),
                 users,
             },
-        });
-        out.push(Output::Send {
-            to: Target::AllBut(id),
-            event: Event::Joined {
+            out,
+        );
+        self.broadcast(
+            Target::AllBut(id),
+            Event::Joined {
                 name: name.as_str().to_owned(),
             },
-        });
+            None,
+            now_ms,
+            out,
+        );
         self.members.insert(id, name);
         Ok(id)
     }
 
-    /// Handles one line typed by `id`. Lines from somebody no longer in the
-    /// room are ignored.
-    pub fn input(&mut self, id: MemberId, line: &str, out: &mut Vec<Output>) {
+    /// Applies one command from `id`. Commands from somebody no longer in
+    /// the room are ignored.
+    pub fn apply(
+        &mut self,
+        id: MemberId,
+        command: Command,
+        label: Option<Label>,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
         let Some(me) = self.members.get(&id) else {
             return;
         };
-        let error = |code, text: String| Output::Send {
-            to: Target::One(id),
-            event: Event::Error { code, text },
-        };
-        match Command::parse(line) {
-            Command::Say(text) => match text::clean(text, self.max_text_len) {
-                Ok(text) => out.push(Output::Send {
-                    to: Target::All,
-                    event: Event::Message {
-                        from: me.as_str().to_owned(),
+        let me = me.as_str().to_owned();
+        let asker = Asker { id, label };
+        match command {
+            Command::Say { text } => match text::clean(&text, self.max_text_len) {
+                Ok(text) => {
+                    let event = Event::Message {
+                        from: me,
                         text: text.into_owned(),
-                    },
-                }),
-                Err(e) => out.push(error(text_code(&e), e.to_string())),
+                    };
+                    let label = asker.label.map(|l| (id, l));
+                    self.broadcast(Target::All, event, label, now_ms, out);
+                }
+                Err(e) => self.error(&asker, text_code(&e), e.to_string(), out),
             },
             Command::Whisper { to, text } => {
-                let target = self.find(to);
-                match (target, text::clean(text, self.max_text_len)) {
-                    (_, Err(e)) => out.push(error(text_code(&e), e.to_string())),
-                    (None, _) => out.push(error(
+                let target = self.find(&to);
+                match (target, text::clean(&text, self.max_text_len)) {
+                    (_, Err(e)) => self.error(&asker, text_code(&e), e.to_string(), out),
+                    (None, _) => self.error(
+                        &asker,
                         "no_such_user",
-                        format!("no user named '{to}' is here"),
-                    )),
-                    (Some(t), _) if t == id => out.push(error(
+                        format!("no user named '{}' is here", shown(&to)),
+                        out,
+                    ),
+                    (Some(t), _) if t == id => self.error(
+                        &asker,
                         "whisper_self",
                         "you can't whisper to yourself".into(),
-                    )),
+                        out,
+                    ),
                     (Some(t), Ok(text)) => {
                         let event = Event::Whisper {
-                            from: me.as_str().to_owned(),
+                            from: me,
                             to: self.members[&t].as_str().to_owned(),
                             text: text.into_owned(),
                         };
-                        out.push(Output::Send {
-                            to: Target::One(t),
-                            event: event.clone(),
-                        });
-                        out.push(Output::Send {
-                            to: Target::One(id),
-                            event,
-                        });
+                        // One event, one stamp: both copies are the same
+                        // event in the room's history.
+                        let stamp = self.stamp(now_ms);
+                        out.push(self.delivery(Target::One(t), event.clone(), Some(stamp), None));
+                        let label = asker.label.map(|l| (id, l));
+                        out.push(self.delivery(Target::One(id), event, Some(stamp), label));
                     }
                 }
             }
-            Command::List => out.push(Output::Send {
-                to: Target::One(id),
-                event: Event::Users {
-                    users: self.names(),
-                },
-            }),
-            Command::Help => out.push(Output::Send {
-                to: Target::One(id),
-                event: Event::Commands { commands: COMMANDS },
-            }),
+            Command::List => {
+                let users = self.names();
+                self.reply(&asker, Event::Users { users }, out);
+            }
+            Command::Help => self.reply(&asker, Event::Commands { commands: COMMANDS }, out),
             Command::Quit => {
-                out.push(Output::Send {
-                    to: Target::One(id),
-                    event: Event::Bye {
+                self.reply(
+                    &asker,
+                    Event::Bye {
+                        code: "quit",
                         reason: "goodbye".into(),
                     },
-                });
-                self.leave(id, LeaveReason::Quit, out);
+                    out,
+                );
+                self.leave(id, LeaveReason::Quit, now_ms, out);
             }
-            Command::Usage(usage) => out.push(error("usage", format!("usage: {usage}"))),
-            Command::Unknown(word) => out.push(error(
-                "unknown_command",
-                format!("unknown command '/{word}'; type /commands to see them all"),
-            )),
         }
     }
 
     /// Removes `id` from the room, frees their name at once and tells
     /// everyone else. Does nothing if they already left, so each departure
     /// is announced exactly once.
-    pub fn leave(&mut self, id: MemberId, reason: LeaveReason, out: &mut Vec<Output>) {
+    pub fn leave(&mut self, id: MemberId, reason: LeaveReason, now_ms: u64, out: &mut Vec<Output>) {
         let Some(name) = self.members.remove(&id) else {
             return;
         };
@@ -220,25 +272,91 @@ impl Room {
             self.by_key.remove(key);
         }
         out.push(Output::Close(id));
-        out.push(Output::Send {
-            to: Target::AllBut(id),
-            event: Event::Left {
-                name: name.as_str().to_owned(),
-                reason,
-            },
-        });
+        let event = Event::Left {
+            name: name.as_str().to_owned(),
+            reason,
+        };
+        self.broadcast(Target::AllBut(id), event, None, now_ms, out);
+    }
+
+    /// A notice from the server to everyone.
+    pub fn notice(&mut self, text: String, now_ms: u64, out: &mut Vec<Output>) {
+        self.broadcast(Target::All, Event::Notice { text }, None, now_ms, out);
     }
 }
 
 impl Room {
+    /// The next stamp: one more than the last id, and never earlier than
+    /// the last time (the wall clock may step back).
+    fn stamp(&mut self, now_ms: u64) -> Stamp {
+        self.last = Stamp {
+            id: self.last.id + 1,
+            ms: now_ms.max(self.last.ms),
+        };
+        self.last
+    }
+
+    fn delivery(
+        &self,
+        to: Target,
+        event: Event,
+        stamp: Option<Stamp>,
+        label: Option<(MemberId, Label)>,
+    ) -> Output {
+        Output::Send(Delivery {
+            room: self.id,
+            to,
+            event,
+            stamp,
+            label,
+        })
+    }
+
+    /// A stamped room event.
+    fn broadcast(
+        &mut self,
+        to: Target,
+        event: Event,
+        label: Option<(MemberId, Label)>,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let stamp = self.stamp(now_ms);
+        out.push(self.delivery(to, event, Some(stamp), label));
+    }
+
+    /// An answer to the asker alone, with their label.
+    fn reply(&self, asker: &Asker, event: Event, out: &mut Vec<Output>) {
+        let label = asker.label.clone().map(|l| (asker.id, l));
+        out.push(self.delivery(Target::One(asker.id), event, None, label));
+    }
+
+    fn error(&self, asker: &Asker, code: &'static str, text: String, out: &mut Vec<Output>) {
+        self.reply(asker, Event::Error { code, text }, out);
+    }
+
     /// The member a typed name refers to: by its folded form, or failing
     /// that by its look-alike form.
     fn find(&self, typed: &str) -> Option<MemberId> {
+        // A name has at most MAX_NAME_CHARS characters after NFKC, which
+        // can compose a few characters into one but not many: anything far
+        // longer cannot match, and is not worth folding.
+        if typed.chars().nth(4 * MAX_NAME_CHARS).is_some() {
+            return None;
+        }
         let folded = fold(typed);
         self.by_key
             .get(&folded)
             .or_else(|| self.by_key.get(&skeleton_key(&folded)))
             .copied()
+    }
+}
+
+/// A typed name as quoted back in an error: at most a name's length.
+fn shown(typed: &str) -> &str {
+    match typed.char_indices().nth(MAX_NAME_CHARS) {
+        Some((at, _)) => &typed[..at],
+        None => typed,
     }
 }
 

@@ -5,36 +5,65 @@ use std::collections::HashMap;
 
 use crate::*;
 
+const MAX_TEXT: usize = 4096;
+
 /// A room plus the names tests use to refer to members.
 struct World {
     room: Room,
     ids: HashMap<&'static str, MemberId>,
+    /// The clock the tests pass in, in ms since the epoch.
+    now: u64,
 }
 
 impl World {
     fn new() -> Self {
         World {
-            room: Room::new("lab"),
+            room: Room::new(RoomId::MAIN, "lab", MAX_TEXT),
             ids: HashMap::new(),
+            now: 1_000,
         }
     }
 
     fn join(&mut self, name: &'static str) -> Vec<String> {
         let mut out = Vec::new();
-        let id = self.room.join(name, &mut out).expect("join");
+        let id = self
+            .room
+            .join(name, None, self.now, &mut out)
+            .expect("join");
         self.ids.insert(name, id);
         self.render(out)
     }
 
+    /// Types a line as the lanchat text door would: parse errors are the
+    /// door's to answer, commands go to the room.
     fn input(&mut self, who: &str, line: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        self.room.input(self.ids[who], line, &mut out);
+        match typed::parse(line) {
+            Ok(command) => self.apply(who, command, None),
+            Err(e) => vec![format!(
+                "{who}: Error {{ code: {:?}, text: {:?} }}",
+                e.code(),
+                e.to_string()
+            )],
+        }
+    }
+
+    fn apply(&mut self, who: &str, command: Command, label: Option<&str>) -> Vec<String> {
+        let out = self.outputs(who, command, label);
         self.render(out)
+    }
+
+    /// What one command from `who` produces.
+    fn outputs(&mut self, who: &str, command: Command, label: Option<&str>) -> Vec<Output> {
+        let mut out = Vec::new();
+        let label = label.map(Label::from);
+        self.room
+            .apply(self.ids[who], command, label, self.now, &mut out);
+        out
     }
 
     fn leave(&mut self, who: &str, reason: LeaveReason) -> Vec<String> {
         let mut out = Vec::new();
-        self.room.leave(self.ids[who], reason, &mut out);
+        self.room.leave(self.ids[who], reason, self.now, &mut out);
         self.render(out)
     }
 
@@ -50,7 +79,7 @@ impl World {
         out.into_iter()
             .map(|o| match o {
                 Output::Close(id) => format!("close {}", self.who(id)),
-                Output::Send { to, event } => {
+                Output::Send(Delivery { to, event, .. }) => {
                     let to = match to {
                         Target::One(id) => self.who(id).to_string(),
                         Target::All => "all".into(),
@@ -87,11 +116,11 @@ fn names_are_unique_case_insensitively() {
     w.join("Alice");
     let mut out = Vec::new();
     assert_eq!(
-        w.room.join("alice", &mut out),
+        w.room.join("alice", None, 0, &mut out),
         Err(NameError::Taken("alice".into()))
     );
     assert_eq!(
-        w.room.join(" ALICE ", &mut out),
+        w.room.join(" ALICE ", None, 0, &mut out),
         Err(NameError::Taken("ALICE".into()))
     );
     assert!(out.is_empty(), "a refused join tells nobody anything");
@@ -157,7 +186,7 @@ fn blank_and_oversized_messages_are_refused_to_the_sender_only() {
         w.input("alice", "   "),
         &[r#"alice: Error { code: "empty", text: "there is nothing to send" }"#],
     );
-    let long = "x".repeat(text::MAX_TEXT_LEN + 1);
+    let long = "x".repeat(MAX_TEXT + 1);
     let got = w.input("alice", &long);
     assert_eq!(got.len(), 1);
     assert!(
@@ -231,7 +260,7 @@ fn quitting_says_goodbye_closes_and_announces_once() {
     check(
         w.input("alice", "/x"),
         &[
-            r#"alice: Bye { reason: "goodbye" }"#,
+            r#"alice: Bye { code: "quit", reason: "goodbye" }"#,
             "close alice",
             r#"all-but-alice: Left { name: "alice", reason: Quit }"#,
         ],
@@ -259,7 +288,7 @@ fn a_dropped_member_frees_their_name_and_nobody_elses_changes() {
     let mut out = Vec::new();
     let again = w
         .room
-        .join("ALICE", &mut out)
+        .join("ALICE", None, 0, &mut out)
         .expect("the name is free again");
     assert_ne!(Some(&again), w.ids.get("alice"), "ids are never reused");
 }
@@ -271,20 +300,26 @@ fn look_alike_names_collide() {
     let mut out = Vec::new();
     for clash in ["ALICE", "Ａｌｉｃｅ", "aIice", "ａｌｉｃｅ"] {
         assert_eq!(
-            w.room.join(clash, &mut out),
+            w.room.join(clash, None, 0, &mut out),
             Err(NameError::Taken(clash.into())),
             "{clash:?}"
         );
     }
-    assert_eq!(w.room.join("аlice", &mut out), Err(NameError::MixedScript));
-    assert_eq!(w.room.join("Аlice", &mut out), Err(NameError::MixedScript));
-    w.room.join("a\u{301}b", &mut out).unwrap();
+    assert_eq!(
+        w.room.join("аlice", None, 0, &mut out),
+        Err(NameError::MixedScript)
+    );
+    assert_eq!(
+        w.room.join("Аlice", None, 0, &mut out),
+        Err(NameError::MixedScript)
+    );
+    w.room.join("a\u{301}b", None, 0, &mut out).unwrap();
     assert!(matches!(
-        w.room.join("áb", &mut out),
+        w.room.join("áb", None, 0, &mut out),
         Err(NameError::Taken(_))
     ));
     for ok in ["José", "Дмитрий", "李雷", "bob_2", "x-ray"] {
-        assert!(w.room.join(ok, &mut out).is_ok(), "{ok:?}");
+        assert!(w.room.join(ok, None, 0, &mut out).is_ok(), "{ok:?}");
     }
     assert!(out.iter().all(|o| !matches!(o, Output::Close(_))));
 }
@@ -318,12 +353,101 @@ fn zalgo_is_trimmed_and_names_with_it_refused() {
     );
 }
 
+#[test]
+fn room_events_get_strictly_increasing_ids_and_times_that_never_go_back() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    let mut stamps = Vec::new();
+    for (now, line) in [(5_000, "one"), (4_000, "two"), (6_000, "/w bob three")] {
+        w.now = now;
+        let Ok(command) = typed::parse(line) else {
+            panic!("{line}")
+        };
+        for output in w.outputs("alice", command, None) {
+            if let Output::Send(d) = output {
+                stamps.push(d.stamp.expect("a room event is stamped"));
+            }
+        }
+    }
+    let ids: Vec<u64> = stamps.iter().map(|s| s.id).collect();
+    let times: Vec<u64> = stamps.iter().map(|s| s.ms).collect();
+    // Both joins were events 1 and 2.
+    assert_eq!(ids, [3, 4, 5, 5], "both copies of a whisper are one event");
+    assert_eq!(
+        times,
+        [5_000, 5_000, 6_000, 6_000],
+        "the clock stepped back"
+    );
+    assert_eq!(w.room.last_stamp().id, 5);
+}
+
+#[test]
+fn replies_are_not_stamped_and_labels_reach_only_the_asker() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    let said = w.outputs("alice", Command::Say { text: "hi".into() }, Some("a1"));
+    let [Output::Send(d)] = &said[..] else {
+        panic!("{said:?}")
+    };
+    assert_eq!(d.to, Target::All);
+    assert_eq!(d.label, Some((w.ids["alice"], Label::from("a1"))));
+    let listed = w.outputs("bob", Command::List, Some("b7"));
+    let [Output::Send(d)] = &listed[..] else {
+        panic!("{listed:?}")
+    };
+    assert_eq!(d.stamp, None, "a reply is not a room event");
+    assert_eq!(d.label, Some((w.ids["bob"], Label::from("b7"))));
+    let whisper = Command::Whisper {
+        to: "bob".into(),
+        text: "psst".into(),
+    };
+    let labels: Vec<_> = w
+        .outputs("alice", whisper, Some("a2"))
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send(d) => Some(d.label),
+            Output::Close(_) => None,
+        })
+        .collect();
+    assert_eq!(labels, [None, Some((w.ids["alice"], Label::from("a2")))]);
+}
+
+#[test]
+fn a_whisper_to_a_name_far_too_long_is_not_folded() {
+    let mut w = World::new();
+    w.join("alice");
+    let to = "\u{FDFA}".repeat(1330);
+    let got = w.apply(
+        "alice",
+        Command::Whisper {
+            to,
+            text: "hi".into(),
+        },
+        None,
+    );
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("no_such_user"), "{got:?}");
+    assert!(got[0].chars().count() < 200, "the name is not echoed whole");
+}
+
+#[test]
+fn a_notice_goes_to_everyone_as_a_room_event() {
+    let mut w = World::new();
+    w.join("alice");
+    let mut out = Vec::new();
+    w.room.notice("going down".into(), 9, &mut out);
+    check(w.render(out), &[r#"all: Notice { text: "going down" }"#]);
+}
+
 mod properties {
     use proptest::prelude::*;
 
     use crate::name::fold;
     use crate::text::clean;
-    use crate::{Command, Name};
+    use crate::typed;
+    use crate::Name;
 
     proptest! {
         #[test]
@@ -372,7 +496,7 @@ mod properties {
 
         #[test]
         fn command_parsing_never_panics(s in any::<String>()) {
-            let _ = Command::parse(&s);
+            let _ = typed::parse(&s);
         }
     }
 }

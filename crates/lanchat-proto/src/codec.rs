@@ -100,13 +100,29 @@ pub fn decode<T: DeserializeOwned>(line: &[u8]) -> Result<T, DecodeError> {
     serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
 }
 
-/// Encodes a frame as one line, newline included. Encoding our own types
-/// cannot fail (no maps with non-string keys, no foreign `Serialize`
-/// impls), so this returns bytes, not a `Result`.
-pub fn encode<T: Serialize>(frame: &T) -> Bytes {
-    let mut out = serde_json::to_vec(frame).unwrap_or_else(|_| b"{}".to_vec());
+/// A frame could not be encoded (a type whose `Serialize` can fail; none
+/// of this crate's can).
+#[derive(Debug, thiserror::Error)]
+#[error("could not encode a frame: {0}")]
+pub struct EncodeError(#[from] serde_json::Error);
+
+/// Appends a frame to `out` as one line, newline included. On an error
+/// nothing is appended.
+pub fn encode_into<T: Serialize>(frame: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let start = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, frame) {
+        out.truncate(start);
+        return Err(e.into());
+    }
     out.push(b'\n');
-    Bytes::from(out)
+    Ok(())
+}
+
+/// Encodes a frame as one line, newline included.
+pub fn encode<T: Serialize>(frame: &T) -> Result<Bytes, EncodeError> {
+    let mut out = serde_json::to_vec(frame)?;
+    out.push(b'\n');
+    Ok(Bytes::from(out))
 }
 
 #[cfg(test)]

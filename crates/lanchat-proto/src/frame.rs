@@ -3,20 +3,56 @@
 //!
 //! Both enums end with an `Unknown` variant so that a peer which is newer
 //! than us (sending a type we do not know) is tolerated rather than
-//! disconnected; unknown fields are ignored for the same reason.
+//! disconnected; unknown fields are ignored for the same reason. Every
+//! field added in protocol revision 2 has a default, so frames from a
+//! revision 1 peer still parse.
 
 use serde::{Deserialize, Serialize};
+
+/// A client's tag on a request, echoed in what the request causes for that
+/// client (IRCv3 labeled-response). At most [`crate::limits::MAX_LABEL_LEN`]
+/// bytes.
+pub type Label = Option<String>;
 
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Asks to enter the room under `name`. Answered by
-    /// [`ServerFrame::Welcome`] or [`ServerFrame::NameRejected`].
-    Join { name: String },
+    /// [`ServerFrame::Welcome`] or [`ServerFrame::NameRejected`]. `caps`
+    /// lists what the client understands; unknown ones are ignored.
+    Join {
+        name: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        caps: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// One line as the user typed it: chat text, or a `/command`. The server
     /// interprets it, so every client gets every command for free.
-    Input { text: String },
+    Input {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
+    /// A message to the room, taken as it is (no slash commands).
+    Say {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
+    /// A whisper to the member called `to`.
+    Whisper {
+        to: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
+    /// Asks who is here.
+    List {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// Asks the peer to answer with a [`ServerFrame::Pong`] carrying `token`.
     Ping { token: u64 },
     /// The answer to a [`ServerFrame::Ping`].
@@ -24,6 +60,20 @@ pub enum ClientFrame {
     /// A frame type this build does not know.
     #[serde(other)]
     Unknown,
+}
+
+impl ClientFrame {
+    /// The request's label, if it has one.
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            ClientFrame::Join { label, .. }
+            | ClientFrame::Input { label, .. }
+            | ClientFrame::Say { label, .. }
+            | ClientFrame::Whisper { label, .. }
+            | ClientFrame::List { label } => label.as_deref(),
+            ClientFrame::Ping { .. } | ClientFrame::Pong { .. } | ClientFrame::Unknown => None,
+        }
+    }
 }
 
 /// Why somebody left the room.
@@ -54,42 +104,148 @@ pub struct CommandHelp {
     pub help: String,
 }
 
+/// The server's limits, in the welcome, so a client never has to guess.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// The longest message text, in bytes of UTF-8.
+    pub text: usize,
+    /// The longest name, in characters.
+    pub name: usize,
+    /// The longest frame the server accepts, newline included.
+    pub frame_in: usize,
+    /// The longest frame the server sends, newline included.
+    pub frame_out: usize,
+    /// Frames per second allowed on average (0: no limit).
+    pub rate: f64,
+    /// Frames allowed at once before the rate applies.
+    pub burst: u32,
+    /// The longest label, in bytes.
+    pub label: usize,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A frame sent by a server (after the [`crate::Greeting`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Room events (`joined`, `left`, `message`, `whisper`, `notice`) carry an
+/// `id`, room-wide and strictly increasing, and `ts`, the server's time
+/// (RFC 3339, UTC, milliseconds). Both are 0 and empty from a revision 1
+/// server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// You are in: your name as registered, the room, who else is here.
+    /// In a big room `users` holds the first names only and `more` is
+    /// set: the rest follow in `users` frames, the last without `more`.
     Welcome {
         name: String,
         room: String,
         users: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
+        #[serde(default)]
+        caps: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limits: Option<Limits>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
     },
-    /// The requested name cannot be used; ask the user for another.
-    NameRejected { name: String, reason: String },
+    /// The requested name cannot be used; ask the user for another. `code`
+    /// is `taken`, `invalid`, `reserved`, `empty`, `too_long`, or a newer
+    /// one.
+    NameRejected {
+        name: String,
+        #[serde(default)]
+        code: String,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// Somebody entered the room.
-    Joined { name: String },
+    Joined {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        name: String,
+    },
     /// Somebody left the room.
-    Left { name: String, reason: LeaveReason },
+    Left {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        name: String,
+        reason: LeaveReason,
+    },
     /// A message to the whole room (the sender receives it too, as the
     /// acknowledgement that it went out, in the room's order).
-    Message { from: String, text: String },
+    Message {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        from: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// A private message. Both the sender (as confirmation) and the
     /// recipient receive it; nobody else does.
     Whisper {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
         from: String,
         to: String,
         text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
     },
-    /// The answer to `/list`.
-    Users { users: Vec<String> },
+    /// The answer to `/list`, or the rest of the welcome's list. `more`
+    /// means another `users` frame follows with more names.
+    Users {
+        users: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// The answer to `/commands`.
-    Commands { commands: Vec<CommandHelp> },
+    Commands {
+        commands: Vec<CommandHelp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// Something the client asked for failed; only that client sees it.
-    Error { code: String, text: String },
+    Error {
+        code: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// A notice from the server itself, e.g. that it is shutting down.
-    Notice { text: String },
-    /// The server is about to close this connection, and why.
-    Bye { reason: String },
+    Notice {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        text: String,
+    },
+    /// The server is about to close this connection: `code` says why for a
+    /// program, `reason` for a person.
+    Bye {
+        #[serde(default)]
+        code: String,
+        reason: String,
+    },
     /// Asks the client to answer with a [`ClientFrame::Pong`].
     Ping { token: u64 },
     /// The answer to a [`ClientFrame::Ping`].
@@ -97,4 +253,74 @@ pub enum ServerFrame {
     /// A frame type this build does not know.
     #[serde(other)]
     Unknown,
+}
+
+impl ServerFrame {
+    /// The room event's id, or 0 for a frame that is not one (or from a
+    /// revision 1 server).
+    pub fn id(&self) -> u64 {
+        match self {
+            ServerFrame::Joined { id, .. }
+            | ServerFrame::Left { id, .. }
+            | ServerFrame::Message { id, .. }
+            | ServerFrame::Whisper { id, .. }
+            | ServerFrame::Notice { id, .. } => *id,
+            _ => 0,
+        }
+    }
+
+    /// The room event's time as sent, if it has one.
+    pub fn ts(&self) -> Option<&str> {
+        match self {
+            ServerFrame::Joined { ts, .. }
+            | ServerFrame::Left { ts, .. }
+            | ServerFrame::Message { ts, .. }
+            | ServerFrame::Whisper { ts, .. }
+            | ServerFrame::Notice { ts, .. } => Some(ts.as_str()).filter(|t| !t.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// The label echoed from the request that caused this frame.
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            ServerFrame::Welcome { label, .. }
+            | ServerFrame::NameRejected { label, .. }
+            | ServerFrame::Message { label, .. }
+            | ServerFrame::Whisper { label, .. }
+            | ServerFrame::Users { label, .. }
+            | ServerFrame::Commands { label, .. }
+            | ServerFrame::Error { label, .. } => label.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The frame without its id, time and label: what it says, for
+    /// comparing in tests.
+    pub fn unstamped(mut self) -> ServerFrame {
+        match &mut self {
+            ServerFrame::Joined { id, ts, .. }
+            | ServerFrame::Left { id, ts, .. }
+            | ServerFrame::Notice { id, ts, .. } => {
+                *id = 0;
+                ts.clear();
+            }
+            ServerFrame::Message { id, ts, label, .. }
+            | ServerFrame::Whisper { id, ts, label, .. } => {
+                *id = 0;
+                ts.clear();
+                *label = None;
+            }
+            ServerFrame::Welcome { label, .. }
+            | ServerFrame::NameRejected { label, .. }
+            | ServerFrame::Users { label, .. }
+            | ServerFrame::Commands { label, .. }
+            | ServerFrame::Error { label, .. } => *label = None,
+            ServerFrame::Bye { .. }
+            | ServerFrame::Ping { .. }
+            | ServerFrame::Pong { .. }
+            | ServerFrame::Unknown => {}
+        }
+        self
+    }
 }

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::limits::{MAX_GREETING_LEN, PROTOCOL_VERSION};
+use crate::limits::{MAX_GREETING_LEN, PROTOCOL_REVISION, PROTOCOL_VERSION};
 
 /// The bytes every greeting starts with.
 pub const MAGIC: &[u8] = b"{\"lanchat\":";
@@ -28,6 +28,13 @@ pub struct Greeting {
     pub server: String,
     /// The server software and version, for humans.
     pub software: String,
+    /// The protocol revision (see [`PROTOCOL_REVISION`]); 1 when absent.
+    #[serde(default = "revision_1")]
+    pub protocol: u32,
+}
+
+fn revision_1() -> u32 {
+    1
 }
 
 /// Why some bytes are not a usable greeting.
@@ -49,8 +56,15 @@ impl Greeting {
             kind: "hello".to_owned(),
             room: room.into(),
             server: server.into(),
-            software: concat!("lanchat-proto ", env!("CARGO_PKG_VERSION")).to_owned(),
+            software: concat!("lanchat ", env!("CARGO_PKG_VERSION")).to_owned(),
+            protocol: PROTOCOL_REVISION,
         }
+    }
+
+    /// Names other server software in `software`.
+    pub fn with_software(mut self, software: &str) -> Self {
+        self.software = software.to_owned();
+        self
     }
 
     /// Checks one line (without its newline) and parses it.

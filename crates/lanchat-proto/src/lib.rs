@@ -8,6 +8,7 @@
 //! - [`greeting`]: the server's first line, which identifies a lanchat server.
 //! - [`codec`]: newline framing with a hard size cap, plus encode and decode.
 //! - [`discovery`]: the UDP query and reply datagrams, and the mDNS type.
+//! - [`time`]: the `ts` of room events (RFC 3339, UTC, milliseconds).
 //!
 //! The crate never touches a socket or a runtime; transports feed it bytes
 //! and take bytes from it. The room logic (`lanchat-core`) does not depend on
@@ -19,7 +20,8 @@ pub mod discovery;
 pub mod frame;
 pub mod greeting;
 pub mod limits;
+pub mod time;
 
-pub use codec::{encode, DecodeError, LineDecoder};
-pub use frame::{ClientFrame, CommandHelp, LeaveReason, ServerFrame};
+pub use codec::{encode, DecodeError, EncodeError, LineDecoder};
+pub use frame::{ClientFrame, CommandHelp, LeaveReason, Limits, ServerFrame};
 pub use greeting::{Greeting, GreetingCheck, GreetingError};

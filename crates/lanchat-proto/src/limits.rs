@@ -19,3 +19,18 @@ pub const MAX_TEXT_LEN: usize = 4096;
 /// The longest the greeting line may be. A client probing an unknown port
 /// reads at most this many bytes before giving up on it.
 pub const MAX_GREETING_LEN: usize = 1024;
+
+/// The protocol revision this build speaks, carried in the greeting beside
+/// [`PROTOCOL_VERSION`]. Revisions only add (fields with defaults, frame
+/// types that older peers ignore), so a revision 1 client works with a
+/// revision 2 server unchanged; [`PROTOCOL_VERSION`] changes only on a
+/// break.
+pub const PROTOCOL_REVISION: u32 = 2;
+
+/// The longest label a client may put on a request, in bytes.
+pub const MAX_LABEL_LEN: usize = 64;
+
+/// What a revision 2 server offers, in the welcome's `caps`: event ids and
+/// times, labels echoed, structured request frames, and user lists split
+/// over several frames.
+pub const SERVER_CAPS: &[&str] = &["stamps", "labels", "structured", "split_users"];

@@ -1,11 +1,14 @@
 //! Routing one message to everyone in a room of 1,000: the room's decision,
-//! encoding it once, and queueing the same bytes for each member (what the
-//! hub does per message). Run with `cargo bench -p lanchat-server`.
+//! encoding it once in the lanchat wire format, and queueing the same bytes
+//! for each member (what the hub does per message). Run with
+//! `cargo bench -p lanchat-server`.
 
 use divan::Bencher;
-use lanchat_core::{Output, Room, Target};
-use lanchat_proto::encode;
-use lanchat_server::bench_api::{frame_of, Outbox};
+use lanchat_core::{Command, Output, Room, RoomId, Target};
+use lanchat_server::bench_api::Outbox;
+use lanchat_server::door::{EventRef, WireFormat};
+use lanchat_server::json_format::JsonLines;
+use lanchat_server::{advertised_limits, Config};
 
 fn main() {
     divan::main();
@@ -13,30 +16,34 @@ fn main() {
 
 #[divan::bench(args = [100, 1000])]
 fn route_one_message(bencher: Bencher, members: usize) {
-    let mut room = Room::new("bench");
+    let format = JsonLines::new(advertised_limits(&Config::new("bench", "host")));
+    let mut room = Room::new(RoomId::MAIN, "bench", 4096);
     let mut out = Vec::new();
     let mut ids = Vec::new();
     for i in 0..members {
-        ids.push(room.join(&format!("user{i}"), &mut out).expect("join"));
+        let id = room.join(&format!("user{i}"), None, 0, &mut out);
+        ids.push(id.expect("join"));
     }
     let outboxes: Vec<Outbox> = (0..members).map(|_| Outbox::new(usize::MAX)).collect();
     let mut drained = Vec::new();
+    let mut now = 1_795_767_861_123;
     bencher.bench_local(|| {
         out.clear();
-        room.input(
-            ids[0],
-            "the quick brown fox jumps over the lazy dog",
-            &mut out,
-        );
+        now += 1;
+        let text = "the quick brown fox jumps over the lazy dog".into();
+        room.apply(ids[0], Command::Say { text }, None, now, &mut out);
         for output in out.drain(..) {
-            if let Output::Send {
-                to: Target::All,
-                event,
-            } = output
-            {
-                let bytes = encode(&frame_of(event));
-                for outbox in &outboxes {
-                    let _ = outbox.push(bytes.clone());
+            if let Output::Send(d) = output {
+                if d.to == Target::All {
+                    let bytes = format.encode_one(EventRef {
+                        room: d.room,
+                        event: &d.event,
+                        stamp: d.stamp,
+                        label: None,
+                    });
+                    for outbox in &outboxes {
+                        let _ = outbox.push(bytes.clone());
+                    }
                 }
             }
         }

@@ -43,6 +43,14 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
+    /// The goodbye's machine-readable code.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Refusal::Full => "room_full",
+            Refusal::TooManyFromIp => "too_many_from_address",
+        }
+    }
+
     pub(crate) fn reason(self) -> &'static str {
         match self {
             Refusal::Full => "the room is full",

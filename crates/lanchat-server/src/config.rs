@@ -24,6 +24,8 @@ pub struct Config {
     pub room: String,
     /// This machine's name, sent in the greeting.
     pub server_name: String,
+    /// The software and version named in the greeting.
+    pub software: String,
     /// How long a new connection has, from accept, to register a name.
     pub register_timeout: Duration,
     /// After this long without hearing from a client, ping it.
@@ -52,6 +54,9 @@ pub struct Config {
     /// A client held back by the rate limit for this long without a break
     /// is disconnected as a flooder.
     pub flood_kick_after: Duration,
+    /// Malformed frames tolerated from a registered client before it is
+    /// dropped.
+    pub max_bad_frames: u32,
     /// The most connections at once.
     pub max_clients: usize,
     /// The most connections at once from one IP address.
@@ -66,6 +71,7 @@ impl Config {
         Config {
             room: room.into(),
             server_name: server_name.into(),
+            software: concat!("lanchat ", env!("CARGO_PKG_VERSION")).to_owned(),
             register_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(10),
             ping_timeout: Duration::from_secs(25),
@@ -77,6 +83,7 @@ impl Config {
             rate_limit: 5.0,
             rate_burst: 20,
             flood_kick_after: Duration::from_secs(15),
+            max_bad_frames: 10,
             max_clients: 1000,
             max_per_ip: 32,
             peer_filter: None,

@@ -1,83 +1,85 @@
-//! One TCP connection, from greeting to goodbye.
+//! The lanchat door's connection: JSON lines over a byte stream (plain TCP
+//! today, TLS next), from greeting to goodbye.
 //!
-//! A single task per connection reads frames, hands typed lines to the hub,
-//! and writes whatever the hub queued in its outbox, in batches. It owns
-//! the deadlines and limits that protect the server:
+//! One task per connection reads frames, turns them into typed commands for
+//! the hub, and writes whatever the hub queued in its outbox, in batches.
+//! Every rule it obeys (deadlines, rate limit, keepalive, bad frames) is
+//! the [`Session`]'s; this file is only the IO around it and the lanchat
+//! frames. It is generic over the stream, so TLS wraps the same loop.
 //!
-//! - registration must finish within `register_timeout` of accept;
-//! - a silent client is pinged, then dropped after `ping_timeout`;
-//! - a write that blocks for `write_timeout` ends the connection;
-//! - frames are rate-limited by a token bucket. Over the limit, the
-//!   connection simply stops reading its socket until a token is due, so
-//!   TCP pushes back on the sender; a client that stays over the limit for
-//!   `flood_kick_after` is disconnected.
-//!
-//! It does not hold a read buffer while the peer is idle: it waits for the
-//! socket to become readable and only then allocates. It waits on socket
-//! readiness and on its outbox through small `poll_fn`s, and keeps one
+//! It does not hold a read buffer while the peer is idle: it reads into a
+//! buffer on its stack and keeps only what it could not use yet. It waits
+//! on its stream and its outbox through small `poll_fn`s, and keeps one
 //! timer for all its deadlines, so an idle connection's task stays small
 //! (about 1 kB) and a wake-up costs no timer re-arming.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
-use lanchat_core::LeaveReason;
-use lanchat_proto::{encode, ClientFrame, DecodeError, LineDecoder, ServerFrame};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use lanchat_core::{typed, Command, Label};
+use lanchat_proto::limits::MAX_LABEL_LEN;
+use lanchat_proto::{ClientFrame, DecodeError, LineDecoder, ServerFrame};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::Ticket;
 use crate::config::Config;
-use crate::hub::{HubHandle, Membership};
+use crate::door::{Admit, Fault, Hub, JoinRequest, Membership, Session, SessionLimits, WireFormat};
+use crate::json_format::JsonLines;
 use crate::outbox::{concat, Outbox, SHRINK_ABOVE};
-use crate::rate::TokenBucket;
 
-/// How many bytes to make room for before each read.
+/// The most bytes read in one go.
 const READ_CHUNK: usize = 4096;
 
-/// After this many malformed frames from a registered client, it is dropped.
-const MAX_BAD_FRAMES: u32 = 10;
+/// The longest requested name quoted back in a refusal, in characters.
+const MAX_NAME_SHOWN: usize = 64;
+
+/// What every connection of the door shares.
+pub(crate) struct Door {
+    pub hub: Hub,
+    pub config: Arc<Config>,
+    pub format: Arc<JsonLines>,
+    pub greeting: Bytes,
+    pub shutdown: CancellationToken,
+}
 
 /// Serves one connection until it ends, for whatever reason.
 ///
 /// Not an `async fn`: its arguments would be kept in the task next to the
 /// [`Connection`] they were moved into, for the connection's whole life.
-pub(crate) fn serve(
-    stream: TcpStream,
+pub(crate) fn serve<S>(
+    stream: S,
     peer: SocketAddr,
-    hub: HubHandle,
-    config: Arc<Config>,
-    greeting: Bytes,
-    shutdown: CancellationToken,
+    door: Arc<Door>,
     ticket: Ticket,
-) -> impl std::future::Future<Output = ()> {
-    let outbox = Outbox::new(config.max_queue_bytes);
-    let _ = outbox.push(greeting);
+) -> impl Future<Output = ()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let outbox = Outbox::new(door.config.max_queue_bytes);
+    let _ = outbox.push(door.greeting.clone());
     let now = Instant::now();
     let mut conn = Connection {
         stream,
-        hub,
         outbox,
         member: None,
-        decoder: LineDecoder::new(config.max_frame_len),
+        decoder: LineDecoder::new(door.config.max_frame_len),
         buf: BytesMut::new(),
-        bad_frames: 0,
-        bucket: TokenBucket::new(config.rate_limit, config.rate_burst, now),
+        session: Session::new(SessionLimits::of(&door.config), now),
         pending: None,
-        throttled_until: None,
-        throttled_since: None,
         unsent: Bytes::new(),
-        write_deadline: None,
         closing: false,
-        config,
+        door,
     };
     async move {
-        match conn.run(&shutdown).await {
+        match conn.run().await {
             Ok(()) => tracing::debug!(%peer, "connection closed"),
             Err(error) => tracing::debug!(%peer, %error, "connection lost"),
         }
@@ -87,62 +89,50 @@ pub(crate) fn serve(
     }
 }
 
-struct Connection {
-    stream: TcpStream,
-    hub: HubHandle,
+/// What the stream did.
+enum Io {
+    Wrote(usize),
+    Read(usize),
+}
+
+struct Connection<S> {
+    stream: S,
     outbox: Outbox,
-    config: Arc<Config>,
+    door: Arc<Door>,
     /// Set once a name is registered; dropping it leaves the room.
     member: Option<Membership>,
     decoder: LineDecoder,
     /// Bytes read but not yet cut into frames. Empty, with no allocation,
     /// while the peer is idle.
     buf: BytesMut,
-    bad_frames: u32,
-    bucket: TokenBucket,
+    session: Session,
     /// A frame decoded but held back by the rate limit.
     pending: Option<ClientFrame>,
-    /// While set, nothing is read until this instant.
-    throttled_until: Option<Instant>,
-    /// When this client started being held back without a break.
-    throttled_since: Option<Instant>,
-    /// Bytes taken from the outbox and not yet taken by the socket.
+    /// Bytes taken from the outbox and not yet taken by the stream.
     unsent: Bytes,
-    /// Set while `unsent` waits for a full socket; the peer must have read
-    /// enough for it to go out by then.
-    write_deadline: Option<Instant>,
     /// The outbox was seen closed: no need to watch it any more.
     closing: bool,
 }
 
-impl Connection {
-    async fn run(&mut self, shutdown: &CancellationToken) -> io::Result<()> {
-        let register_deadline = Instant::now() + self.config.register_timeout;
-        let mut last_heard = Instant::now();
-        let mut next_ping = last_heard + self.config.ping_interval;
-        let mut ping_token = 0u64;
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    async fn run(&mut self) -> io::Result<()> {
         let mut batch = Vec::new();
         // One timer for every deadline, moved only when the earliest one
         // changes: re-arming a timer on each wake-up would cost every
         // delivery a trip through the timer wheel.
-        let timer = sleep_until(register_deadline.min(next_ping));
+        let timer = sleep_until(self.session.deadline());
         tokio::pin!(timer);
+        let shutdown = self.door.shutdown.clone();
         loop {
             if self.write(&mut batch)? {
-                let _ = self.stream.shutdown().await;
+                let _ = poll_fn(|cx| Pin::new(&mut self.stream).poll_shutdown(cx)).await;
                 return Ok(());
             }
-            let registered = self.member.is_some();
-            let throttled = self.throttled_until;
+            let registered = self.session.is_registered();
+            let throttled = self.session.is_throttled();
             let writing = !self.unsent.is_empty();
             let closing = self.closing;
-            let mut deadline = next_ping;
-            if !registered {
-                deadline = deadline.min(register_deadline);
-            }
-            for until in [throttled, self.write_deadline].into_iter().flatten() {
-                deadline = deadline.min(until);
-            }
+            let deadline = self.session.deadline();
             if timer.deadline() != deadline {
                 timer.as_mut().reset(deadline);
             }
@@ -150,67 +140,37 @@ impl Connection {
                 // Registered members are told of shutdown by the hub, which
                 // closes their outbox after the notice.
                 _ = shutdown.cancelled(), if !registered => {
-                    self.say_bye("server shutting down");
+                    self.say_bye("shutdown", "server shutting down");
                 }
-                // While a write waits for the socket, new frames wait in
+                // While a write waits for the stream, new frames wait in
                 // the outbox (and batch up); only closing matters.
                 _ = poll_fn(|cx| self.outbox.poll_ready(cx, !writing)), if !closing => {
                     self.closing = self.outbox.is_closed();
                 }
-                _ = poll_fn(|cx| self.stream.poll_write_ready(cx)), if writing => {}
-                _ = &mut timer => {
-                    let now = Instant::now();
-                    if self.write_deadline.is_some_and(|until| now >= until) {
-                        self.set_leave_reason(LeaveReason::TooSlow);
-                        return Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out"));
-                    }
-                    if !registered && now >= register_deadline {
-                        self.error("timeout", "no name was registered in time");
-                        self.say_bye("registration timed out");
-                    }
-                    if throttled.is_some_and(|until| now >= until) {
-                        self.throttled_until = None;
+                io = poll_fn(|cx| poll_io(cx, &mut self.stream, &self.unsent, &mut self.buf, !throttled)), if writing || !throttled => match io? {
+                    Io::Wrote(n) => self.wrote(n)?,
+                    Io::Read(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                    Io::Read(_) => {
+                        self.session.heard(Instant::now());
                         self.process().await;
                     }
-                    if now >= next_ping {
-                        if last_heard.elapsed() >= self.config.ping_timeout {
-                            self.set_leave_reason(LeaveReason::TimedOut);
-                            return Err(io::Error::new(io::ErrorKind::TimedOut, "ping timeout"));
+                },
+                _ = &mut timer => {
+                    let due = self.session.due(Instant::now());
+                    if let Some(fault) = due.close {
+                        if self.fault(fault) {
+                            return Err(io::Error::new(io::ErrorKind::TimedOut, "stopped answering"));
                         }
-                        if last_heard.elapsed() >= self.config.ping_interval {
-                            ping_token += 1;
-                            self.send(&ServerFrame::Ping { token: ping_token });
-                        }
-                        next_ping = now + self.config.ping_interval;
                     }
-                }
-                readable = poll_fn(|cx| self.stream.poll_read_ready(cx)), if throttled.is_none() => {
-                    readable?;
-                    if self.read()? {
-                        last_heard = Instant::now();
+                    if let Some(token) = due.ping {
+                        self.send(&ServerFrame::Ping { token });
+                    }
+                    if due.resume {
                         self.process().await;
                     }
                 }
             }
         }
-    }
-
-    /// Reads what is available. Returns whether any bytes arrived; end of
-    /// stream is an error.
-    fn read(&mut self) -> io::Result<bool> {
-        self.buf.reserve(READ_CHUNK);
-        let result = match self.stream.try_read_buf(&mut self.buf) {
-            Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(e),
-        };
-        if self.buf.is_empty() {
-            // A wake-up with nothing to read (readiness can be stale): do
-            // not keep the buffer just reserved for an idle peer.
-            self.buf = BytesMut::new();
-        }
-        result
     }
 
     /// Handles buffered frames until the buffer is empty, the rate limit
@@ -227,21 +187,27 @@ impl Connection {
                     Ok(Some(frame)) => (frame, false),
                     Ok(None) => break,
                     Err(e @ DecodeError::TooLong { .. }) => {
-                        self.error("frame_too_long", &e.to_string());
-                        self.say_bye("frame too long");
+                        self.error("frame_too_long", &e.to_string(), None);
+                        self.fault(Fault::FrameTooLong);
                         continue;
                     }
                     Err(e) => {
-                        self.bad_frame(&e);
+                        self.bad_frame(&e.to_string(), None);
                         continue;
                     }
                 },
             };
-            if !matches!(frame, ClientFrame::Pong { .. }) && !self.admit_by_rate(&frame, waited) {
-                self.pending = Some(frame);
-                return;
+            match self.session.admit(Instant::now(), waited) {
+                Admit::Now => self.handle(frame).await,
+                Admit::Later => {
+                    self.pending = Some(frame);
+                    return;
+                }
+                Admit::Close(fault) => {
+                    tracing::info!("disconnecting a flooding client");
+                    self.fault(fault);
+                }
             }
-            self.handle(frame).await;
         }
         if self.buf.is_empty() {
             // Give the allocation back while the peer is quiet.
@@ -249,99 +215,110 @@ impl Connection {
         }
     }
 
-    /// Applies the rate limit to `frame` (`waited` if it was already held
-    /// back once): true if it may be handled now.
-    fn admit_by_rate(&mut self, frame: &ClientFrame, waited: bool) -> bool {
-        let now = Instant::now();
-        match self.bucket.take(now) {
-            Ok(()) => {
-                if !waited {
-                    // A fresh frame found a token: the client is within its
-                    // rate again.
-                    self.throttled_since = None;
-                }
-                true
-            }
-            Err(when) => {
-                let since = *self.throttled_since.get_or_insert(now);
-                if now.duration_since(since) >= self.config.flood_kick_after {
-                    tracing::info!(?frame, "disconnecting a flooding client");
-                    self.set_leave_reason(LeaveReason::Kicked);
-                    self.error("flood", "you are sending faster than the room allows");
-                    self.say_bye("flooding");
-                    return true;
-                }
-                self.throttled_until = Some(when);
-                false
-            }
-        }
-    }
-
     async fn handle(&mut self, frame: ClientFrame) {
         if self.outbox.is_closed() {
             return;
         }
-        match (frame, &self.member) {
-            (ClientFrame::Join { name }, None) => {
-                // Boxed: it happens once per connection, and kept inline it
-                // would make every connection's task bigger for its whole
-                // life.
-                let register = Box::pin(self.hub.register(name.clone(), self.outbox.clone()));
-                match register.await {
-                    Ok(Ok(member)) => self.member = Some(member),
-                    Ok(Err(e)) => self.send(&ServerFrame::NameRejected {
-                        name,
-                        reason: e.to_string(),
-                    }),
-                    Err(_) => self.say_bye("server shutting down"),
+        let label = match frame.label() {
+            Some(label) if label.len() > MAX_LABEL_LEN => {
+                let text = format!("a label is at most {MAX_LABEL_LEN} bytes");
+                return self.bad_frame(&text, None);
+            }
+            label => label.map(Label::from),
+        };
+        let command = match frame {
+            ClientFrame::Join { name, .. } => return self.join(name, label).await,
+            ClientFrame::Ping { token } => return self.send(&ServerFrame::Pong { token }),
+            ClientFrame::Pong { token } => {
+                if let Err(Some(fault)) = self.session.pong(token) {
+                    self.fault(fault);
                 }
+                return;
             }
-            (ClientFrame::Join { .. }, Some(_)) => {
-                self.error("already_joined", "you are already in the room");
+            ClientFrame::Unknown => {
+                return self.error("unknown_frame", "unknown frame type", None);
             }
-            (ClientFrame::Input { text }, Some(member)) => {
-                if self.hub.input(member, text).await.is_err() {
-                    self.say_bye("server shutting down");
-                }
-            }
-            (ClientFrame::Input { .. }, None) => {
-                self.error("not_joined", "choose a name first (a join frame)");
-            }
-            (ClientFrame::Ping { token }, _) => self.send(&ServerFrame::Pong { token }),
-            (ClientFrame::Pong { .. }, _) => {}
-            (ClientFrame::Unknown, _) => self.error("unknown_frame", "unknown frame type"),
+            ClientFrame::Input { text, .. } => match typed::parse(&text) {
+                Ok(command) => command,
+                Err(e) => return self.error(e.code(), &e.to_string(), label.as_deref()),
+            },
+            ClientFrame::Say { text, .. } => Command::Say { text },
+            ClientFrame::Whisper { to, text, .. } => Command::Whisper { to, text },
+            ClientFrame::List { .. } => Command::List,
+        };
+        let Some(member) = &self.member else {
+            let text = "choose a name first (a join frame)";
+            return self.error("not_joined", text, label.as_deref());
+        };
+        if self.door.hub.command(member, command, label).await.is_err() {
+            self.say_bye("shutdown", "server shutting down");
         }
     }
 
-    /// A frame we could not parse. Before registration it means the peer is
-    /// not a lanchat client at all (an HTTP request, a TLS hello, noise), so
-    /// it is closed at once; after, a few mistakes are tolerated.
-    fn bad_frame(&mut self, e: &DecodeError) {
-        self.error("bad_frame", &e.to_string());
-        self.bad_frames += 1;
-        if self.member.is_none() {
-            self.say_bye("this is a lanchat server; that was not a lanchat frame");
-        } else if self.bad_frames > MAX_BAD_FRAMES {
-            self.set_leave_reason(LeaveReason::Kicked);
-            self.say_bye("too many malformed frames");
+    async fn join(&mut self, name: String, label: Option<Label>) {
+        if self.member.is_some() {
+            let text = "you are already in the room";
+            return self.error("already_joined", text, label.as_deref());
+        }
+        let request = JoinRequest {
+            room: lanchat_core::RoomId::MAIN,
+            name: name.clone(),
+            label: label.clone(),
+            outbox: self.outbox.clone(),
+            format: self.door.format.clone() as Arc<dyn WireFormat>,
+        };
+        // Boxed: it happens once per connection, and kept inline it would
+        // make every connection's task bigger for its whole life.
+        match Box::pin(self.door.hub.join(request)).await {
+            Ok(Ok(member)) => {
+                self.member = Some(member);
+                self.session.registered();
+            }
+            Ok(Err(e)) => self.send(&ServerFrame::NameRejected {
+                name: shown(&name, MAX_NAME_SHOWN),
+                code: e.code().into(),
+                reason: e.to_string(),
+                label: label.map(|l| l.to_string()),
+            }),
+            Err(_) => self.say_bye("shutdown", "server shutting down"),
         }
     }
 
-    fn set_leave_reason(&mut self, reason: LeaveReason) {
+    /// A frame we could not parse.
+    fn bad_frame(&mut self, text: &str, label: Option<&str>) {
+        self.error("bad_frame", &shown(text, 200), label);
+        if let Some(fault) = self.session.bad_frame() {
+            self.fault(fault);
+        }
+    }
+
+    /// Ends the connection for `fault`: says why if the peer can still be
+    /// told, and sets the departure's reason. Returns true when the peer
+    /// cannot be told, and the connection should end at once.
+    fn fault(&mut self, fault: Fault) -> bool {
         if let Some(member) = &mut self.member {
-            member.set_reason(reason);
+            member.set_reason(fault.leave_reason());
+        }
+        if let Some((code, text)) = fault.error() {
+            self.error(code, text, None);
+        }
+        match fault.bye() {
+            Some((code, reason)) => {
+                self.say_bye(code, reason);
+                false
+            }
+            None => true,
         }
     }
 
-    /// Writes what the socket takes now, without waiting: what is left of
+    /// Writes what the stream takes now, without waiting: what is left of
     /// the last batch, then everything queued since, as one batch. Returns
     /// whether the connection should end (outbox closed, all written).
     fn write(&mut self, batch: &mut Vec<Bytes>) -> io::Result<bool> {
+        let mut cx = Context::from_waker(Waker::noop());
         loop {
             if self.unsent.is_empty() {
-                // Each batch gets its own deadline, so a slow reader that
-                // keeps making progress is not cut off.
-                self.write_deadline = None;
+                self.session.write_done();
                 let closed = self.outbox.drain_into(batch);
                 if batch.is_empty() {
                     return Ok(closed);
@@ -355,54 +332,117 @@ impl Connection {
                     *batch = Vec::new();
                 }
             }
-            match self.stream.try_write(&self.unsent) {
-                Ok(n) if n == self.unsent.len() => {
-                    // Not advanced to empty: that would keep the buffer.
-                    self.unsent = Bytes::new();
-                }
-                Ok(n) => self.unsent.advance(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.write_deadline
-                        .get_or_insert_with(|| Instant::now() + self.config.write_timeout);
+            match Pin::new(&mut self.stream).poll_write(&mut cx, &self.unsent) {
+                Poll::Ready(written) => self.wrote(written?)?,
+                Poll::Pending => {
+                    // Each batch gets its own deadline, so a slow reader
+                    // that keeps making progress is not cut off.
+                    self.session.write_blocked(Instant::now());
                     return Ok(false);
                 }
-                Err(e) => return Err(e),
             }
         }
     }
 
-    fn send(&self, frame: &ServerFrame) {
-        // Our own replies are tiny; if even they overflow, the hub will
-        // find the queue full on its next push and drop the client.
-        let _ = self.outbox.push(encode(frame));
+    /// Takes `n` written bytes off the unsent batch.
+    fn wrote(&mut self, n: usize) -> io::Result<()> {
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if n >= self.unsent.len() {
+            // Not advanced to empty: that would keep the buffer.
+            self.unsent = Bytes::new();
+        } else {
+            self.unsent.advance(n);
+        }
+        Ok(())
     }
 
-    fn error(&self, code: &str, text: &str) {
+    fn send(&self, frame: &ServerFrame) {
+        let mut out = Vec::new();
+        self.door.format.push(frame, &mut out);
+        // Our own replies are tiny; if even they overflow, the hub will
+        // find the queue full on its next push and drop the client.
+        let _ = self.outbox.push(Bytes::from(out));
+    }
+
+    fn error(&self, code: &str, text: &str, label: Option<&str>) {
         self.send(&ServerFrame::Error {
             code: code.into(),
             text: text.into(),
+            label: label.map(str::to_owned),
         });
     }
 
     /// Queues a goodbye and closes the outbox, so the connection ends once
     /// it is written.
-    fn say_bye(&mut self, reason: &str) {
+    fn say_bye(&mut self, code: &str, reason: &str) {
         self.send(&ServerFrame::Bye {
+            code: code.into(),
             reason: reason.into(),
         });
         self.outbox.close();
     }
 }
 
+/// Waits for the stream to take some of `unsent` (if any) or to deliver
+/// bytes into `buf` (if `reading`), whichever comes first.
+fn poll_io<S: AsyncRead + AsyncWrite + Unpin>(
+    cx: &mut Context<'_>,
+    stream: &mut S,
+    unsent: &Bytes,
+    buf: &mut BytesMut,
+    reading: bool,
+) -> Poll<io::Result<Io>> {
+    if !unsent.is_empty() {
+        if let Poll::Ready(written) = Pin::new(&mut *stream).poll_write(cx, unsent) {
+            return Poll::Ready(written.map(Io::Wrote));
+        }
+    }
+    if reading {
+        if let Poll::Ready(read) = poll_read_into(stream, cx, buf) {
+            return Poll::Ready(read.map(Io::Read));
+        }
+    }
+    Poll::Pending
+}
+
+/// Reads what the stream has into `buf`, through a buffer on the stack so
+/// that an idle connection keeps no read buffer of its own.
+fn poll_read_into<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+    let mut read = ReadBuf::uninit(&mut chunk);
+    match Pin::new(stream).poll_read(cx, &mut read) {
+        Poll::Ready(Ok(())) => {
+            buf.extend_from_slice(read.filled());
+            Poll::Ready(Ok(read.filled().len()))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// At most `max` characters of `text`, marked if cut.
+fn shown(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 /// Turns a connection away before any state exists for it: the greeting
 /// (so the client knows it reached lanchat) and a goodbye with the reason,
 /// written without waiting, then closed.
-pub(crate) fn refuse(stream: TcpStream, greeting: &Bytes, reason: &str) {
-    let bye = encode(&ServerFrame::Bye {
+pub(crate) fn refuse(stream: tokio::net::TcpStream, door: &Door, code: &str, reason: &str) {
+    let mut out = door.greeting.to_vec();
+    let bye = ServerFrame::Bye {
+        code: code.into(),
         reason: reason.into(),
-    });
-    let mut out = Vec::with_capacity(greeting.len() + bye.len());
-    out.extend_from_slice(greeting);
-    out.extend_from_slice(&bye);
+    };
+    door.format.push(&bye, &mut out);
     let _ = stream.try_write(&out);
 }

@@ -1,16 +1,21 @@
-//! The lanchat server: one task that owns the room, and the TCP transport
-//! that connects people to it.
+//! The lanchat server: one task that owns the room (the hub), the door API
+//! through which connections reach it, and the lanchat TCP door.
 //!
 //! # Layout
 //!
 //! - [`run`] (here): the accept loop and the shutdown sequence.
 //! - [`config`]: every limit and timer, with defaults.
+//! - [`door`]: the door API: [`door::Hub`], [`door::Session`],
+//!   [`door::WireFormat`], [`door::Outbox`]. Every door is built on it.
 //! - `hub`: the task that owns the [`lanchat_core::Room`] and fans events out.
+//! - `session`: the sans-IO rules of every connection (deadlines, rate,
+//!   keepalive, bad frames).
 //! - `outbox`: each connection's bounded outbound queue.
 //! - `admission`: limits on connections in total and per address.
 //! - `rate`: the token bucket behind the per-client rate limit.
-//! - `connection`: one TCP connection, from greeting to goodbye.
-//! - `convert`: room events to wire frames.
+//! - `connection`: the lanchat door: one connection, from greeting to
+//!   goodbye, over any byte stream.
+//! - [`json_format`]: room events as lanchat JSON lines.
 //! - `memory`: giving the allocator's free pages back after a burst.
 //!
 //! **Architecture invariant:** the hub never waits on a connection. It
@@ -25,18 +30,19 @@
 mod admission;
 pub mod config;
 mod connection;
-mod convert;
+pub mod door;
 mod hub;
+pub mod json_format;
 mod memory;
 mod outbox;
 mod rate;
+mod session;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use lanchat_proto::{encode, Greeting};
+use lanchat_proto::{encode, Greeting, Limits};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -44,17 +50,31 @@ use tokio_util::task::TaskTracker;
 /// Internals exposed for the benchmarks in `benches/`, not a stable API.
 #[doc(hidden)]
 pub mod bench_api {
-    pub use crate::convert::frame_of;
     pub use crate::outbox::Outbox;
 }
 
 use admission::Admission;
 pub use config::{Config, PeerFilter};
+use connection::Door;
+use json_format::JsonLines;
 pub use memory::tune_allocator;
 
 /// The reason given to a peer outside the server's networks.
 const NOT_ALLOWED: &str =
     "this room only admits computers on the server's own network (the server can allow more with --allow)";
+
+/// The limits a client is told in the welcome.
+pub fn advertised_limits(config: &Config) -> Limits {
+    Limits {
+        text: config.max_text_len,
+        name: lanchat_core::name::MAX_NAME_CHARS,
+        frame_in: config.max_frame_len,
+        frame_out: lanchat_proto::limits::MAX_FRAME_LEN,
+        rate: config.rate_limit,
+        burst: config.rate_burst,
+        label: lanchat_proto::limits::MAX_LABEL_LEN,
+    }
+}
 
 /// Serves the room on `listener` until `shutdown` completes, then tells
 /// everyone the server is going away, flushes their queues and returns.
@@ -63,7 +83,15 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     let hub = hub::spawn(&config, &tracker, token.clone());
-    let greeting: Bytes = encode(&Greeting::new(&config.room, &config.server_name));
+    let greeting = Greeting::new(&config.room, &config.server_name).with_software(&config.software);
+    let door = Arc::new(Door {
+        hub,
+        format: Arc::new(JsonLines::new(advertised_limits(&config))),
+        // Our own greeting always encodes.
+        greeting: encode(&greeting).unwrap_or_default(),
+        shutdown: token.clone(),
+        config: config.clone(),
+    });
     let admission = Admission::new(config.max_clients, config.max_per_ip);
 
     tokio::pin!(shutdown);
@@ -77,27 +105,19 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
                     let allowed = config.peer_filter.as_ref().is_none_or(|f| (f.0)(peer.ip()));
                     if !allowed {
                         tracing::info!(%peer, "refused: not on this server's networks");
-                        connection::refuse(stream, &greeting, NOT_ALLOWED);
+                        connection::refuse(stream, &door, "not_allowed", NOT_ALLOWED);
                         continue;
                     }
                     let ticket = match admission.admit(peer.ip()) {
                         Ok(ticket) => ticket,
                         Err(refusal) => {
                             tracing::debug!(%peer, reason = refusal.reason(), "refused");
-                            connection::refuse(stream, &greeting, refusal.reason());
+                            connection::refuse(stream, &door, refusal.code(), refusal.reason());
                             continue;
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    tracker.spawn(connection::serve(
-                        stream,
-                        peer,
-                        hub.clone(),
-                        config.clone(),
-                        greeting.clone(),
-                        token.clone(),
-                        ticket,
-                    ));
+                    tracker.spawn(connection::serve(stream, peer, door.clone(), ticket));
                 }
                 Err(error) => {
                     // Typically EMFILE: back off instead of spinning, and keep
@@ -114,7 +134,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     }
     tracing::info!("shutting down");
     drop(listener);
-    drop(hub);
+    drop(door);
     token.cancel();
     tracker.close();
     if tokio::time::timeout(config.shutdown_grace, tracker.wait())

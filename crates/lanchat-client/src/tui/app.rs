@@ -17,8 +17,13 @@ const HISTORY: usize = 500;
 /// Lines scrolled per mouse wheel step.
 const WHEEL_STEP: usize = 3;
 
-/// Commands offered by Tab completion (the server's, plus `/bell`).
-pub const COMMANDS: &[&str] = &["/w", "/list", "/commands", "/help", "/x", "/quit", "/bell"];
+/// Commands of this client itself, offered by Tab completion beside the
+/// server's (which it learns from the server's `commands` answer).
+pub const LOCAL_COMMANDS: &[&str] = &["/bell"];
+
+/// The label on the request for the command list made at welcome: its
+/// answer fills Tab completion and is not shown.
+pub const COMMANDS_LABEL: &str = "commands";
 
 /// What the app is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +70,9 @@ pub enum Effect {
     PickRoom(usize),
     /// Ring the terminal bell.
     Bell,
+    /// Ask the server for its commands, labelled [`COMMANDS_LABEL`], to
+    /// complete them.
+    FetchCommands,
 }
 
 /// Why the app ended.
@@ -115,6 +123,8 @@ pub struct App {
     history_pos: Option<usize>,
     draft: String,
     completion: Option<Completion>,
+    /// What Tab completes after a `/`: the server's commands and ours.
+    pub commands: Vec<String>,
     /// A first Ctrl-C on an empty line; a second one quits.
     ctrl_c_armed: bool,
     /// We asked to leave; the server's goodbye (or its closing) ends us.
@@ -142,6 +152,7 @@ impl App {
             history_pos: None,
             draft: String::new(),
             completion: None,
+            commands: LOCAL_COMMANDS.iter().map(|c| (*c).to_owned()).collect(),
             ctrl_c_armed: false,
             quitting: false,
         }
@@ -231,8 +242,20 @@ impl App {
     }
 
     fn server_frame(&mut self, frame: ServerFrame, now: &str, effects: &mut Vec<Effect>) {
+        // A room event is shown at the server's time when it says.
+        let stamped = frame.ts().and_then(local_time);
+        let now = stamped.as_deref().unwrap_or(now);
         match frame {
-            ServerFrame::Welcome { name, room, users } => {
+            ServerFrame::Welcome {
+                name,
+                room,
+                users,
+                caps,
+                ..
+            } => {
+                if caps.iter().any(|c| c == "labels") {
+                    effects.push(Effect::FetchCommands);
+                }
                 self.me = Some(name.clone());
                 self.room = inert(&room).into_owned();
                 self.users = users;
@@ -259,17 +282,21 @@ impl App {
                 );
             }
             ServerFrame::NameRejected { reason, .. } => self.ask_name(now, Some(&reason)),
-            ServerFrame::Joined { name } => {
+            ServerFrame::Joined { name, .. } => {
                 self.notice(now, format!("{} joined", inert(&name)));
                 self.users.push(name);
                 self.sort_users();
             }
-            ServerFrame::Left { name, reason } => {
+            ServerFrame::Left { name, reason, .. } => {
                 self.users.retain(|u| *u != name);
                 self.notice(now, format!("{} {}", inert(&name), departure(reason)));
             }
-            ServerFrame::Message { from, text } => {
-                let mine = self.me.as_deref() == Some(from.as_str());
+            ServerFrame::Message {
+                from, text, label, ..
+            } => {
+                // The server labels only the sender's own copy; a revision 1
+                // server labels nothing, and then the name tells.
+                let mine = label.is_some() || self.me.as_deref() == Some(from.as_str());
                 let mention = !mine && self.me.as_deref().is_some_and(|me| mentions(&text, me));
                 if !mine && (self.bell == Bell::All || (self.bell == Bell::Mentions && mention)) {
                     effects.push(Effect::Bell);
@@ -285,9 +312,15 @@ impl App {
                     text,
                 );
             }
-            ServerFrame::Whisper { from, to, text } => {
+            ServerFrame::Whisper {
+                from,
+                to,
+                text,
+                label,
+                ..
+            } => {
                 let text = inert(&text).into_owned();
-                if self.me.as_deref() == Some(from.as_str()) {
+                if label.is_some() || self.me.as_deref() == Some(from.as_str()) {
                     self.push(now, Kind::WhisperOut { to }, text);
                 } else {
                     if self.bell != Bell::Off {
@@ -296,7 +329,7 @@ impl App {
                     self.push(now, Kind::WhisperIn { from }, text);
                 }
             }
-            ServerFrame::Users { users } => {
+            ServerFrame::Users { users, .. } => {
                 let list: Vec<String> = users.iter().map(|u| inert(u).into_owned()).collect();
                 self.notice(
                     now,
@@ -305,7 +338,18 @@ impl App {
                 self.users = users;
                 self.sort_users();
             }
-            ServerFrame::Commands { commands } => {
+            ServerFrame::Commands { commands, label } => {
+                self.commands = commands
+                    .iter()
+                    .filter_map(|c| c.usage.split_whitespace().next())
+                    .filter(|w| w.starts_with('/') && !w.starts_with("//"))
+                    .map(|w| inert(w).into_owned())
+                    .chain(LOCAL_COMMANDS.iter().map(|c| (*c).to_owned()))
+                    .take(256)
+                    .collect();
+                if label.as_deref() == Some(COMMANDS_LABEL) {
+                    return;
+                }
                 self.notice(now, "Commands:".into());
                 for c in commands {
                     self.notice(now, format!("  {}  {}", inert(&c.usage), inert(&c.help)));
@@ -316,8 +360,10 @@ impl App {
                 );
             }
             ServerFrame::Error { text, .. } => self.error(now, inert(&text).into_owned()),
-            ServerFrame::Notice { text } => self.notice(now, format!("server: {}", inert(&text))),
-            ServerFrame::Bye { reason } => {
+            ServerFrame::Notice { text, .. } => {
+                self.notice(now, format!("server: {}", inert(&text)))
+            }
+            ServerFrame::Bye { reason, .. } => {
                 if self.quitting {
                     self.exit = Some(Exit::Quit);
                 } else {
@@ -555,7 +601,7 @@ impl App {
         }
         let lower = word.to_lowercase();
         let candidates: Vec<String> = if word.starts_with('/') && start == 0 {
-            COMMANDS
+            self.commands
                 .iter()
                 .filter(|c| c.starts_with(&lower))
                 .map(|c| format!("{c} "))
@@ -627,4 +673,15 @@ pub fn mentions(text: &str, name: &str) -> bool {
         let after = text[i + m.len()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
+}
+
+/// A server timestamp as the local `HH:MM` it shows as.
+fn local_time(ts: &str) -> Option<String> {
+    let ms = lanchat_proto::time::parse_ms(ts)?;
+    let utc = chrono::DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)?;
+    Some(
+        utc.with_timezone(&chrono::Local)
+            .format("%H:%M")
+            .to_string(),
+    )
 }

@@ -5,7 +5,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use lanchat_proto::ServerFrame;
 
 /// Something that happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A key press.
     Key(KeyEvent),

@@ -15,9 +15,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
-use crate::connection::Connection;
+use crate::connection::{Connection, CLIENT_CAPS};
 use crate::error::ClientError;
-use crate::tui::app::{App, Effect, Exit, Link};
+use crate::gather::Gather;
+use crate::tui::app::{App, Effect, Exit, Link, COMMANDS_LABEL};
 use crate::tui::event::Event;
 use crate::tui::{terminal, ui};
 
@@ -79,6 +80,8 @@ struct Session {
     addr: Option<String>,
     /// A name to send as soon as we are connected.
     pending_name: Option<String>,
+    /// Lines sent so far, for their labels.
+    sent: u64,
 }
 
 impl Session {
@@ -93,6 +96,7 @@ impl Session {
             rooms: Vec::new(),
             addr: None,
             pending_name: options.name,
+            sent: 0,
         }
     }
 
@@ -186,10 +190,20 @@ impl Session {
         let now = chrono::Local::now().format("%H:%M").to_string();
         for effect in self.app.handle(event, &now) {
             match effect {
-                Effect::Send(text) => self.send(ClientFrame::Input { text }).await,
+                Effect::Send(text) => {
+                    // Labelled, so the server's echo of it is known to be ours.
+                    self.sent += 1;
+                    let label = Some(format!("t{}", self.sent));
+                    self.send(ClientFrame::Input { text, label }).await
+                }
+                Effect::FetchCommands => {
+                    let text = "/commands".into();
+                    let label = Some(COMMANDS_LABEL.to_owned());
+                    self.send(ClientFrame::Input { text, label }).await
+                }
                 Effect::Join(name) => {
                     if self.app.link == Link::Connected && self.writer.is_some() {
-                        self.send(ClientFrame::Join { name }).await;
+                        self.send(join(name)).await;
                     } else if let Some(addr) = self.addr.clone() {
                         self.pending_name = Some(name);
                         self.spawn_connect(addr);
@@ -248,18 +262,22 @@ impl Session {
         });
         let (tx, pong) = (self.tx.clone(), wtx.clone());
         self.tasks.spawn(async move {
+            let mut gather = Gather::default();
             let lost = loop {
                 match reader.next().await {
                     Ok(Some(ServerFrame::Ping { token })) => {
                         let _ = pong.send(ClientFrame::Pong { token }).await;
                     }
                     Ok(Some(frame)) => {
+                        let Some(frame) = gather.gather(frame) else {
+                            continue;
+                        };
                         if tx.send(Incoming::App(Event::Server(frame))).await.is_err() {
                             return;
                         }
                     }
                     Ok(None) => break "the server closed the connection".to_owned(),
-                    Err(e) => break e.to_string(),
+                    Err(e) => break crate::error::describe(&e),
                 }
             };
             let _ = tx.send(Incoming::App(Event::Lost(lost))).await;
@@ -271,7 +289,7 @@ impl Session {
         })
         .await;
         match self.pending_name.take() {
-            Some(name) => self.send(ClientFrame::Join { name }).await,
+            Some(name) => self.send(join(name)).await,
             None if self.app.me.is_none() => {
                 let now = chrono::Local::now().format("%H:%M").to_string();
                 self.app.ask_name(&now, None);
@@ -284,7 +302,10 @@ impl Session {
     async fn finish(&mut self, exit: Exit) -> Result<(), ClientError> {
         if !self.app.quitting && self.app.link == Link::Connected {
             if let Some(writer) = &self.writer {
-                let bye = writer.send(ClientFrame::Input { text: "/x".into() });
+                let bye = writer.send(ClientFrame::Input {
+                    text: "/x".into(),
+                    label: None,
+                });
                 let _ = tokio::time::timeout(SIGNAL_GRACE, bye).await;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -294,6 +315,15 @@ impl Session {
             Exit::Quit => Ok(()),
             Exit::Lost(reason) => Err(ClientError::Disconnected(reason)),
         }
+    }
+}
+
+/// A `join` frame announcing what this client understands.
+fn join(name: String) -> ClientFrame {
+    ClientFrame::Join {
+        name,
+        caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
+        label: None,
     }
 }
 

@@ -7,7 +7,7 @@ use lanchat_proto::{LeaveReason, ServerFrame};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use super::app::{App, Bell, Effect, Exit, Mode};
+use super::app::{App, Bell, Effect, Exit, Mode, COMMANDS_LABEL};
 use super::editor::Editor;
 use super::event::Event;
 use super::ui;
@@ -43,6 +43,10 @@ fn in_room() -> App {
     connect(&mut app, "lab", "10.0.0.5:8081");
     app.handle(
         server(ServerFrame::Welcome {
+            more: false,
+            caps: vec![],
+            limits: None,
+            label: None,
             name: "alice".into(),
             room: "lab".into(),
             users: vec!["bob".into(), "李雷".into()],
@@ -66,6 +70,9 @@ fn enter(app: &mut App) -> Vec<Effect> {
 
 fn message(from: &str, text: &str) -> Event {
     server(ServerFrame::Message {
+        id: 0,
+        ts: String::new(),
+        label: None,
         from: from.into(),
         text: text.into(),
     })
@@ -113,6 +120,7 @@ fn ctrl_c_clears_then_asks_then_leaves() {
     assert!(app.quitting);
     app.handle(
         server(ServerFrame::Bye {
+            code: String::new(),
             reason: "goodbye".into(),
         }),
         NOW,
@@ -131,6 +139,7 @@ fn slash_x_leaves_and_server_loss_is_an_error_exit() {
     let mut app = in_room();
     app.handle(
         server(ServerFrame::Bye {
+            code: String::new(),
             reason: "server shutting down".into(),
         }),
         NOW,
@@ -170,6 +179,8 @@ fn tab_completes_names_and_commands_and_cycles() {
     let mut app = in_room();
     app.handle(
         server(ServerFrame::Joined {
+            id: 0,
+            ts: String::new(),
             name: "Bobby".into(),
         }),
         NOW,
@@ -179,7 +190,43 @@ fn tab_completes_names_and_commands_and_cycles() {
     app.handle(key(KeyCode::Tab), NOW);
     assert_eq!(app.editor.text(), "Bobby: ");
     assert_eq!(complete(&mut app, "/w 李"), "/w 李雷 ");
+    // Commands come from the server's answer to the labelled request made
+    // at welcome, which is not shown.
+    assert_eq!(complete(&mut app, "/li"), "/li");
+    let shown = app.transcript.len();
+    let usage = |u: &str| lanchat_proto::CommandHelp {
+        usage: u.into(),
+        help: "h".into(),
+    };
+    app.handle(
+        server(ServerFrame::Commands {
+            commands: vec![usage("/w NAME text"), usage("/list"), usage("//text")],
+            label: Some(COMMANDS_LABEL.into()),
+        }),
+        NOW,
+    );
+    assert_eq!(app.transcript.len(), shown, "the answer is not shown");
     assert_eq!(complete(&mut app, "/li"), "/list ");
+    assert_eq!(complete(&mut app, "/b"), "/bell ");
+    assert_eq!(complete(&mut app, "//"), "//");
+}
+
+#[test]
+fn a_server_with_labels_is_asked_for_its_commands_at_welcome() {
+    let mut app = App::new();
+    let effects = app.handle(
+        server(ServerFrame::Welcome {
+            more: false,
+            caps: vec!["labels".into()],
+            limits: None,
+            label: None,
+            name: "me".into(),
+            room: "lab".into(),
+            users: vec![],
+        }),
+        NOW,
+    );
+    assert_eq!(effects, [Effect::FetchCommands]);
 }
 
 #[test]
@@ -211,6 +258,9 @@ fn mentions_and_whispers_ring_the_bell_as_configured() {
     assert_eq!(app.handle(message("bob", "malice aforethought"), NOW), []);
     let whisper = || {
         server(ServerFrame::Whisper {
+            id: 0,
+            ts: String::new(),
+            label: None,
             from: "bob".into(),
             to: "alice".into(),
             text: "psst".into(),
@@ -233,12 +283,16 @@ fn the_user_list_follows_joins_and_departures() {
     assert_eq!(app.users, ["alice", "bob", "李雷"]);
     app.handle(
         server(ServerFrame::Joined {
+            id: 0,
+            ts: String::new(),
             name: "Carol".into(),
         }),
         NOW,
     );
     app.handle(
         server(ServerFrame::Left {
+            id: 0,
+            ts: String::new(),
             name: "bob".into(),
             reason: LeaveReason::Dropped,
         }),
@@ -299,6 +353,8 @@ fn a_refused_name_asks_again_and_room_choice_picks_by_key() {
     assert_eq!(enter(&mut app), [Effect::Join("bob".into())]);
     app.handle(
         server(ServerFrame::NameRejected {
+            code: String::new(),
+            label: None,
             name: "bob".into(),
             reason: "'bob' is already taken in this room".into(),
         }),
@@ -347,6 +403,9 @@ fn busy_room() -> App {
     app.handle(message("李雷", "你好！大家好 🎉🎉"), NOW);
     app.handle(
         server(ServerFrame::Whisper {
+            id: 0,
+            ts: String::new(),
+            label: None,
             from: "bob".into(),
             to: "alice".into(),
             text: "psst: pizza at 8".into(),
@@ -359,6 +418,8 @@ fn busy_room() -> App {
     );
     app.handle(
         server(ServerFrame::Joined {
+            id: 0,
+            ts: String::new(),
             name: "carol".into(),
         }),
         NOW,

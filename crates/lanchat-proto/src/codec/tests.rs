@@ -50,11 +50,14 @@ fn a_line_exactly_at_the_cap_is_accepted() {
 #[test]
 fn frames_round_trip() {
     let frame = ServerFrame::Whisper {
+        id: 0,
+        ts: String::new(),
+        label: None,
         from: "alice".into(),
         to: "bob".into(),
         text: "hi \u{1b}[2J".into(),
     };
-    let bytes = encode(&frame);
+    let bytes = encode(&frame).unwrap();
     assert!(bytes.ends_with(b"\n"));
     let mut buf = BytesMut::from(&bytes[..]);
     let back: ServerFrame = LineDecoder::default()
@@ -69,7 +72,13 @@ fn unknown_types_and_fields_are_tolerated() {
     let f: ClientFrame = decode(br#"{"type":"teleport","to":"mars"}"#).unwrap();
     assert_eq!(f, ClientFrame::Unknown);
     let f: ClientFrame = decode(br#"{"type":"input","text":"hi","extra":1}"#).unwrap();
-    assert_eq!(f, ClientFrame::Input { text: "hi".into() });
+    assert_eq!(
+        f,
+        ClientFrame::Input {
+            text: "hi".into(),
+            label: None
+        }
+    );
 }
 
 #[test]
@@ -94,7 +103,7 @@ fn blank_lines_are_skipped() {
 #[test]
 fn greeting_starts_with_magic_and_round_trips() {
     let g = Greeting::new("lab", "host1");
-    let bytes = encode(&g);
+    let bytes = encode(&g).unwrap();
     assert!(bytes.starts_with(crate::greeting::MAGIC));
     assert_eq!(Greeting::parse(&bytes[..bytes.len() - 1]), Ok(g));
 }
@@ -162,8 +171,8 @@ mod properties {
 
         #[test]
         fn any_input_frame_round_trips(text in any::<String>()) {
-            let frame = ClientFrame::Input { text };
-            let bytes = crate::encode(&frame);
+            let frame = ClientFrame::Input { text, label: None };
+            let bytes = crate::encode(&frame).unwrap();
             let back: ClientFrame = crate::codec::decode(&bytes[..bytes.len() - 1]).unwrap();
             prop_assert_eq!(back, frame);
         }
@@ -173,7 +182,7 @@ mod properties {
 #[test]
 fn greeting_check_decides_as_early_as_it_can() {
     use crate::GreetingCheck;
-    let g = encode(&Greeting::new("lab", "h"));
+    let g = encode(&Greeting::new("lab", "h")).unwrap();
     assert_eq!(Greeting::check(&g[..5]), GreetingCheck::Incomplete);
     assert_eq!(
         Greeting::check(b"HTTP/1.1"),

@@ -1,8 +1,8 @@
 //! The original design's behaviour, over real TCP.
 
-use lanchat_proto::{ClientFrame, LeaveReason, ServerFrame};
+use lanchat_proto::{LeaveReason, ServerFrame};
 
-use crate::support::{message, TestServer};
+use crate::support::{bye, join, message, TestServer};
 
 #[tokio::test]
 async fn greeting_identifies_the_room() {
@@ -19,14 +19,24 @@ async fn welcome_names_the_room_and_who_is_in_it_and_joins_are_announced() {
     let server = TestServer::start().await;
     let mut bob = server.join("bob").await;
     let mut alice = server.connect().await;
-    alice
-        .send(&ClientFrame::Join {
-            name: "alice".into(),
-        })
-        .await;
+    alice.send(&join("alice")).await;
     assert_eq!(
         alice.recv().await,
         ServerFrame::Welcome {
+            more: false,
+            caps: ["stamps", "labels", "structured", "split_users"]
+                .map(String::from)
+                .to_vec(),
+            limits: Some(lanchat_proto::Limits {
+                text: 4096,
+                name: 32,
+                frame_in: 16384,
+                frame_out: 16384,
+                rate: 5.0,
+                burst: 20,
+                label: 64,
+            }),
+            label: None,
             name: "alice".into(),
             room: "lab".into(),
             users: vec!["bob".into()],
@@ -35,6 +45,8 @@ async fn welcome_names_the_room_and_who_is_in_it_and_joins_are_announced() {
     assert_eq!(
         bob.recv().await,
         ServerFrame::Joined {
+            id: 0,
+            ts: String::new(),
             name: "alice".into()
         }
     );
@@ -46,28 +58,19 @@ async fn a_taken_name_is_refused_case_insensitively_and_another_can_be_tried() {
     let server = TestServer::start().await;
     let _alice = server.join("Alice").await;
     let mut c = server.connect().await;
-    c.send(&ClientFrame::Join {
-        name: "aLiCe".into(),
-    })
-    .await;
+    c.send(&join("aLiCe")).await;
     match c.recv().await {
         ServerFrame::NameRejected { reason, .. } => assert!(reason.contains("taken"), "{reason}"),
         other => panic!("expected a rejection, got {other:?}"),
     }
-    c.send(&ClientFrame::Join {
-        name: "bad name".into(),
-    })
-    .await;
+    c.send(&join("bad name")).await;
     match c.recv().await {
         ServerFrame::NameRejected { reason, .. } => {
             assert!(reason.contains("whitespace"), "{reason}")
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
-    c.send(&ClientFrame::Join {
-        name: "alice2".into(),
-    })
-    .await;
+    c.send(&join("alice2")).await;
     assert!(matches!(c.recv().await, ServerFrame::Welcome { .. }));
     server.shutdown().await;
 }
@@ -79,7 +82,7 @@ async fn two_clients_racing_for_one_name_exactly_one_wins() {
         let name = format!("racer{round}");
         let mut a = server.connect().await;
         let mut b = server.connect().await;
-        let join = ClientFrame::Join { name: name.clone() };
+        let join = join(name.clone());
         let (ra, rb) = tokio::join!(
             async {
                 a.send(&join).await;
@@ -148,6 +151,9 @@ async fn a_whisper_reaches_only_its_recipient() {
     let _ = bob.recv().await;
     alice.say("/w BOB meet at noon").await;
     let whisper = ServerFrame::Whisper {
+        id: 0,
+        ts: String::new(),
+        label: None,
         from: "alice".into(),
         to: "bob".into(),
         text: "meet at noon".into(),
@@ -198,7 +204,10 @@ async fn list_and_commands_answer_the_asker() {
     for ask in ["/commands", "/help"] {
         alice.say(ask).await;
         match alice.recv().await {
-            ServerFrame::Commands { commands } => {
+            ServerFrame::Commands {
+                label: None,
+                commands,
+            } => {
                 let usages: Vec<_> = commands.iter().map(|c| c.usage.as_str()).collect();
                 for want in ["/w NAME text", "/list", "/commands", "/x"] {
                     assert!(usages.contains(&want), "{usages:?}");
@@ -216,12 +225,7 @@ async fn quitting_is_announced_and_frees_the_name() {
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
     bob.say("/x").await;
-    assert_eq!(
-        bob.until_closed().await,
-        [ServerFrame::Bye {
-            reason: "goodbye".into()
-        }]
-    );
+    assert_eq!(bob.until_closed().await, [bye("quit", "goodbye")]);
     let _ = alice.recv().await; // bob joined
     alice.expect_left("bob", LeaveReason::Quit).await;
     let _bob_again = server.join("bob").await;
@@ -245,7 +249,11 @@ async fn a_dropped_connection_is_announced_once_and_frees_the_name() {
     let _bob_again = server.join("bob").await;
     assert_eq!(
         alice.recv().await,
-        ServerFrame::Joined { name: "bob".into() },
+        ServerFrame::Joined {
+            id: 0,
+            ts: String::new(),
+            name: "bob".into()
+        },
         "exactly one departure was announced"
     );
     drop(carol);
@@ -264,17 +272,15 @@ async fn shutdown_tells_everyone_and_closes() {
         alice.until_closed().await,
         [
             ServerFrame::Notice {
+                id: 0,
+                ts: String::new(),
                 text: "the server is shutting down".into()
             },
-            ServerFrame::Bye {
-                reason: "server shutting down".into()
-            }
+            bye("shutdown", "server shutting down")
         ]
     );
     assert_eq!(
         lurker.until_closed().await,
-        [ServerFrame::Bye {
-            reason: "server shutting down".into()
-        }]
+        [bye("shutdown", "server shutting down")]
     );
 }

@@ -24,7 +24,7 @@ async fn pair(server: &TestServer) -> (Client, Client) {
 
 fn bye_reason(frames: &[ServerFrame]) -> Option<&str> {
     frames.iter().find_map(|f| match f {
-        ServerFrame::Bye { reason } => Some(reason.as_str()),
+        ServerFrame::Bye { reason, .. } => Some(reason.as_str()),
         _ => None,
     })
 }
@@ -139,10 +139,12 @@ async fn a_silent_member_is_pinged_then_dropped_as_timed_out() {
             }
         }
     };
-    let left = answered.await;
+    let left = answered.await.unstamped();
     assert_eq!(
         left,
         ServerFrame::Left {
+            id: 0,
+            ts: String::new(),
             name: "ghost".into(),
             reason: LeaveReason::TimedOut
         }
@@ -160,6 +162,8 @@ async fn with_a_stalled_reader(server: &TestServer) -> (Client, Client, Client, 
     let _ = alice.recv().await;
     let _ = bob.recv().await;
     let gone = ServerFrame::Left {
+        id: 0,
+        ts: String::new(),
         name: "stalled".into(),
         reason: LeaveReason::TooSlow,
     };

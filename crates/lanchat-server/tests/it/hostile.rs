@@ -9,7 +9,7 @@ use lanchat_proto::{encode, ClientFrame, LeaveReason, ServerFrame};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::support::{message, Client, TestServer, PATIENCE};
+use crate::support::{bye, join, message, Client, TestServer, PATIENCE};
 
 /// Reads frames until one satisfies `pred`, skipping the rest.
 async fn until(c: &mut Client, pred: impl Fn(&ServerFrame) -> bool) -> ServerFrame {
@@ -21,9 +21,33 @@ async fn until(c: &mut Client, pred: impl Fn(&ServerFrame) -> bool) -> ServerFra
     }
 }
 
-fn open_fds() -> usize {
+/// How many sockets this process holds open on the server side of `port`
+/// (accepted connections, not the listener). Only this test's server
+/// listens on its port, so sockets of tests running beside it are never
+/// counted.
+fn server_sockets(port: u16) -> usize {
+    let local_port = format!(":{port:04X}");
+    let mut inodes = std::collections::HashSet::new();
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local address, state (0A: listening), inode
+            if let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            {
+                if local.ends_with(&local_port) && *state != "0A" && *inode != "0" {
+                    inodes.insert(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
     std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
+        .map(|dir| {
+            dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter(|target| inodes.contains(target.to_string_lossy().as_ref()))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -41,9 +65,11 @@ async fn a_flooder_is_slowed_then_kicked_while_others_are_served() {
     // 10,000 messages written as fast as the socket takes them.
     let mut burst = Vec::new();
     for i in 0..10_000 {
-        burst.extend_from_slice(&encode(&ClientFrame::Input {
+        let line = ClientFrame::Input {
             text: format!("spam {i}"),
-        }));
+            label: None,
+        };
+        burst.extend_from_slice(&encode(&line).unwrap());
     }
     let flood = tokio::spawn(async move {
         let _ = flooder.stream.write_all(&burst).await;
@@ -57,6 +83,8 @@ async fn a_flooder_is_slowed_then_kicked_while_others_are_served() {
     assert_eq!(
         left,
         ServerFrame::Left {
+            id: 0,
+            ts: String::new(),
             name: "flooder".into(),
             reason: LeaveReason::Kicked
         }
@@ -65,9 +93,7 @@ async fn a_flooder_is_slowed_then_kicked_while_others_are_served() {
         .await
         .unwrap()
         .unwrap();
-    assert!(frames.contains(&ServerFrame::Bye {
-        reason: "flooding".into()
-    }));
+    assert!(frames.contains(&bye("flood", "flooding")));
     let relayed = frames
         .iter()
         .filter(|f| matches!(f, ServerFrame::Message { .. }))
@@ -120,11 +146,7 @@ async fn two_thousand_connections_from_one_address_are_capped_and_chat_goes_on()
     drop(horde);
     // Places are given back: a newcomer can join again.
     let mut carol = server.connect().await;
-    carol
-        .send(&ClientFrame::Join {
-            name: "carol".into(),
-        })
-        .await;
+    carol.send(&join("carol")).await;
     assert!(matches!(carol.recv().await, ServerFrame::Welcome { .. }));
     server.shutdown().await;
 }
@@ -151,7 +173,9 @@ async fn two_thousand_idle_connections_do_not_slow_the_room_and_are_reaped() {
         let mut sink = Vec::new();
         let read = tokio::io::AsyncReadExt::read_to_end(s, &mut sink);
         tokio::time::timeout(PATIENCE, read).await.unwrap().unwrap();
-        assert!(sink.ends_with(b"{\"type\":\"bye\",\"reason\":\"registration timed out\"}\n"));
+        assert!(sink.ends_with(
+            b"{\"type\":\"bye\",\"code\":\"timeout\",\"reason\":\"registration timed out\"}\n"
+        ));
     }
     server.shutdown().await;
 }
@@ -169,7 +193,9 @@ async fn the_room_full_refusal_is_clear() {
     let text = String::from_utf8(sink).unwrap();
     assert!(text.starts_with("{\"lanchat\":1"), "{text}");
     assert!(
-        text.ends_with("{\"type\":\"bye\",\"reason\":\"the room is full\"}\n"),
+        text.ends_with(
+            "{\"type\":\"bye\",\"code\":\"room_full\",\"reason\":\"the room is full\"}\n"
+        ),
         "{text}"
     );
     server.shutdown().await;
@@ -186,9 +212,7 @@ async fn a_slowloris_is_closed_at_the_deadline_measured_from_accept() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     frames.extend(slow.until_closed().await);
-    assert!(frames.contains(&ServerFrame::Bye {
-        reason: "registration timed out".into()
-    }));
+    assert!(frames.contains(&bye("timeout", "registration timed out")));
     server.shutdown().await;
 }
 
@@ -210,14 +234,13 @@ async fn a_reset_in_the_middle_of_a_frame_drops_the_line_and_announces_once() {
 async fn connect_and_disconnect_churn_leaks_nothing() {
     let server = TestServer::with_config(|c| c.rate_limit = 0.0).await;
     let mut alice = server.join("alice").await;
-    let before = open_fds();
+    let port = server.addr.port();
+    let before = server_sockets(port);
+    assert_eq!(before, 1, "alice's connection");
     for round in 0..300 {
         let mut c = server.connect().await;
         if round % 2 == 0 {
-            c.send(&ClientFrame::Join {
-                name: format!("churn{round}"),
-            })
-            .await;
+            c.send(&join(format!("churn{round}"))).await;
             let _ = c.recv().await;
         }
         drop(c);
@@ -234,15 +257,18 @@ async fn connect_and_disconnect_churn_leaks_nothing() {
     }
     alice.expect_users(&["alice"]).await;
     // Server-side sockets are closed too (same process, so same fd table).
-    let mut after = open_fds();
+    let mut after = server_sockets(port);
     for _ in 0..50 {
         if after <= before {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        after = open_fds();
+        after = server_sockets(port);
     }
-    assert!(after <= before, "fds before {before}, after {after}");
+    assert_eq!(
+        after, before,
+        "server sockets before {before}, after {after}"
+    );
     server.shutdown().await;
 }
 

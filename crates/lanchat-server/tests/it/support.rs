@@ -62,7 +62,7 @@ impl TestServer {
     /// A client that has joined as `name` and read its welcome.
     pub async fn join(&self, name: &str) -> Client {
         let mut c = self.connect().await;
-        c.send(&ClientFrame::Join { name: name.into() }).await;
+        c.send(&join(name)).await;
         match c.recv().await {
             ServerFrame::Welcome { .. } => c,
             other => panic!("{name} expected a welcome, got {other:?}"),
@@ -124,11 +124,18 @@ impl Client {
     }
 
     pub async fn send(&mut self, frame: &ClientFrame) {
-        self.stream.write_all(&encode(frame)).await.unwrap();
+        self.stream
+            .write_all(&encode(frame).unwrap())
+            .await
+            .unwrap();
     }
 
     pub async fn say(&mut self, text: &str) {
-        self.send(&ClientFrame::Input { text: text.into() }).await;
+        self.send(&ClientFrame::Input {
+            text: text.into(),
+            label: None,
+        })
+        .await;
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
@@ -157,8 +164,9 @@ impl Client {
         Some(lanchat_proto::codec::decode(&line).expect("a valid frame"))
     }
 
-    /// The next frame other than a ping; panics if the connection closed.
-    pub async fn recv(&mut self) -> ServerFrame {
+    /// The next frame other than a ping, as it came; panics if the
+    /// connection closed.
+    pub async fn recv_stamped(&mut self) -> ServerFrame {
         loop {
             match self.try_recv().await {
                 Some(ServerFrame::Ping { .. }) => continue,
@@ -166,6 +174,12 @@ impl Client {
                 None => panic!("connection closed"),
             }
         }
+    }
+
+    /// The next frame other than a ping, without its id, time and label
+    /// (what it says); panics if the connection closed.
+    pub async fn recv(&mut self) -> ServerFrame {
+        self.recv_stamped().await.unstamped()
     }
 
     /// Resets the connection (SO_LINGER 0 sends RST, like a killed process
@@ -178,6 +192,8 @@ impl Client {
     /// Asserts the next frame announces `name` leaving for `reason`.
     pub async fn expect_left(&mut self, name: &str, reason: LeaveReason) {
         let want = ServerFrame::Left {
+            id: 0,
+            ts: String::new(),
             name: name.into(),
             reason,
         };
@@ -188,6 +204,8 @@ impl Client {
     pub async fn expect_users(&mut self, users: &[&str]) {
         self.say("/list").await;
         let want = ServerFrame::Users {
+            more: false,
+            label: None,
             users: users.iter().map(|u| u.to_string()).collect(),
         };
         assert_eq!(self.recv().await, want);
@@ -197,7 +215,7 @@ impl Client {
     pub async fn until_closed(&mut self) -> Vec<ServerFrame> {
         let mut frames = Vec::new();
         while let Some(f) = self.try_recv().await {
-            frames.push(f);
+            frames.push(f.unstamped());
         }
         frames
     }
@@ -205,7 +223,27 @@ impl Client {
 
 pub fn message(from: &str, text: &str) -> ServerFrame {
     ServerFrame::Message {
+        id: 0,
+        ts: String::new(),
+        label: None,
         from: from.into(),
         text: text.into(),
+    }
+}
+
+/// A `join` frame for `name`, with no capabilities or label.
+pub fn join(name: impl Into<String>) -> ClientFrame {
+    ClientFrame::Join {
+        name: name.into(),
+        caps: Vec::new(),
+        label: None,
+    }
+}
+
+/// A goodbye as the server sends it.
+pub fn bye(code: &str, reason: &str) -> ServerFrame {
+    ServerFrame::Bye {
+        code: code.into(),
+        reason: reason.into(),
     }
 }

@@ -1,0 +1,272 @@
+//! The lanchat wire format: room events as JSON lines
+//! ([`lanchat_proto::ServerFrame`]), converted by hand so that the room
+//! stays free of any wire format.
+
+use lanchat_core::{Event, LeaveReason};
+use lanchat_proto::codec::encode_into;
+use lanchat_proto::limits::SERVER_CAPS;
+use lanchat_proto::{frame, time, CommandHelp, Limits, ServerFrame};
+
+use crate::door::{EventRef, WireFormat};
+
+/// Encodes events as lanchat JSON lines, none longer than `max_frame`.
+#[derive(Debug, Clone)]
+pub struct JsonLines {
+    limits: Limits,
+}
+
+impl JsonLines {
+    /// The format for a server with these limits (sent in the welcome).
+    pub fn new(limits: Limits) -> Self {
+        JsonLines { limits }
+    }
+
+    /// Appends one frame. A frame that cannot be encoded, or that would be
+    /// longer than the limit, is replaced by an error frame: nothing ever
+    /// sends a frame the client must refuse.
+    pub fn push(&self, frame: &ServerFrame, out: &mut Vec<u8>) {
+        let start = out.len();
+        let written = encode_into(frame, out).is_ok();
+        if written && out.len() - start <= self.limits.frame_out {
+            return;
+        }
+        out.truncate(start);
+        tracing::error!("a frame could not be encoded within the limit; sent an error instead");
+        let _ = encode_into(
+            &ServerFrame::Error {
+                code: "internal".into(),
+                text: "the server could not send a reply".into(),
+                label: None,
+            },
+            out,
+        );
+    }
+
+    /// A user list as frames of at most the frame limit: the first is
+    /// made by `first` (the welcome or a `users` frame), the rest are
+    /// `users` frames; every frame but the last says `more`.
+    fn push_users(
+        &self,
+        users: &[String],
+        label: Option<&str>,
+        first: impl FnOnce(Vec<String>, bool) -> ServerFrame,
+        out: &mut Vec<u8>,
+    ) {
+        // Room for the frame's other fields; a name encodes to at most
+        // twice its bytes (escapes) plus quotes and a comma.
+        let budget = self.limits.frame_out.saturating_sub(2048).max(1024);
+        let mut chunks = Vec::new();
+        let mut chunk = Vec::new();
+        let mut size = 0;
+        for user in users {
+            let cost = 2 * user.len() + 3;
+            if size + cost > budget && !chunk.is_empty() {
+                chunks.push(std::mem::take(&mut chunk));
+                size = 0;
+            }
+            size += cost;
+            chunk.push(user.clone());
+        }
+        chunks.push(chunk);
+        let last = chunks.len() - 1;
+        let mut first = Some(first);
+        for (i, users) in chunks.into_iter().enumerate() {
+            let more = i < last;
+            let frame = match first.take() {
+                Some(make) => make(users, more),
+                None => ServerFrame::Users {
+                    users,
+                    more,
+                    label: label.map(str::to_owned),
+                },
+            };
+            self.push(&frame, out);
+        }
+    }
+}
+
+impl WireFormat for JsonLines {
+    fn encode(&self, e: EventRef<'_>, out: &mut Vec<u8>) {
+        let (id, ts) = match e.stamp {
+            Some(s) => (s.id, time::format_ms(s.ms)),
+            None => (0, String::new()),
+        };
+        let label = || e.label.map(str::to_owned);
+        let frame = match e.event {
+            Event::Welcome { name, room, users } => {
+                let caps = SERVER_CAPS.iter().map(|c| (*c).to_owned()).collect();
+                let make = |users, more| ServerFrame::Welcome {
+                    name: name.clone(),
+                    room: room.clone(),
+                    users,
+                    more,
+                    caps,
+                    limits: Some(self.limits),
+                    label: label(),
+                };
+                return self.push_users(users, e.label, make, out);
+            }
+            Event::Users { users } => {
+                let make = |users, more| ServerFrame::Users {
+                    users,
+                    more,
+                    label: label(),
+                };
+                return self.push_users(users, e.label, make, out);
+            }
+            Event::Joined { name } => ServerFrame::Joined {
+                id,
+                ts,
+                name: name.clone(),
+            },
+            Event::Left { name, reason } => ServerFrame::Left {
+                id,
+                ts,
+                name: name.clone(),
+                reason: leave_reason(*reason),
+            },
+            Event::Message { from, text } => ServerFrame::Message {
+                id,
+                ts,
+                from: from.clone(),
+                text: text.clone(),
+                label: label(),
+            },
+            Event::Whisper { from, to, text } => ServerFrame::Whisper {
+                id,
+                ts,
+                from: from.clone(),
+                to: to.clone(),
+                text: text.clone(),
+                label: label(),
+            },
+            Event::Notice { text } => ServerFrame::Notice {
+                id,
+                ts,
+                text: text.clone(),
+            },
+            Event::Commands { commands } => ServerFrame::Commands {
+                commands: commands
+                    .iter()
+                    .map(|c| CommandHelp {
+                        usage: c.usage.to_owned(),
+                        help: c.help.to_owned(),
+                    })
+                    .collect(),
+                label: label(),
+            },
+            Event::Error { code, text } => ServerFrame::Error {
+                code: (*code).to_owned(),
+                text: text.clone(),
+                label: label(),
+            },
+            Event::Bye { code, reason } => ServerFrame::Bye {
+                code: (*code).to_owned(),
+                reason: reason.clone(),
+            },
+        };
+        self.push(&frame, out);
+    }
+}
+
+fn leave_reason(reason: LeaveReason) -> frame::LeaveReason {
+    match reason {
+        LeaveReason::Quit => frame::LeaveReason::Quit,
+        LeaveReason::Dropped => frame::LeaveReason::Dropped,
+        LeaveReason::TimedOut => frame::LeaveReason::TimedOut,
+        LeaveReason::TooSlow => frame::LeaveReason::TooSlow,
+        LeaveReason::Kicked => frame::LeaveReason::Kicked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lanchat_core::{RoomId, Stamp};
+    use lanchat_proto::limits::MAX_FRAME_LEN;
+
+    use super::*;
+
+    fn format() -> JsonLines {
+        JsonLines::new(Limits {
+            text: 4096,
+            name: 32,
+            frame_in: MAX_FRAME_LEN,
+            frame_out: MAX_FRAME_LEN,
+            rate: 5.0,
+            burst: 20,
+            label: 64,
+        })
+    }
+
+    fn lines(event: &Event, stamp: Option<Stamp>, label: Option<&str>) -> Vec<String> {
+        let mut out = Vec::new();
+        format().encode(
+            EventRef {
+                room: RoomId::MAIN,
+                event,
+                stamp,
+                label,
+            },
+            &mut out,
+        );
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn room_events_carry_id_and_time_and_the_askers_label() {
+        let event = Event::Message {
+            from: "alice".into(),
+            text: "hi".into(),
+        };
+        let stamp = Some(Stamp {
+            id: 7,
+            ms: 1_795_767_861_123,
+        });
+        assert_eq!(
+            lines(&event, stamp, Some("x1")),
+            [
+                r#"{"type":"message","id":7,"ts":"2026-11-27T08:24:21.123Z","from":"alice","text":"hi","label":"x1"}"#
+            ]
+        );
+    }
+
+    /// 1,000 members with 32 four-byte characters each: about 128 KB of
+    /// names, split so that no frame passes the limit.
+    #[test]
+    fn a_huge_user_list_is_split_under_the_frame_limit() {
+        let users: Vec<String> = (0..1000)
+            .map(|i| format!("{}{i:04}", "𝔸".repeat(28)))
+            .collect();
+        let welcome = Event::Welcome {
+            name: "me".into(),
+            room: "lab".into(),
+            users: users.clone(),
+        };
+        for event in [
+            welcome,
+            Event::Users {
+                users: users.clone(),
+            },
+        ] {
+            let got = lines(&event, None, None);
+            assert!(got.len() > 8, "{}", got.len());
+            let mut names = Vec::new();
+            for (i, line) in got.iter().enumerate() {
+                assert!(line.len() < MAX_FRAME_LEN, "frame {i}: {}", line.len());
+                let frame: ServerFrame = serde_json::from_str(line).unwrap();
+                let (ServerFrame::Welcome { users, more, .. }
+                | ServerFrame::Users { users, more, .. }) = frame
+                else {
+                    panic!("{line}")
+                };
+                assert_eq!(more, i + 1 < got.len());
+                names.extend(users);
+            }
+            assert_eq!(names, users);
+        }
+    }
+}
