@@ -5,3 +5,4 @@ mod chat;
 mod faults;
 mod hostile;
 mod support;
+mod v2;

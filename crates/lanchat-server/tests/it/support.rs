@@ -158,6 +158,13 @@ impl Client {
         }
     }
 
+    /// The next line as raw JSON, pings included, or `None` once the
+    /// server closed the connection.
+    pub async fn try_recv_json(&mut self) -> Option<serde_json::Value> {
+        let line = self.recv_line().await?;
+        Some(serde_json::from_slice(&line).expect("a JSON line"))
+    }
+
     /// The next frame, or `None` once the server closed the connection.
     pub async fn try_recv(&mut self) -> Option<ServerFrame> {
         let line = self.recv_line().await?;
