@@ -67,11 +67,11 @@ pub fn message(proto: Proto, payload: &str, channel: &str, out: &mut Vec<u8>) {
 pub fn delivered(proto: Proto, line: &[u8]) -> Option<&[u8]> {
     match proto {
         Proto::Lanchat => {
-            const HEAD: &[u8] = b"{\"type\":\"message\",\"from\":\"";
-            const TEXT: &[u8] = b"\",\"text\":\"";
+            // Revision 2 puts `id` and `ts` between the type and the sender.
+            const HEAD: &[u8] = b"{\"type\":\"message\",";
+            const TEXT: &[u8] = b"\"text\":\"";
             let rest = line.strip_prefix(HEAD)?;
-            let name_end = memchr::memchr(b'"', rest)?;
-            let payload = rest[name_end..].strip_prefix(TEXT)?;
+            let payload = &rest[find(rest, TEXT)? + TEXT.len()..];
             let end = memchr::memchr(b'"', payload)?;
             Some(&payload[..end])
         }
@@ -172,6 +172,11 @@ mod tests {
         assert_eq!(p.len(), 40);
         let line = format!("{{\"type\":\"message\",\"from\":\"b3\",\"text\":\"{p}\"}}");
         let got = delivered(Proto::Lanchat, line.as_bytes()).unwrap();
+        assert_eq!(parse_payload(got), Some((3, 17, 123456)));
+        let v2 = format!(
+            "{{\"type\":\"message\",\"id\":9,\"ts\":\"2026-11-30T09:00:00.000Z\",\"from\":\"b3\",\"text\":\"{p}\"}}"
+        );
+        let got = delivered(Proto::Lanchat, v2.as_bytes()).unwrap();
         assert_eq!(parse_payload(got), Some((3, 17, 123456)));
         let irc = format!(":b3!b3@localhost PRIVMSG #lanchat :{p}\r");
         let got = delivered(Proto::Irc, irc.as_bytes()).unwrap();

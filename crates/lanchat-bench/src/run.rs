@@ -71,12 +71,14 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
             let a = args.clone();
             batch.spawn(async move { (i, join(&a, i).await) });
         }
-        while let Some(done) = batch.join_next().await {
+        // The deadline bounds the wait for each join, not a finished value;
+        // dropping `batch` on the way out aborts the joins still going.
+        while let Some(done) = timeout_at(deadline, batch.join_next())
+            .await
+            .context("joining took longer than --max-secs")?
+        {
             let (i, stream) = done?;
-            let stream = timeout_at(deadline, async { stream })
-                .await
-                .context("joining took longer than --max-secs")?
-                .with_context(|| format!("client {i} could not join"))?;
+            let stream = stream.with_context(|| format!("client {i} could not join"))?;
             let (read, write) = stream.into_split();
             let write = Arc::new(Mutex::new(write));
             tasks.spawn(receive(

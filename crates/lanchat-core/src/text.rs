@@ -1,8 +1,9 @@
 //! Message text: what may be relayed, decided once on the server so that
 //! no client has to trust another.
 //!
-//! Policy: text must be non-blank and at most [`MAX_TEXT_LEN`] bytes of
-//! UTF-8. Tabs become a space.
+//! Policy: text must be non-blank and at most the room's limit in bytes
+//! of UTF-8 (the server's configuration, capped by the wire protocol's
+//! `MAX_TEXT_LEN`). Tabs become a space.
 //! Other control characters (C0, DEL) are replaced with their visible
 //! Unicode "control picture" (`ESC` becomes `␛`), so an escape sequence
 //! arrives as inert text; C1 controls become `�`. Bidi overrides and
@@ -15,10 +16,6 @@
 use std::borrow::Cow;
 
 use unicode_normalization::char::is_combining_mark;
-
-/// The default largest message, in bytes of UTF-8 (matches the wire
-/// protocol's default cap).
-pub const MAX_TEXT_LEN: usize = 4096;
 
 /// The most combining marks kept in a row; more are dropped.
 pub const MAX_MARKS_IN_A_ROW: usize = 4;
@@ -59,13 +56,19 @@ pub fn clean(text: &str, max_len: usize) -> Result<Cow<'_, str>, TextError> {
     Ok(out)
 }
 
+/// The zero-width joiner and non-joiner: invisible, but emoji sequences
+/// and several scripts need them, so they are kept and shown as they are.
+pub fn is_joiner(c: char) -> bool {
+    matches!(c, '\u{200C}' | '\u{200D}')
+}
+
 fn replace(c: char) -> Option<char> {
     match c {
         '\t' => Some(' '),
         '\u{0}'..='\u{1F}' => char::from_u32(0x2400 + c as u32),
         '\u{7F}' => Some('\u{2421}'),
         '\u{80}'..='\u{9F}' => Some('\u{FFFD}'),
-        '\u{200C}' | '\u{200D}' => Some(c),
+        c if is_joiner(c) => Some(c),
         c if crate::name::is_invisible(c) => None,
         c => Some(c),
     }

@@ -8,7 +8,6 @@
 //! room, so that a second room on the LAN still makes it onto the list.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -17,43 +16,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
+use crate::found::{Found, Via};
 use crate::interfaces::{self, hosts, local_nets, LocalNet};
-
-/// A discovery layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Via {
-    /// UDP broadcast and multicast query (or unicast, for explicit ranges).
-    Udp,
-    /// DNS-SD over mDNS.
-    Mdns,
-    /// TCP connect scan with a verified greeting.
-    Scan,
-}
-
-impl fmt::Display for Via {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Via::Udp => "udp",
-            Via::Mdns => "mdns",
-            Via::Scan => "scan",
-        })
-    }
-}
-
-/// One room found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// The room's name.
-    pub room: String,
-    /// The server machine's name.
-    pub server: String,
-    /// Where to connect.
-    pub addr: SocketAddr,
-    /// Which layer found it.
-    pub via: Via,
-    /// How long after the start it was found.
-    pub after: Duration,
-}
 
 /// What to search, how, and for how long.
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@
 //!   in flight, short timeouts, and a verified greeting before a hit counts.
 //! - [`discover`](mod@discover): runs the layers together and reports what
 //!   it found, or why it may have found nothing.
+//! - [`found`]: what every layer reports, a [`Found`] room and its [`Via`].
 //! - [`access`]: the server's "same network only" rule.
 //!
 //! **Safety invariant:** nothing here sends a packet on an interface the
@@ -21,6 +22,7 @@
 
 pub mod access;
 pub mod discover;
+pub mod found;
 pub mod interfaces;
 pub mod mdns;
 pub mod responder;
@@ -28,5 +30,6 @@ pub mod scan;
 pub mod udp;
 
 pub use access::PeerFilter;
-pub use discover::{discover, Found, Options, Report, Via};
+pub use discover::{discover, Options, Report};
+pub use found::{Found, Via};
 pub use interfaces::LocalNet;

@@ -15,7 +15,7 @@ use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::discover::{Found, Via};
+use crate::found::{Found, Via};
 use crate::interfaces::LocalNet;
 
 /// Why mDNS could not be used.

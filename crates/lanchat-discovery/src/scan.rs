@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, Instant};
 
-use crate::discover::{Found, Via};
+use crate::found::{Found, Via};
 
 /// How many connects may be in flight at once.
 pub const IN_FLIGHT: usize = 256;

@@ -19,7 +19,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-use crate::discover::{Found, Via};
+use crate::found::{Found, Via};
 use crate::interfaces::LocalNet;
 
 /// When, after the start, each copy of the query is sent.

@@ -8,11 +8,11 @@ use std::time::Duration;
 /// Decides which peer addresses may connect (the "same network only"
 /// rule). The server does not know what a network is; the caller does.
 #[derive(Clone)]
-pub struct PeerFilter(pub Arc<dyn Fn(IpAddr) -> bool + Send + Sync>);
+pub struct PeerCheck(pub Arc<dyn Fn(IpAddr) -> bool + Send + Sync>);
 
-impl fmt::Debug for PeerFilter {
+impl fmt::Debug for PeerCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PeerFilter")
+        f.write_str("PeerCheck")
     }
 }
 
@@ -62,7 +62,7 @@ pub struct Config {
     /// The most connections at once from one IP address.
     pub max_per_ip: usize,
     /// Which peers may connect; everyone when `None`. Others get a refusal.
-    pub peer_filter: Option<PeerFilter>,
+    pub peer_check: Option<PeerCheck>,
 }
 
 impl Config {
@@ -86,7 +86,7 @@ impl Config {
             max_bad_frames: 10,
             max_clients: 1000,
             max_per_ip: 32,
-            peer_filter: None,
+            peer_check: None,
         }
     }
 }

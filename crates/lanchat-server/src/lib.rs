@@ -54,7 +54,7 @@ pub mod bench_api {
 }
 
 use admission::Admission;
-pub use config::{Config, PeerFilter};
+pub use config::{Config, PeerCheck};
 use connection::Door;
 use json_format::JsonLines;
 pub use memory::tune_allocator;
@@ -102,7 +102,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::from_millis(5);
-                    let allowed = config.peer_filter.as_ref().is_none_or(|f| (f.0)(peer.ip()));
+                    let allowed = config.peer_check.as_ref().is_none_or(|f| (f.0)(peer.ip()));
                     if !allowed {
                         tracing::info!(%peer, "refused: not on this server's networks");
                         connection::refuse(stream, &door, "not_allowed", NOT_ALLOWED);

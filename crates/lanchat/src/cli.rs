@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::{IpNet, Ipv4Net};
 use lanchat_proto::limits::DEFAULT_PORT;
+use lanchat_server::Config;
 
 /// A chatroom for everyone on the same local network.
 ///
@@ -57,46 +58,51 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
 }
 
+/// The server's defaults, the one source of the limits' default values.
+fn defaults() -> Config {
+    Config::new("", "")
+}
+
 /// Limits that protect the room from floods, slow readers and bad input.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
-    /// Longest chat message, in bytes (at most 4096); longer ones are refused
+    /// Longest chat message, in bytes (at most the default); longer ones are refused
     /// with an error.
-    #[arg(long, default_value_t = 4096, value_name = "BYTES")]
+    #[arg(long, default_value_t = defaults().max_text_len, value_name = "BYTES")]
     pub max_message_bytes: usize,
     /// Longest protocol frame, in bytes; a client sending more is disconnected.
-    #[arg(long, default_value_t = 16384, value_name = "BYTES")]
+    #[arg(long, default_value_t = defaults().max_frame_len, value_name = "BYTES")]
     pub max_frame_bytes: usize,
     /// Seconds a new connection has to choose a name.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    #[arg(long, default_value_t = defaults().register_timeout.as_secs_f64(), value_name = "SECS")]
     pub register_timeout: f64,
     /// Seconds of silence before a client is pinged.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    #[arg(long, default_value_t = defaults().ping_interval.as_secs_f64(), value_name = "SECS")]
     pub ping_interval: f64,
     /// Seconds of silence before a client is dropped as gone (a wifi drop).
-    #[arg(long, default_value_t = 25.0, value_name = "SECS")]
+    #[arg(long, default_value_t = defaults().ping_timeout.as_secs_f64(), value_name = "SECS")]
     pub ping_timeout: f64,
     /// Messages per second each client may send on average; 0 turns the
     /// limit off. Over it, the server stops reading from that client.
-    #[arg(long, default_value_t = 5.0, value_name = "MSGS_PER_SEC")]
+    #[arg(long, default_value_t = defaults().rate_limit, value_name = "MSGS_PER_SEC")]
     pub rate_limit: f64,
     /// Messages a client may send at once before the rate limit applies.
-    #[arg(long, default_value_t = 20, value_name = "MSGS")]
+    #[arg(long, default_value_t = defaults().rate_burst, value_name = "MSGS")]
     pub rate_burst: u32,
     /// Seconds a client may stay over the rate limit before it is
     /// disconnected as a flooder.
-    #[arg(long, default_value_t = 15.0, value_name = "SECS")]
+    #[arg(long, default_value_t = defaults().flood_kick_after.as_secs_f64(), value_name = "SECS")]
     pub flood_kick_after: f64,
     /// Most connections at once.
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    #[arg(long, default_value_t = defaults().max_clients, value_name = "N")]
     pub max_clients: usize,
     /// Most connections at once from one address (loopback included).
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    #[arg(long, default_value_t = defaults().max_per_ip, value_name = "N")]
     pub max_per_ip: usize,
     /// Bytes queued for one client before it counts as too slow and is
     /// dropped.
-    #[arg(long, default_value_t = 262144, value_name = "BYTES")]
+    #[arg(long, default_value_t = defaults().max_queue_bytes, value_name = "BYTES")]
     pub max_queue_bytes: usize,
 }
 

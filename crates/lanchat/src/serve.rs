@@ -41,7 +41,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     raise_open_file_limit(config.max_clients);
     let filter = Arc::new(PeerFilter::new(args.allow.clone(), args.allow_any));
     let check = filter.clone();
-    config.peer_filter = Some(lanchat_server::PeerFilter(Arc::new(move |ip| {
+    config.peer_check = Some(lanchat_server::PeerCheck(Arc::new(move |ip| {
         check.allows(ip)
     })));
 
