@@ -174,3 +174,134 @@ pub fn concat(frames: &[Bytes]) -> Bytes {
     frames.iter().for_each(|f| joined.extend_from_slice(f));
     joined.freeze()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use bytes::Bytes;
+
+    use super::{concat, Outbox, Overflow};
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count::default());
+        (count.clone(), Waker::from(count))
+    }
+
+    fn wakes(count: &Count) -> usize {
+        count.0.load(Ordering::SeqCst)
+    }
+
+    fn drained(outbox: &Outbox) -> (Vec<Bytes>, bool) {
+        let mut batch = Vec::new();
+        let closed = outbox.drain_into(&mut batch);
+        (batch, closed)
+    }
+
+    #[test]
+    fn frames_come_out_in_order_and_the_cap_counts_bytes_still_queued() {
+        let outbox = Outbox::new(10);
+        outbox.push(Bytes::from_static(b"abcd")).unwrap();
+        outbox.push(Bytes::from_static(b"efgh")).unwrap();
+        // 8 queued: 2 more fit, 3 do not, and the refusal changes nothing.
+        assert_eq!(outbox.push(Bytes::from_static(b"ijk")), Err(Overflow));
+        outbox.push(Bytes::from_static(b"ij")).unwrap();
+        let (batch, closed) = drained(&outbox);
+        assert_eq!(batch, [&b"abcd"[..], b"efgh", b"ij"]);
+        assert!(!closed);
+        // Draining frees the budget.
+        outbox.push(Bytes::from_static(b"0123456789")).unwrap();
+        assert_eq!(drained(&outbox).0, [&b"0123456789"[..]]);
+    }
+
+    #[test]
+    fn a_push_wakes_the_connection_only_when_the_queue_was_empty() {
+        let outbox = Outbox::new(100);
+        let (count, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(outbox.poll_ready(&mut cx, true), Poll::Pending);
+        outbox.push(Bytes::from_static(b"a")).unwrap();
+        outbox.push(Bytes::from_static(b"b")).unwrap();
+        assert_eq!(wakes(&count), 1);
+        assert_eq!(outbox.poll_ready(&mut cx, true), Poll::Ready(()));
+        assert_eq!(drained(&outbox).0.len(), 2);
+        // Registered again after draining: the next push wakes once more.
+        assert_eq!(outbox.poll_ready(&mut cx, true), Poll::Pending);
+        outbox.push(Bytes::from_static(b"c")).unwrap();
+        assert_eq!(wakes(&count), 2);
+    }
+
+    #[test]
+    fn deferred_pushes_hand_the_waker_to_the_caller() {
+        let outbox = Outbox::new(100);
+        let (count, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(outbox.poll_ready(&mut cx, true), Poll::Pending);
+        let mut wake = Vec::new();
+        outbox
+            .push_deferred(Bytes::from_static(b"a"), &mut wake)
+            .unwrap();
+        outbox
+            .push_deferred(Bytes::from_static(b"b"), &mut wake)
+            .unwrap();
+        assert_eq!(wakes(&count), 0, "nobody woken before the step ends");
+        assert_eq!(wake.len(), 1);
+        wake.into_iter().for_each(Waker::wake);
+        assert_eq!(wakes(&count), 1);
+    }
+
+    #[test]
+    fn close_keeps_what_is_queued_and_abort_throws_it_away() {
+        let outbox = Outbox::new(100);
+        outbox.push(Bytes::from_static(b"last words")).unwrap();
+        outbox.close();
+        // After close, pushes are ignored, not errors: the hub may still be
+        // fanning out a step when the connection goes.
+        outbox.push(Bytes::from_static(b"late")).unwrap();
+        assert!(outbox.is_closed());
+        assert_eq!(
+            drained(&outbox),
+            (vec![Bytes::from_static(b"last words")], true)
+        );
+
+        let outbox = Outbox::new(100);
+        outbox.push(Bytes::from_static(b"unread")).unwrap();
+        outbox.abort();
+        assert_eq!(drained(&outbox), (Vec::new(), true));
+    }
+
+    #[test]
+    fn closing_wakes_a_connection_that_waits_for_nothing_but_the_end() {
+        let outbox = Outbox::new(100);
+        let (count, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        // Not wanting frames (e.g. while a write is stuck), only the end.
+        assert_eq!(outbox.poll_ready(&mut cx, false), Poll::Pending);
+        outbox.push(Bytes::from_static(b"a")).unwrap();
+        assert_eq!(outbox.poll_ready(&mut cx, false), Poll::Pending);
+        outbox.close();
+        assert!(wakes(&count) >= 1);
+        assert_eq!(outbox.poll_ready(&mut cx, false), Poll::Ready(()));
+    }
+
+    #[test]
+    fn concat_shares_a_single_frame_and_joins_several() {
+        let one = Bytes::from_static(b"only");
+        assert_eq!(concat(std::slice::from_ref(&one)).as_ptr(), one.as_ptr());
+        let joined = concat(&[Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
+        assert_eq!(joined, Bytes::from_static(b"abcd"));
+        assert!(concat(&[]).is_empty());
+    }
+}

@@ -110,7 +110,7 @@ async fn a_message_over_the_text_limit_is_refused_but_the_connection_stays() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_client_that_never_registers_is_closed_at_the_deadline() {
     let server = TestServer::with_config(|c| c.register_timeout = Duration::from_millis(300)).await;
     let mut idle = server.connect().await;
@@ -119,7 +119,7 @@ async fn a_client_that_never_registers_is_closed_at_the_deadline() {
     server.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_silent_member_is_pinged_then_dropped_as_timed_out() {
     let server = TestServer::with_config(|c| {
         c.ping_interval = Duration::from_millis(100);
@@ -212,7 +212,7 @@ async fn a_client_that_stops_reading_is_dropped_and_others_are_not_delayed() {
 
 /// A queue big enough never to overflow: what ends the stalled client is
 /// the write deadline, once its socket is full.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_client_whose_socket_stays_full_is_dropped_at_the_write_deadline() {
     let server = TestServer::with_config(|c| {
         c.max_queue_bytes = 64 << 20;

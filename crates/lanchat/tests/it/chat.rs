@@ -23,9 +23,12 @@ fn three_people_use_every_command() {
     alice.send("/w bob see you at lunch");
     bob.expect_line("[whisper from alice] see you at lunch");
     alice.expect_line("[whisper to Bob] see you at lunch");
-    // Carol's next line is the message sent after the whisper.
+    // Carol's next line is the message sent after the whisper: she never
+    // saw the whisper (each expect reads the very next line).
     alice.send("public again");
     carol.expect_line("<alice> public again");
+    bob.expect_line("<alice> public again");
+    alice.expect_line("<alice> public again");
 
     carol.send("/list");
     carol.expect_line("*** 3 users: alice, Bob, carol");
@@ -44,9 +47,11 @@ fn three_people_use_every_command() {
     alice.expect_line("*** Bob left");
     carol.expect_line("*** Bob left");
 
-    // Errors went to carol only: alice's next line is carol's message.
+    // Carol's list, help and errors went to carol only: alice's next line
+    // is carol's message.
     carol.send("bye all");
     alice.expect_line("<carol> bye all");
+    carol.expect_line("<carol> bye all");
 }
 
 #[test]

@@ -5,6 +5,5 @@
 mod chat;
 mod discovery;
 mod errors;
-mod lan;
+#[allow(dead_code)] // Shared with the `needs` binary, which uses other parts.
 mod support;
-mod tui;

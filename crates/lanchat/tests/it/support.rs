@@ -72,22 +72,48 @@ impl Proc {
         self.stdin = None;
     }
 
-    /// Waits for a stdout line satisfying `pred` and returns it.
+    /// Waits for the next stdout line, which must satisfy `pred`, and
+    /// returns it. Nothing is skipped: a line the test did not expect (a
+    /// leaked whisper, a stray error) fails it.
     #[track_caller]
     pub fn expect_out(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        expect_line(&self.out, &mut self.seen, what, pred)
+        let line = next_line(&self.out, &mut self.seen, what);
+        assert!(
+            pred(&line),
+            "expected {what:?} next, got {line:?}; saw {:#?}",
+            self.seen
+        );
+        line
     }
 
-    /// Waits for exactly this stdout line.
+    /// Waits for the next stdout line, which must be exactly `line`.
     #[track_caller]
     pub fn expect_line(&mut self, line: &str) {
         self.expect_out(line, |l| l == line);
     }
 
-    /// Waits for a stderr line containing `needle`.
+    /// Skips stdout lines until one satisfies `pred`, for output whose
+    /// interleaving is not the point of the test (e.g. discovery tests).
+    #[track_caller]
+    pub fn skip_out_to(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        loop {
+            let line = next_line(&self.out, &mut self.seen, what);
+            if pred(&line) {
+                return line;
+            }
+        }
+    }
+
+    /// Waits for a stderr line containing `needle`; other diagnostics
+    /// before it are skipped.
     #[track_caller]
     pub fn expect_err(&mut self, needle: &str) -> String {
-        expect_line(&self.err, &mut self.seen, needle, |l| l.contains(needle))
+        loop {
+            let line = next_line(&self.err, &mut self.seen, needle);
+            if line.contains(needle) {
+                return line;
+            }
+        }
     }
 
     /// Waits for the process to exit.
@@ -148,27 +174,20 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
+/// The next line from `rx`, recorded in `seen`; panics after
+/// [`PATIENCE`] or when the stream ends.
 #[track_caller]
-fn expect_line(
-    rx: &Receiver<String>,
-    seen: &mut Vec<String>,
-    what: &str,
-    pred: impl Fn(&str) -> bool,
-) -> String {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                seen.push(line.clone());
-                if pred(&line) {
-                    return line;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => panic!("no line matching {what:?}; saw {seen:#?}"),
-            Err(RecvTimeoutError::Disconnected) => {
-                panic!("stream ended before a line matching {what:?}; saw {seen:#?}")
-            }
+fn next_line(rx: &Receiver<String>, seen: &mut Vec<String>, what: &str) -> String {
+    match rx.recv_timeout(PATIENCE) {
+        Ok(line) => {
+            seen.push(line.clone());
+            line
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("no line while waiting for {what:?}; saw {seen:#?}")
+        }
+        Err(RecvTimeoutError::Disconnected) => {
+            panic!("stream ended while waiting for {what:?}; saw {seen:#?}")
         }
     }
 }
@@ -278,23 +297,4 @@ impl Drop for Decoy {
             let _ = t.join();
         }
     }
-}
-
-/// Whether `tool` runs (`tool version_flag` succeeds). When it does not,
-/// the test is skipped with a loud message, or fails if the environment
-/// variable `require` is set (CI sets it, so CI never skips silently).
-pub fn have_tool(test: &str, tool: &str, version_flag: &str, require: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg(version_flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os(require).is_some() {
-            panic!("{test}: {tool} is not installed, and {require} is set");
-        }
-        eprintln!("\n!!!!! SKIPPED {test}: {tool} is not installed !!!!!\n");
-    }
-    ok
 }

@@ -1,14 +1,15 @@
 //! The terminal UI, end to end: the real `lanchat` binary in tmux, typed
 //! into with `send-keys` and read with `capture-pane`, as a person would.
 //!
-//! Skips with a loud message when tmux is missing, unless
-//! `LANCHAT_REQUIRE_TMUX=1` (set by `.ci/run`) makes that a failure.
+//! Needs tmux (see [`crate::Need`]): where it is missing, the harness
+//! reports these tests as ignored, or fails them where required.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{config_home, have_tool, Server, PATIENCE};
+use crate::support::{config_home, Server, PATIENCE};
+use crate::{Need, Test};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -18,16 +19,13 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn new(test: &str) -> Option<Tmux> {
-        if !have_tool(test, "tmux", "-V", "LANCHAT_REQUIRE_TMUX") {
-            return None;
-        }
+    fn new() -> Tmux {
         let socket = format!(
             "lc{}x{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        Some(Tmux { socket })
+        Tmux { socket }
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -150,11 +148,8 @@ impl Drop for Tmux {
     }
 }
 
-#[test]
-fn two_people_chat_in_the_tui() {
-    let Some(tmux) = Tmux::new("two_people_chat_in_the_tui") else {
-        return;
-    };
+pub fn two_people_chat_in_the_tui() {
+    let tmux = Tmux::new();
     let server = Server::start();
     let addr = server.addr.clone();
     tmux.start("alice", 100, 20, &["--server", &addr, "--name", "alice"]);
@@ -220,11 +215,8 @@ fn two_people_chat_in_the_tui() {
     );
 }
 
-#[test]
-fn the_tui_asks_for_a_name_and_ctrl_c_twice_leaves() {
-    let Some(tmux) = Tmux::new("the_tui_asks_for_a_name") else {
-        return;
-    };
+pub fn the_tui_asks_for_a_name_and_ctrl_c_twice_leaves() {
+    let tmux = Tmux::new();
     let server = Server::start();
     let _alice = server.join("alice");
     tmux.start("new", 100, 16, &["--server", &server.addr]);
@@ -238,3 +230,19 @@ fn the_tui_asks_for_a_name_and_ctrl_c_twice_leaves() {
     tmux.keys("new", &["C-c"]);
     assert_eq!(tmux.exit_status("new"), 0);
 }
+
+const TMUX: &[Need] = &[Need::tool("tmux", "-V", "LANCHAT_REQUIRE_TMUX")];
+
+/// Every test here, with what it needs.
+pub const TESTS: &[Test] = &[
+    Test {
+        name: "two_people_chat_in_the_tui",
+        run: two_people_chat_in_the_tui,
+        needs: TMUX,
+    },
+    Test {
+        name: "the_tui_asks_for_a_name_and_ctrl_c_twice_leaves",
+        run: the_tui_asks_for_a_name_and_ctrl_c_twice_leaves,
+        needs: TMUX,
+    },
+];
