@@ -104,6 +104,9 @@ pub struct App {
     pub server: String,
     /// Our name in the room, once registered.
     pub me: Option<String>,
+    /// The server echoes our labels (revision 2): a labelled event is ours,
+    /// and an unlabelled one is not, whatever its sender's name says.
+    pub labels: bool,
     /// Everyone in the room, sorted case-insensitively.
     pub users: Vec<String>,
     pub transcript: Transcript,
@@ -139,6 +142,7 @@ impl App {
             room: String::new(),
             server: String::new(),
             me: None,
+            labels: false,
             users: Vec::new(),
             transcript: Transcript::default(),
             editor: Editor::default(),
@@ -253,7 +257,8 @@ impl App {
                 caps,
                 ..
             } => {
-                if caps.iter().any(|c| c == "labels") {
+                self.labels = caps.iter().any(|c| c == "labels");
+                if self.labels {
                     effects.push(Effect::FetchCommands);
                 }
                 self.me = Some(name.clone());
@@ -294,9 +299,7 @@ impl App {
             ServerFrame::Message {
                 from, text, label, ..
             } => {
-                // The server labels only the sender's own copy; a revision 1
-                // server labels nothing, and then the name tells.
-                let mine = label.is_some() || self.me.as_deref() == Some(from.as_str());
+                let mine = self.is_mine(&from, label.as_deref());
                 let mention = !mine && self.me.as_deref().is_some_and(|me| mentions(&text, me));
                 if !mine && (self.bell == Bell::All || (self.bell == Bell::Mentions && mention)) {
                     effects.push(Effect::Bell);
@@ -320,7 +323,7 @@ impl App {
                 ..
             } => {
                 let text = inert(&text).into_owned();
-                if label.is_some() || self.me.as_deref() == Some(from.as_str()) {
+                if self.is_mine(&from, label.as_deref()) {
                     self.push(now, Kind::WhisperOut { to }, text);
                 } else {
                     if self.bell != Bell::Off {
@@ -631,6 +634,17 @@ impl App {
                 candidates,
                 index: 0,
             });
+        }
+    }
+
+    /// Whether an event from `from` carrying `label` is our own. The
+    /// server labels only the sender's own copy; a revision 1 server labels
+    /// nothing, and then only the name can tell.
+    fn is_mine(&self, from: &str, label: Option<&str>) -> bool {
+        if self.labels {
+            label.is_some()
+        } else {
+            self.me.as_deref() == Some(from)
         }
     }
 
