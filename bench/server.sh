@@ -2,7 +2,11 @@
 # Server benchmarks with lanchat-bench, on loopback only.
 #
 #   cargo build --release -p lanchat -p lanchat-bench && bench/server.sh [RUNS]
-#   (TARGETS="lanchat" or TARGETS="ngircd inspircd" runs only those)
+#   (TARGETS="lanchat" or TARGETS="ngircd inspircd" runs only those;
+#    WORKLOADS="fanout light" runs only those workloads;
+#    LANCHAT_BIN=/path/to/an/older/lanchat measures another build of the
+#    server with the same generator, for A/B runs; STAMPS=1 has the lanchat
+#    clients ask for event ids and times, as the lanchat client does)
 #
 # Starts a fresh `lanchat serve` on 127.0.0.1 for each run (limits raised
 # and the rate limit off, as a benchmark needs), runs each workload RUNS
@@ -14,7 +18,8 @@ set -euo pipefail
 runs=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/target/release
-[ -x "$bin/lanchat" ] && [ -x "$bin/lanchat-bench" ] || {
+lanchat_bin=${LANCHAT_BIN:-$bin/lanchat}
+[ -x "$lanchat_bin" ] && [ -x "$bin/lanchat-bench" ] || {
   echo "build first: cargo build --release -p lanchat -p lanchat-bench" >&2; exit 2; }
 ulimit -n 20000 2>/dev/null || true
 port=18181
@@ -27,10 +32,11 @@ target=lanchat
 one() {
   case $target in
     lanchat)
-      "$bin/lanchat" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 \
+      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 \
         --max-clients 20000 --max-per-ip 20000 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
-      "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" "$@" | tail -1 ;;
+      "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" \
+        ${STAMPS:+--stamps} "$@" | tail -1 ;;
     ngircd)
       ngircd -n -f "$root/bench/irc/ngircd.conf" >/dev/null 2>&1 &
       server_pid=$!; sleep 0.5
@@ -52,6 +58,7 @@ field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read()); print(eva
 
 workload() {
   local name=$1; shift
+  case " ${WORKLOADS:-$name} " in *" $name "*) ;; *) return 0 ;; esac
   local out=()
   for _ in $(seq "$runs"); do out+=("$(one "$@")"); done
   printf '%s\n' "${out[@]}" > "/tmp/lanchat-bench-$target-$name.jsonl"

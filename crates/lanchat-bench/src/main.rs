@@ -58,6 +58,11 @@ pub struct Args {
     /// Connections opened at once while joining.
     #[arg(long, default_value_t = 200)]
     pub connect_batch: usize,
+    /// lanchat only: ask for event ids and times (the `stamps`
+    /// capability), as the lanchat client does. Without it the server
+    /// sends revision 1 frames, like an IRC server without `server-time`.
+    #[arg(long)]
+    pub stamps: bool,
     /// The IRC channel to use.
     #[arg(long, default_value = "#lanchat")]
     pub channel: String,

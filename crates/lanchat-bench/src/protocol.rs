@@ -4,9 +4,14 @@
 
 use crate::Proto;
 
-/// Bytes to send right after connecting.
-pub fn login(proto: Proto, name: &str) -> Vec<u8> {
+/// Bytes to send right after connecting. With `stamps`, a lanchat client
+/// asks for event ids and times, as the lanchat client does.
+pub fn login(proto: Proto, name: &str, stamps: bool) -> Vec<u8> {
     match proto {
+        Proto::Lanchat if stamps => {
+            format!("{{\"type\":\"join\",\"name\":\"{name}\",\"caps\":[\"stamps\"]}}\n")
+                .into_bytes()
+        }
         Proto::Lanchat => format!("{{\"type\":\"join\",\"name\":\"{name}\"}}\n").into_bytes(),
         Proto::Irc => format!("NICK {name}\r\nUSER {name} 0 * :bench\r\n").into_bytes(),
     }

@@ -160,7 +160,7 @@ async fn join(args: &Args, i: usize) -> anyhow::Result<TcpStream> {
     stream.set_nodelay(true)?;
     let name = format!("b{i}");
     stream
-        .write_all(&protocol::login(args.proto, &name))
+        .write_all(&protocol::login(args.proto, &name, args.stamps))
         .await?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];

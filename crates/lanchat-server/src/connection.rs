@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::Ticket;
 use crate::config::Config;
-use crate::door::{Admit, Fault, Hub, JoinRequest, Membership, Session, SessionLimits, WireFormat};
+use crate::door::{Admit, Fault, Hub, JoinRequest, Membership, Session, SessionLimits};
 use crate::json_format::JsonLines;
 use crate::outbox::{concat, Outbox, SHRINK_ABOVE};
 
@@ -45,7 +45,11 @@ const MAX_NAME_SHOWN: usize = 64;
 pub(crate) struct Door {
     pub hub: Hub,
     pub config: Arc<Config>,
+    /// Room events with `id` and `ts`, for clients with the `stamps`
+    /// capability.
     pub format: Arc<JsonLines>,
+    /// Room events without them, for the others (revision 1 clients).
+    pub unstamped: Arc<JsonLines>,
     pub greeting: Bytes,
     pub shutdown: CancellationToken,
 }
@@ -227,7 +231,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             label => label.map(Label::from),
         };
         let command = match frame {
-            ClientFrame::Join { name, .. } => return self.join(name, label).await,
+            ClientFrame::Join { name, caps, .. } => {
+                let stamps = caps.iter().any(|c| c == "stamps");
+                return self.join(name, stamps, label).await;
+            }
             ClientFrame::Ping { token } => return self.send(&ServerFrame::Pong { token }),
             ClientFrame::Pong { token } => {
                 if let Err(Some(fault)) = self.session.pong(token) {
@@ -255,7 +262,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    async fn join(&mut self, name: String, label: Option<Label>) {
+    async fn join(&mut self, name: String, stamps: bool, label: Option<Label>) {
         if self.member.is_some() {
             let text = "you are already in the room";
             return self.error("already_joined", text, label.as_deref());
@@ -265,7 +272,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             name: name.clone(),
             label: label.clone(),
             outbox: self.outbox.clone(),
-            format: self.door.format.clone() as Arc<dyn WireFormat>,
+            format: if stamps {
+                self.door.format.clone()
+            } else {
+                self.door.unstamped.clone()
+            },
         };
         // Boxed: it happens once per connection, and kept inline it would
         // make every connection's task bigger for its whole life.

@@ -13,12 +13,29 @@ use crate::door::{EventRef, WireFormat};
 #[derive(Debug, Clone)]
 pub struct JsonLines {
     limits: Limits,
+    /// Room events carry `id` and `ts`: for clients that announced the
+    /// `stamps` capability. Others get revision 1 frames, byte for byte,
+    /// and every byte saved is saved once per recipient.
+    stamps: bool,
 }
 
 impl JsonLines {
-    /// The format for a server with these limits (sent in the welcome).
+    /// The format for a server with these limits (sent in the welcome),
+    /// with stamps on room events.
     pub fn new(limits: Limits) -> Self {
-        JsonLines { limits }
+        JsonLines {
+            limits,
+            stamps: true,
+        }
+    }
+
+    /// The same format without `id` and `ts`, for clients that did not
+    /// ask for them.
+    pub fn without_stamps(limits: Limits) -> Self {
+        JsonLines {
+            limits,
+            stamps: false,
+        }
     }
 
     /// Appends one frame. A frame that cannot be encoded, or that would be
@@ -88,8 +105,8 @@ impl JsonLines {
 impl WireFormat for JsonLines {
     fn encode(&self, e: EventRef<'_>, out: &mut Vec<u8>) {
         let (id, ts) = match e.stamp {
-            Some(s) => (s.id, time::format_ms(s.ms)),
-            None => (0, String::new()),
+            Some(s) if self.stamps => (s.id, time::format_ms(s.ms)),
+            _ => (0, String::new()),
         };
         let label = || e.label.map(str::to_owned);
         let frame = match e.event {

@@ -87,6 +87,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let door = Arc::new(Door {
         hub,
         format: Arc::new(JsonLines::new(advertised_limits(&config))),
+        unstamped: Arc::new(JsonLines::without_stamps(advertised_limits(&config))),
         // Our own greeting always encodes.
         greeting: encode(&greeting).unwrap_or_default(),
         shutdown: token.clone(),

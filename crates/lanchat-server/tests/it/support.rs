@@ -238,11 +238,14 @@ pub fn message(from: &str, text: &str) -> ServerFrame {
     }
 }
 
-/// A `join` frame for `name`, with no capabilities or label.
+/// A `join` frame for `name` with the capabilities the lanchat client
+/// announces, and no label.
 pub fn join(name: impl Into<String>) -> ClientFrame {
     ClientFrame::Join {
         name: name.into(),
-        caps: Vec::new(),
+        caps: ["stamps", "labels", "split_users"]
+            .map(String::from)
+            .to_vec(),
         label: None,
     }
 }
