@@ -99,6 +99,16 @@ pub async fn discover(options: &Options, mut on_found: impl FnMut(&Found)) -> Re
     let (tx, mut rx) = mpsc::channel::<Found>(64);
     let mut layers = JoinSet::new();
     let explicit: Vec<Ipv4Addr> = options.scan_ranges.iter().flat_map(hosts).collect();
+    // Named ranges mean "look here only": broadcast, multicast and mDNS go
+    // out only on interfaces whose whole subnet lies inside a named range
+    // (a loopback range: none, so no packet leaves loopback).
+    let nets: Vec<LocalNet> = if options.scan_ranges.is_empty() {
+        nets
+    } else {
+        nets.into_iter()
+            .filter(|n| options.scan_ranges.iter().any(|r| r.contains(&n.net)))
+            .collect()
+    };
 
     if options.uses(Via::Udp) {
         report.layers.push(Via::Udp);

@@ -133,8 +133,10 @@ pub struct DiscoverArgs {
     /// The room port to look for.
     #[arg(long, default_value_t = DEFAULT_PORT, value_name = "PORT")]
     pub port: u16,
-    /// Scan this range instead of the local subnets (repeatable); loopback
-    /// is scanned only when named, e.g. 127.0.0.0/24.
+    /// Search only this range (repeatable): it is scanned instead of the
+    /// local subnets, and UDP and mDNS queries go out only on interfaces
+    /// whose subnet lies inside it. Loopback is searched only when named,
+    /// e.g. 127.0.0.0/24.
     #[arg(long, value_name = "CIDR")]
     pub scan_range: Vec<Ipv4Net>,
     /// Use only this discovery layer (repeatable) [default: all].

@@ -354,6 +354,27 @@ pub fn a_server_bound_to_loopback_sends_nothing_on_the_lan() {
     assert!(sent.is_empty(), "host 0 sent packets: {sent:#?}");
 }
 
+/// A named range means "look here only": with a loopback range, no
+/// query (UDP broadcast, multicast or mDNS) leaves loopback, so the room
+/// on the LAN is not found and nothing is sent on eth0.
+pub fn a_named_loopback_range_keeps_discovery_on_loopback() {
+    let lan = lan(2);
+    let _lab = lan.serve(1, "lab", &[]);
+    let capture = lan.capture_out(0, "eth0", &["not", "arp"]);
+    let mut cmd = lan.lanchat(0);
+    cmd.args([
+        "discover",
+        "--scan-range",
+        "127.0.0.0/24",
+        "--timeout",
+        "1500",
+    ]);
+    let mut p = Proc::spawn(cmd);
+    assert_eq!(p.wait().code(), Some(1), "only loopback may be searched");
+    let sent = capture.finish();
+    assert!(sent.is_empty(), "discovery left the named range: {sent:#?}");
+}
+
 pub fn a_server_bound_to_one_address_announces_only_on_that_network() {
     let mut lan = lan(2);
     // Host 0 is on both wires; its server is bound to the first one only.
@@ -499,6 +520,11 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "a_server_bound_to_one_address_announces_only_on_that_network",
         run: a_server_bound_to_one_address_announces_only_on_that_network,
+        needs: NETNS_TCPDUMP,
+    },
+    Test {
+        name: "a_named_loopback_range_keeps_discovery_on_loopback",
+        run: a_named_loopback_range_keeps_discovery_on_loopback,
         needs: NETNS_TCPDUMP,
     },
     Test {
