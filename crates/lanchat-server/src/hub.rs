@@ -231,6 +231,13 @@ impl HubTask {
                 biased;
                 _ = shutdown.cancelled() => break,
                 Some((id, reason)) = departures.recv() => {
+                    // Last words first: a connection hands over every
+                    // frame it read before its membership is dropped, so
+                    // whatever waits in the request queue now was said
+                    // before this departure and is applied before it.
+                    while self.apply_waiting(&mut requests, STEP) == STEP {
+                        self.deliver();
+                    }
                     self.room.leave(id, reason, now_ms(), &mut self.out);
                 }
                 request = requests.recv() => match request {
@@ -239,15 +246,7 @@ impl HubTask {
                         // Apply what else is already waiting in the same
                         // step: its frames batch up, and each connection is
                         // woken once for all of them.
-                        for _ in 1..STEP {
-                            let Ok(request) = requests.try_recv() else { break };
-                            if matches!(request, Request::Join { .. }) {
-                                // A newcomer must not get what was said
-                                // before they joined.
-                                self.deliver();
-                            }
-                            self.handle(request);
-                        }
+                        self.apply_waiting(&mut requests, STEP - 1);
                     }
                     None => break,
                 },
@@ -260,6 +259,22 @@ impl HubTask {
             self.deliver();
         }
         self.goodbye();
+    }
+
+    /// Applies up to `limit` requests already waiting, without waiting for
+    /// more; returns how many it applied.
+    fn apply_waiting(&mut self, requests: &mut mpsc::Receiver<Request>, limit: usize) -> usize {
+        for applied in 0..limit {
+            let Ok(request) = requests.try_recv() else {
+                return applied;
+            };
+            if matches!(request, Request::Join { .. }) {
+                // A newcomer must not get what was said before they joined.
+                self.deliver();
+            }
+            self.handle(request);
+        }
+        limit
     }
 
     fn handle(&mut self, request: Request) {

@@ -284,3 +284,50 @@ async fn shutdown_tells_everyone_and_closes() {
         [bye("shutdown", "server shutting down")]
     );
 }
+
+/// A client that sends its lines and closes at once (a bot, `nc`, a script
+/// piping into `--plain`) is heard before it is announced as gone: every
+/// complete frame read before the close is applied before the departure.
+#[tokio::test]
+async fn last_words_arrive_before_the_departure() {
+    let server = TestServer::with_config(|c| c.rate_limit = 0.0).await;
+    let mut watcher = server.join("watcher").await;
+    const BOTS: usize = 20;
+    for i in 0..BOTS {
+        let mut bot = server.connect().await;
+        let mut bytes = lanchat_proto::encode(&join(format!("bot{i}")))
+            .unwrap()
+            .to_vec();
+        for line in ["first words", "last words"] {
+            let say = lanchat_proto::ClientFrame::Input {
+                text: format!("{line} from bot{i}"),
+                label: None,
+            };
+            bytes.extend_from_slice(&lanchat_proto::encode(&say).unwrap());
+        }
+        bot.send_raw(&bytes).await;
+        // Close our side at once, without reading anything.
+        drop(bot);
+    }
+    for i in 0..BOTS {
+        let name = format!("bot{i}");
+        let want = [
+            ServerFrame::Joined {
+                id: 0,
+                ts: String::new(),
+                name: name.clone(),
+            },
+            message(&name, &format!("first words from {name}")),
+            message(&name, &format!("last words from {name}")),
+        ];
+        for frame in want {
+            assert_eq!(watcher.recv().await, frame);
+        }
+        let left = watcher.recv().await;
+        assert!(
+            matches!(&left, ServerFrame::Left { name: n, .. } if *n == name),
+            "{left:?}"
+        );
+    }
+    server.shutdown().await;
+}
