@@ -146,7 +146,11 @@ pub struct Session {
     registered: bool,
     register_deadline: Instant,
     last_heard: Instant,
-    next_ping: Instant,
+    /// When to look at the silence next: `ping_interval` after the last
+    /// frame heard, moved lazily (a frame does not re-arm the timer; the
+    /// check finds it and moves on), then every `ping_interval` while the
+    /// peer stays silent, and at `ping_timeout` of silence at the latest.
+    next_check: Instant,
     /// The last ping token sent, and the last one answered.
     pings_sent: u64,
     pings_answered: u64,
@@ -165,7 +169,7 @@ impl Session {
             registered: false,
             register_deadline: now + limits.register_timeout,
             last_heard: now,
-            next_ping: now + limits.ping_interval,
+            next_check: now + limits.ping_interval,
             pings_sent: 0,
             pings_answered: 0,
             bucket: TokenBucket::new(limits.rate, limits.burst, now),
@@ -253,7 +257,7 @@ impl Session {
 
     /// When [`Session::due`] should next be called.
     pub fn deadline(&self) -> Instant {
-        let mut at = self.next_ping;
+        let mut at = self.next_check;
         if !self.registered {
             at = at.min(self.register_deadline);
         }
@@ -277,21 +281,29 @@ impl Session {
             due.close = Some(Fault::RegisterTimeout);
             return due;
         }
+        if self.throttled_until.is_some() {
+            // Held back by the rate limit: the peer is sending, we are the
+            // ones not reading. That is not silence.
+            self.last_heard = self.last_heard.max(now);
+        }
         if self.throttled_until.is_some_and(|until| now >= until) {
             self.throttled_until = None;
             due.resume = true;
         }
-        if now >= self.next_ping {
+        if now >= self.next_check {
             let silent = now.saturating_duration_since(self.last_heard);
             if silent >= self.limits.ping_timeout {
                 due.close = Some(Fault::PingTimeout);
                 return due;
             }
+            let give_up = self.last_heard + self.limits.ping_timeout;
             if silent >= self.limits.ping_interval {
                 self.pings_sent += 1;
                 due.ping = Some(self.pings_sent);
+                self.next_check = (now + self.limits.ping_interval).min(give_up);
+            } else {
+                self.next_check = self.last_heard + self.limits.ping_interval;
             }
-            self.next_ping = now + self.limits.ping_interval;
         }
         due
     }
@@ -343,8 +355,12 @@ mod tests {
         s.registered();
         assert_eq!(s.due(t0 + secs(10.0)).ping, Some(1));
         assert_eq!(s.deadline(), t0 + secs(20.0));
+        // One lost ping is tolerated: a second one, then the timeout at
+        // exactly `ping_timeout` of silence.
         assert_eq!(s.due(t0 + secs(20.0)).ping, Some(2));
-        assert_eq!(s.due(t0 + secs(30.0)).close, Some(Fault::PingTimeout));
+        assert_eq!(s.deadline(), t0 + secs(25.0));
+        assert_eq!(s.due(t0 + secs(24.9)).close, None);
+        assert_eq!(s.due(t0 + secs(25.0)).close, Some(Fault::PingTimeout));
 
         let mut s = Session::new(limits(), t0);
         s.registered();
@@ -353,6 +369,49 @@ mod tests {
             let due = s.due(t0 + secs(f64::from(t) * 5.0));
             assert_eq!(due.close, None, "at {t}");
             assert_eq!(due.ping, None, "at {t}");
+        }
+    }
+
+    /// The ping comes `ping_interval` after the last frame heard, and the
+    /// drop `ping_timeout` after it, whatever the phase of the timer.
+    #[test]
+    fn silence_is_timed_from_the_last_frame_heard() {
+        let t0 = t0();
+        for heard in [0.5, 3.0, 9.9] {
+            let mut s = Session::new(limits(), t0);
+            s.registered();
+            s.heard(t0 + secs(heard));
+            // The first check finds the frame and moves on, without a ping.
+            assert_eq!(s.due(s.deadline()), Due::default(), "heard at {heard}");
+            assert_eq!(s.deadline(), t0 + secs(heard + 10.0));
+            assert_eq!(s.due(s.deadline()).ping, Some(1), "heard at {heard}");
+            let mut now = s.deadline();
+            while s.due(now).close.is_none() {
+                now = s.deadline();
+            }
+            assert_eq!(now, t0 + secs(heard + 25.0), "heard at {heard}");
+        }
+    }
+
+    #[test]
+    fn a_peer_held_back_by_the_rate_limit_is_not_pinged() {
+        let t0 = t0();
+        let mut s = Session::new(limits(), t0);
+        s.registered();
+        for _ in 0..20 {
+            assert_eq!(s.admit(t0, false), Admit::Now);
+        }
+        // Held back from now on, answering each resume with another frame
+        // that is held back again, for 12 s: longer than the ping interval.
+        let mut now = t0;
+        while now < t0 + secs(12.0) {
+            assert_eq!(s.admit(now, true), Admit::Later);
+            now = s.deadline();
+            let due = s.due(now);
+            assert_eq!(due.ping, None, "pinged at {:?}", now - t0);
+            assert_eq!(due.close, None);
+            // Take the token that the resume made available.
+            let _ = s.admit(now, true);
         }
     }
 
