@@ -118,9 +118,7 @@ impl Name {
         if RESERVED.contains(&folded.as_str()) {
             return Err(NameError::Reserved(display.to_owned()));
         }
-        let mut keys = vec![skeleton_key(&nfkc), skeleton_key(&folded), folded];
-        keys.sort();
-        keys.dedup();
+        let keys = keys_of(&nfkc, folded);
         Ok(Name {
             display: display.to_owned(),
             keys,
@@ -158,6 +156,24 @@ pub fn fold(name: &str) -> String {
         current = next.to_owned();
     }
     current
+}
+
+/// The keys of a name given its NFKC form and its folded form: the
+/// folded form, and the look-alike skeleton of each. Registration stores
+/// these and lookup tries these, so the two can never disagree.
+fn keys_of(nfkc: &str, folded: String) -> Vec<String> {
+    let mut keys = vec![skeleton_key(nfkc), skeleton_key(&folded), folded];
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The keys under which a typed name (valid or not) is looked up: the same
+/// keys a registered name is stored under.
+pub fn lookup_keys(typed: &str) -> Vec<String> {
+    let nfkc: String = typed.nfkc().collect();
+    let folded = fold(&nfkc);
+    keys_of(&nfkc, folded)
 }
 
 /// The key under which a typed name may be found by its look-alike form.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::command::{Command, COMMANDS};
 use crate::event::{Event, Label, LeaveReason, Stamp};
-use crate::name::{fold, skeleton_key, Name, NameError, MAX_NAME_CHARS};
+use crate::name::{fold, lookup_keys, Name, NameError, MAX_NAME_CHARS};
 use crate::text::{self, TextError};
 
 /// A member's identity for as long as they are connected. Ids are never
@@ -344,10 +344,14 @@ impl Room {
         if typed.chars().nth(4 * MAX_NAME_CHARS).is_some() {
             return None;
         }
+        // The folded form first: an exact name wins over a look-alike.
         let folded = fold(typed);
-        self.by_key
-            .get(&folded)
-            .or_else(|| self.by_key.get(&skeleton_key(&folded)))
+        if let Some(id) = self.by_key.get(&folded) {
+            return Some(*id);
+        }
+        lookup_keys(typed)
+            .iter()
+            .find_map(|key| self.by_key.get(key))
             .copied()
     }
 }

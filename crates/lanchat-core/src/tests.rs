@@ -333,6 +333,12 @@ fn a_whisper_finds_its_target_by_folded_or_look_alike_name() {
     assert_eq!(got.len(), 2, "{got:?}");
     let got = w.input("Zoë", "/w ALICE hi");
     assert_eq!(got.len(), 2, "{got:?}");
+    // A capital i for an l: registration clashes on it, so lookup finds
+    // it too (the same keys both ways).
+    for typed in ["aIice", "ａｌｉｃｅ"] {
+        let got = w.input("Zoë", &format!("/w {typed} hi"));
+        assert_eq!(got.len(), 2, "{typed}: {got:?}");
+    }
 }
 
 #[test]
