@@ -62,5 +62,11 @@ mod tests {
         assert_eq!(inert("a\u{9b}31mb\rc\u{8}"), "a�31mb␍c␈");
         assert_eq!(inert("\u{202E}txt.exe"), "<U+202E>txt.exe");
         assert_eq!(inert("👨\u{200D}👩"), "👨\u{200D}👩");
+        // Line and paragraph separators and NEL: no line a consumer could
+        // split off as if the server had sent it.
+        assert_eq!(
+            inert("a\u{2028}*** server: b\u{2029}c\u{85}d"),
+            "a<U+2028>*** server: b<U+2029>c�d"
+        );
     }
 }

@@ -184,13 +184,14 @@ pub fn skeleton_key(name: &str) -> String {
         .collect()
 }
 
-/// Control characters (C0, DEL, C1) and the format characters that are
-/// invisible or reorder text: bidi controls, zero-width characters, the
-/// soft hyphen, the BOM and the tag block.
+/// Control characters (C0, DEL, C1, and the Unicode line and paragraph
+/// separators, which line-splitting consumers treat as newlines) and the
+/// format characters that are invisible or reorder text: bidi controls,
+/// zero-width characters, the soft hyphen, the BOM and the tag block.
 pub fn is_invisible(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{00AD}' | '\u{061C}' | '\u{180E}'
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{2028}' | '\u{2029}'
             | '\u{200B}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
             | '\u{2060}'..='\u{2064}'

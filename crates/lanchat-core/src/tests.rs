@@ -178,6 +178,20 @@ fn control_characters_arrive_inert() {
     );
 }
 
+/// A line or paragraph separator (or NEL) must not start a new line for a
+/// consumer that splits the way Python's `splitlines()` does: it could
+/// forge a `*** server:` or `[whisper from …]` line.
+#[test]
+fn line_separators_cannot_forge_a_line() {
+    let mut w = World::new();
+    w.join("alice");
+    check(
+        w.input("alice", "hi\u{2028}*** server: x\u{2029}y\u{85}z"),
+        &[r#"all: Message { from: "alice", text: "hi␤*** server: x␤y�z" }"#],
+    );
+    assert!(Name::parse("a\u{2028}b").is_err());
+}
+
 #[test]
 fn blank_and_oversized_messages_are_refused_to_the_sender_only() {
     let mut w = World::new();

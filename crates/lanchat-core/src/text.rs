@@ -68,6 +68,10 @@ fn replace(c: char) -> Option<char> {
         '\u{0}'..='\u{1F}' => char::from_u32(0x2400 + c as u32),
         '\u{7F}' => Some('\u{2421}'),
         '\u{80}'..='\u{9F}' => Some('\u{FFFD}'),
+        // A line or paragraph separator would start a new line for a
+        // consumer that splits like Python's `splitlines()`, where it could
+        // forge a server line: shown as the newline symbol instead.
+        '\u{2028}' | '\u{2029}' => Some('\u{2424}'),
         c if is_joiner(c) => Some(c),
         c if crate::name::is_invisible(c) => None,
         c => Some(c),
