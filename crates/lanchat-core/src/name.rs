@@ -41,6 +41,38 @@ const RESERVED: &[&str] = &[
     "server", "system", "admin", "lanchat", "everyone", "all", "root",
 ];
 
+/// The keys of every reserved word, in lower and upper case (the
+/// look-alikes of `I` and `l` differ by case).
+fn reserved_keys() -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        RESERVED
+            .iter()
+            .flat_map(|r| [lookup_keys(r), lookup_keys(&r.to_uppercase())])
+            .flatten()
+            .collect()
+    })
+}
+
+/// Characters that draw nothing but are not whitespace or format
+/// characters by their category: the Hangul fillers, the braille blank,
+/// the Arabic and Egyptian format signs, variation selectors and the other
+/// default-ignorable code points. A name made of them would look blank,
+/// and inside a name they hide what it is, so names may not contain them.
+pub fn is_blank_glyph(c: char) -> bool {
+    matches!(c,
+        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}' | '\u{0890}' | '\u{0891}' | '\u{08E2}'
+        | '\u{2800}' | '\u{3164}' | '\u{FFA0}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FFF0}'..='\u{FFF8}'
+        | '\u{110BD}' | '\u{110CD}'
+        | '\u{13430}'..='\u{1345F}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0100}'..='\u{E01EF}')
+}
+
 /// Marks skeleton keys, so they are only ever compared with each other.
 /// A NUL can never appear in a valid name.
 const SKELETON_PREFIX: char = '\0';
@@ -63,6 +95,8 @@ pub enum NameError {
     Whitespace,
     #[error("the name contains a control or invisible character")]
     Invisible,
+    #[error("the name would look blank")]
+    Blank,
     #[error("the name starts with '/', which is for commands")]
     LeadingSlash,
     #[error("the name has too many combining marks in a row")]
@@ -101,8 +135,14 @@ impl Name {
         if display.chars().any(char::is_whitespace) {
             return Err(NameError::Whitespace);
         }
-        if display.chars().any(is_invisible) {
+        if display
+            .chars()
+            .any(|c| is_invisible(c) || is_blank_glyph(c))
+        {
             return Err(NameError::Invisible);
+        }
+        if unicode_width::UnicodeWidthStr::width(display) == 0 {
+            return Err(NameError::Blank);
         }
         if display.starts_with('/') {
             return Err(NameError::LeadingSlash);
@@ -115,10 +155,12 @@ impl Name {
             return Err(NameError::MixedScript);
         }
         let folded = fold(&nfkc);
-        if RESERVED.contains(&folded.as_str()) {
+        let keys = keys_of(&nfkc, folded);
+        // By every key, so that `ЅҮЅТЕМ`, `adrnin` or `r00t` are reserved
+        // as much as `system`, `admin` and `root`.
+        if keys.iter().any(|k| reserved_keys().contains(k)) {
             return Err(NameError::Reserved(display.to_owned()));
         }
-        let keys = keys_of(&nfkc, folded);
         Ok(Name {
             display: display.to_owned(),
             keys,

@@ -137,6 +137,22 @@ fn invalid_names_get_a_reason() {
         ("al\u{200B}ice", NameError::Invisible),
         ("/op", NameError::LeadingSlash),
         ("Server", NameError::Reserved("Server".into())),
+        // Reserved words are reserved in their look-alikes too.
+        ("ЅҮЅТЕМ", NameError::Reserved("ЅҮЅТЕМ".into())),
+        ("ꜱerver", NameError::Reserved("ꜱerver".into())),
+        ("admın", NameError::Reserved("admın".into())),
+        ("adrnin", NameError::Reserved("adrnin".into())),
+        ("ADMlN", NameError::Reserved("ADMlN".into())),
+        ("r00t", NameError::Reserved("r00t".into())),
+        // Names that would look blank, or hide a blank inside.
+        ("\u{3164}", NameError::Invisible),
+        ("\u{FFA0}", NameError::Invisible),
+        ("\u{115F}", NameError::Invisible),
+        ("\u{2800}", NameError::Invisible),
+        ("\u{0600}", NameError::Invisible),
+        ("\u{13430}", NameError::Invisible),
+        ("al\u{3164}ice", NameError::Invisible),
+        ("\u{301}\u{301}", NameError::Blank),
         ("abcdefghijabcdefghijabcdefghijabc", NameError::TooLong),
     ];
     for (raw, want) in cases {
@@ -511,6 +527,17 @@ mod properties {
             if let Ok(name) = Name::parse(&s) {
                 let again = Name::parse(name.as_str()).expect("a valid name stays valid");
                 prop_assert_eq!(again.keys(), name.keys());
+            }
+        }
+
+        /// No accepted name renders empty: it has width, and no character
+        /// that draws nothing.
+        #[test]
+        fn no_accepted_name_renders_empty(s in any::<String>()) {
+            if let Ok(name) = Name::parse(&s) {
+                let shown = name.as_str();
+                prop_assert!(unicode_width::UnicodeWidthStr::width(shown) > 0, "{:?}", shown);
+                prop_assert!(!shown.chars().any(crate::name::is_blank_glyph), "{:?}", shown);
             }
         }
 
