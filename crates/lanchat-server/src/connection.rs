@@ -154,8 +154,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 io = poll_fn(|cx| poll_io(cx, &mut self.stream, &self.unsent, &mut self.buf, !throttled)), if writing || !throttled => match io? {
                     Io::Wrote(n) => self.wrote(n)?,
                     Io::Read(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Io::Read(_) => {
-                        self.session.heard(Instant::now());
+                    Io::Read(n) => {
+                        if let Some(fault) = self.session.read(Instant::now(), n) {
+                            if self.fault(fault) {
+                                return Err(io::Error::other("flooding"));
+                            }
+                        }
                         self.process().await;
                     }
                 },

@@ -32,9 +32,7 @@ impl TokenBucket {
         if self.rate <= 0.0 {
             return Ok(());
         }
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.last = now;
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             Ok(())
@@ -42,6 +40,27 @@ impl TokenBucket {
             let wait = (1.0 - self.tokens) / self.rate;
             Err(now + Duration::from_secs_f64(wait))
         }
+    }
+
+    /// Charges `amount` for something already done (bytes already read):
+    /// the bucket may go into debt, and then returns when the debt is paid.
+    pub(crate) fn charge(&mut self, now: Instant, amount: f64) -> Result<(), Instant> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        self.refill(now);
+        self.tokens -= amount;
+        if self.tokens >= 0.0 {
+            Ok(())
+        } else {
+            Err(now + Duration::from_secs_f64(-self.tokens / self.rate))
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.last = now;
     }
 }
 
@@ -58,6 +77,16 @@ mod tests {
         assert_eq!(next - t0, Duration::from_millis(500));
         assert!(b.take(next).is_ok());
         assert!(b.take(next).is_err());
+    }
+
+    #[test]
+    fn a_charge_runs_into_debt_and_says_when_it_is_paid() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(100.0, 1000, t0);
+        assert!(b.charge(t0, 600.0).is_ok());
+        let paid = b.charge(t0, 600.0).unwrap_err();
+        assert_eq!(paid - t0, Duration::from_secs(2));
+        assert!(b.charge(paid, 0.0).is_ok());
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct SessionLimits {
     pub burst: u32,
     pub flood_kick_after: Duration,
     pub max_bad_frames: u32,
+    /// What one frame's token is worth in bytes read: everything read is
+    /// metered too (blank lines, pongs, partial frames), at `rate` times
+    /// this a second with a burst of `burst` times this.
+    pub bytes_per_frame: usize,
 }
 
 impl SessionLimits {
@@ -53,6 +57,7 @@ impl SessionLimits {
             burst: config.rate_burst,
             flood_kick_after: config.flood_kick_after,
             max_bad_frames: config.max_bad_frames,
+            bytes_per_frame: config.max_frame_len,
         }
     }
 }
@@ -156,6 +161,9 @@ pub struct Session {
     pings_answered: u64,
     bucket: TokenBucket,
     throttled_until: Option<Instant>,
+    /// The byte meter, and when its debt is paid if it is in debt.
+    bytes: TokenBucket,
+    bytes_until: Option<Instant>,
     throttled_since: Option<Instant>,
     write_deadline: Option<Instant>,
     bad_frames: u32,
@@ -174,6 +182,14 @@ impl Session {
             pings_answered: 0,
             bucket: TokenBucket::new(limits.rate, limits.burst, now),
             throttled_until: None,
+            bytes: TokenBucket::new(
+                limits.rate * limits.bytes_per_frame as f64,
+                limits
+                    .burst
+                    .saturating_mul(limits.bytes_per_frame.min(u32::MAX as usize) as u32),
+                now,
+            ),
+            bytes_until: None,
             throttled_since: None,
             write_deadline: None,
             bad_frames: 0,
@@ -194,9 +210,23 @@ impl Session {
         self.last_heard = now;
     }
 
+    /// `n` bytes were read from the peer at `now`: heard, and metered.
+    /// `Some` means close (held back without a break for too long).
+    pub fn read(&mut self, now: Instant, n: usize) -> Option<Fault> {
+        self.heard(now);
+        if let Err(paid) = self.bytes.charge(now, n as f64) {
+            self.bytes_until = Some(paid);
+            let since = *self.throttled_since.get_or_insert(now);
+            if now.duration_since(since) >= self.limits.flood_kick_after {
+                return Some(Fault::Flood);
+            }
+        }
+        None
+    }
+
     /// Whether reading is paused by the rate limit.
     pub fn is_throttled(&self) -> bool {
-        self.throttled_until.is_some()
+        self.throttled_until.is_some() || self.bytes_until.is_some()
     }
 
     /// Offers one frame to the rate limit. `waited` is true when the frame
@@ -261,7 +291,7 @@ impl Session {
         if !self.registered {
             at = at.min(self.register_deadline);
         }
-        for until in [self.throttled_until, self.write_deadline]
+        for until in [self.throttled_until, self.bytes_until, self.write_deadline]
             .into_iter()
             .flatten()
         {
@@ -281,13 +311,17 @@ impl Session {
             due.close = Some(Fault::RegisterTimeout);
             return due;
         }
-        if self.throttled_until.is_some() {
+        if self.is_throttled() {
             // Held back by the rate limit: the peer is sending, we are the
             // ones not reading. That is not silence.
             self.last_heard = self.last_heard.max(now);
         }
         if self.throttled_until.is_some_and(|until| now >= until) {
             self.throttled_until = None;
+            due.resume = true;
+        }
+        if self.bytes_until.is_some_and(|until| now >= until) {
+            self.bytes_until = None;
             due.resume = true;
         }
         if now >= self.next_check {
@@ -323,6 +357,7 @@ mod tests {
             burst: 20,
             flood_kick_after: Duration::from_secs(15),
             max_bad_frames: 10,
+            bytes_per_frame: 1000,
         }
     }
 
@@ -413,6 +448,34 @@ mod tests {
             // Take the token that the resume made available.
             let _ = s.admit(now, true);
         }
+    }
+
+    /// Bytes are metered whether or not they make frames (blank lines):
+    /// a burst's worth, then the rate, then a kick for holding on.
+    #[test]
+    fn every_byte_read_is_metered() {
+        let t0 = t0();
+        let mut s = Session::new(limits(), t0);
+        s.registered();
+        // 20 frames' worth at once is the burst.
+        assert_eq!(s.read(t0, 20_000), None);
+        assert!(!s.is_throttled());
+        assert_eq!(s.read(t0, 5_000), None);
+        assert!(s.is_throttled());
+        // 5,000 bytes of debt at 5,000 bytes a second: a second.
+        assert_eq!(s.deadline(), t0 + secs(1.0));
+        assert!(s.due(t0 + secs(1.0)).resume);
+        assert!(!s.is_throttled());
+        // Keeping the pipe full past the kick: closed as a flood.
+        let mut now = t0 + secs(1.0);
+        let mut fault = None;
+        while fault.is_none() && now < t0 + secs(60.0) {
+            fault = s.read(now, 10_000);
+            now = s.deadline();
+            s.due(now);
+        }
+        assert_eq!(fault, Some(Fault::Flood));
+        assert!(now <= t0 + secs(17.0), "kicked late: {:?}", now - t0);
     }
 
     #[test]

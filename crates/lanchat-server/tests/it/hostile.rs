@@ -297,3 +297,54 @@ async fn nul_and_bom_are_handled() {
     assert!(matches!(frames.first(), Some(ServerFrame::Error { code, .. }) if code == "bad_frame"));
     server.shutdown().await;
 }
+
+/// Blank lines and pongs make no frame the rate limit counts, but every
+/// byte read is metered: a connection pouring them in is slowed, then
+/// kicked, and the room is served meanwhile.
+#[tokio::test(start_paused = true)]
+async fn free_frames_are_metered_and_their_flooder_kicked() {
+    let server = TestServer::with_config(|c| {
+        c.rate_limit = 5.0;
+        c.rate_burst = 10;
+        c.flood_kick_after = Duration::from_millis(600);
+    })
+    .await;
+    let mut alice = server.join("alice").await;
+    let mut bob = server.join("bob").await;
+    let _ = alice.recv().await;
+    // Blank lines are metered by their bytes; pongs nobody asked for are
+    // bad frames as well.
+    let cases = [
+        (&b"\n"[..], bye("flood", "flooding")),
+        (
+            b"{\"type\":\"pong\",\"token\":0}\n",
+            bye("bad_frames", "too many malformed frames"),
+        ),
+    ];
+    for (junk, goodbye) in cases {
+        let mut flooder = server.join("flooder").await;
+        let _ = alice.recv().await;
+        let _ = bob.recv().await;
+        // 16 MiB of it, written as fast as the socket takes it (bounded:
+        // the server stops reading, and the test stops at the kick).
+        let burst: Vec<u8> = junk.iter().copied().cycle().take(16 << 20).collect();
+        let flood = tokio::spawn(async move {
+            let _ = flooder.stream.write_all(&burst).await;
+            flooder.until_closed().await
+        });
+        bob.say("still here").await;
+        until(&mut alice, |f| *f == message("bob", "still here")).await;
+        let left = until(&mut alice, |f| matches!(f, ServerFrame::Left { .. })).await;
+        assert!(
+            matches!(&left, ServerFrame::Left { name, reason: LeaveReason::Kicked, .. } if name == "flooder"),
+            "{left:?}"
+        );
+        let frames = tokio::time::timeout(PATIENCE, flood)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(frames.contains(&goodbye), "{frames:?}");
+        until(&mut bob, |f| matches!(f, ServerFrame::Left { .. })).await;
+    }
+    server.shutdown().await;
+}
