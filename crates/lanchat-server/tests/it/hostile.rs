@@ -21,6 +21,14 @@ async fn until(c: &mut Client, pred: impl Fn(&ServerFrame) -> bool) -> ServerFra
     }
 }
 
+/// Alice and bob in the room, alice having seen bob arrive.
+async fn alice_and_bob(server: &TestServer) -> (Client, Client) {
+    let mut alice = server.join("alice").await;
+    let bob = server.join("bob").await;
+    let _ = alice.recv().await;
+    (alice, bob)
+}
+
 /// How many sockets this process holds open on the server side of `port`
 /// (accepted connections, not the listener). Only this test's server
 /// listens on its port, so sockets of tests running beside it are never
@@ -159,9 +167,7 @@ async fn two_thousand_idle_connections_do_not_slow_the_room_and_are_reaped() {
         c.register_timeout = Duration::from_secs(2);
     })
     .await;
-    let mut alice = server.join("alice").await;
-    let mut bob = server.join("bob").await;
-    let _ = alice.recv().await;
+    let (mut alice, mut bob) = alice_and_bob(&server).await;
     let mut idle = Vec::new();
     for _ in 0..2000 {
         idle.push(TcpStream::connect(server.addr).await.unwrap());
@@ -309,9 +315,7 @@ async fn free_frames_are_metered_and_their_flooder_kicked() {
         c.flood_kick_after = Duration::from_millis(600);
     })
     .await;
-    let mut alice = server.join("alice").await;
-    let mut bob = server.join("bob").await;
-    let _ = alice.recv().await;
+    let (mut alice, mut bob) = alice_and_bob(&server).await;
     // Blank lines are metered by their bytes; pongs nobody asked for are
     // bad frames as well.
     let cases = [
