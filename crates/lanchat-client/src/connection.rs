@@ -138,15 +138,31 @@ impl Connection {
         })
     }
 
-    /// Asks to enter the room as `name`, answering pings while waiting.
+    /// Asks to enter the room as `name`, answering pings while waiting, for
+    /// at most [`ANSWER_TIMEOUT`]: a server that greets and then never
+    /// answers is an error, not a hang.
     pub async fn register(&mut self, name: &str) -> Result<Registration, ClientError> {
-        self.writer
-            .send(&ClientFrame::Join {
-                name: name.to_owned(),
-                caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
-                label: None,
-            })
-            .await?;
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        let asked = async {
+            self.writer
+                .send(&ClientFrame::Join {
+                    name: name.to_owned(),
+                    caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
+                    label: None,
+                })
+                .await?;
+            self.registration().await
+        };
+        match tokio::time::timeout_at(deadline, asked).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ClientError::NoAnswer {
+                secs: ANSWER_TIMEOUT.as_secs(),
+            }),
+        }
+    }
+
+    /// Waits for the answer to `join`.
+    async fn registration(&mut self) -> Result<Registration, ClientError> {
         loop {
             match self.reader.next().await? {
                 None => return Err(ClientError::Closed),
@@ -211,6 +227,11 @@ impl Connection {
         }
     }
 }
+
+/// How long a server may take to answer `join` (its own registration
+/// deadline is 10 s from the connection, and a working one answers at
+/// once).
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What this client understands, announced in `join`.
 pub const CLIENT_CAPS: &[&str] = &["stamps", "labels", "split_users"];
@@ -342,7 +363,31 @@ pub fn split_host_port(server: &str) -> (&str, u16) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_host_port;
+    use super::*;
+
+    /// A server that greets and then says nothing more: registration ends
+    /// with a clear error at the deadline instead of hanging.
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_answers_join_is_an_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let greeting = lanchat_proto::Greeting::new("lab", "pc");
+            let bytes = lanchat_proto::encode(&greeting).unwrap();
+            tokio::io::AsyncWriteExt::write_all(&mut socket, &bytes)
+                .await
+                .unwrap();
+            // Then silence, while holding the connection open.
+            tokio::time::sleep(ANSWER_TIMEOUT * 10).await;
+        });
+        let mut conn = Connection::connect_addr(&addr).await.unwrap();
+        let started = Instant::now();
+        let err = conn.register("alice").await.unwrap_err();
+        assert!(matches!(err, ClientError::NoAnswer { secs: 15 }), "{err}");
+        assert_eq!(started.elapsed(), ANSWER_TIMEOUT);
+        server.abort();
+    }
 
     #[test]
     fn host_and_port_forms() {

@@ -22,6 +22,8 @@ pub enum ClientError {
     Version { addr: String, detail: String },
     #[error("the server closed the connection")]
     Closed,
+    #[error("the server did not answer within {secs} s")]
+    NoAnswer { secs: u64 },
     #[error("disconnected: {0}")]
     Disconnected(String),
     #[error("the server sent a frame longer than the protocol allows")]
