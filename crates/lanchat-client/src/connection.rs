@@ -343,21 +343,38 @@ fn not_lanchat(addr: &str, bytes: &[u8]) -> ClientError {
     }
 }
 
-/// Splits `host[:port]`, accepting bare and bracketed IPv6 addresses.
-pub fn split_host_port(server: &str) -> (&str, u16) {
+/// Splits `host`, `host:port`, `ip`, `v6`, `[v6]` or `[v6]:port` into the
+/// host and the port, if one is given. A port that is not a number from 1
+/// to 65535 is an error, with the text that was not a port.
+pub fn parse_server(server: &str) -> Result<(&str, Option<u16>), String> {
     let server = server.trim();
+    let port = |p: &str| match p.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(Some(port)),
+        _ => Err(format!("'{p}' is not a port (1 to 65535)")),
+    };
     if let Some(rest) = server.strip_prefix('[') {
-        if let Some((host, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (host, port.unwrap_or(DEFAULT_PORT));
-        }
+        return match rest.split_once(']') {
+            Some((host, "")) => Ok((host, None)),
+            Some((host, tail)) => match tail.strip_prefix(':') {
+                Some(p) => Ok((host, port(p)?)),
+                None => Err(format!("'{tail}' after ']' is not ':PORT'")),
+            },
+            None => Err("an IPv6 address in '[' has no ']'".to_owned()),
+        };
     }
     match server.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => match port.parse() {
-            Ok(port) => (host, port),
-            Err(_) => (server, DEFAULT_PORT),
-        },
-        _ => (server, DEFAULT_PORT),
+        // One colon: host and port. More: a bare IPv6 address.
+        Some((host, p)) if !host.contains(':') => Ok((host, port(p)?)),
+        _ => Ok((server, None)),
+    }
+}
+
+/// The host and port of `server`, the port defaulting to 8081 (and to
+/// 8081 too when it is malformed: callers validate with [`parse_server`]).
+pub fn split_host_port(server: &str) -> (&str, u16) {
+    match parse_server(server) {
+        Ok((host, port)) => (host, port.unwrap_or(DEFAULT_PORT)),
+        Err(_) => (server.trim(), DEFAULT_PORT),
     }
 }
 
@@ -396,5 +413,10 @@ mod tests {
         assert_eq!(split_host_port("::1"), ("::1", 8081));
         assert_eq!(split_host_port("[::1]:9000"), ("::1", 9000));
         assert_eq!(split_host_port("[fe80::1]"), ("fe80::1", 8081));
+        assert_eq!(parse_server("host"), Ok(("host", None)));
+        assert_eq!(parse_server("[::1]:9"), Ok(("::1", Some(9))));
+        for bad in ["127.0.0.1:abc", "h:99999", "h:0", "h:", "[::1]x", "[::1"] {
+            assert!(parse_server(bad).is_err(), "{bad}");
+        }
     }
 }

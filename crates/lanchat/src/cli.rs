@@ -130,9 +130,10 @@ pub struct JoinArgs {
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Discovery")]
 pub struct DiscoverArgs {
-    /// The room port to look for.
-    #[arg(long, default_value_t = DEFAULT_PORT, value_name = "PORT")]
-    pub port: u16,
+    /// The room port to look for, or to join on `--server` when that
+    /// names no port [default: 8081].
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
     /// Search only this range (repeatable): it is scanned instead of the
     /// local subnets, and UDP and mDNS queries go out only on interfaces
     /// whose subnet lies inside it. Loopback is searched only when named,
@@ -149,6 +150,13 @@ pub struct DiscoverArgs {
     /// skipped by default.
     #[arg(long)]
     pub include_virtual: bool,
+}
+
+impl DiscoverArgs {
+    /// The room port: `--port`, or the default.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(DEFAULT_PORT)
+    }
 }
 
 /// A discovery layer, as named on the command line.

@@ -12,7 +12,7 @@ pub async fn run(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
     let options = options(&args, None);
     let report = discover(&options, |f| println!("{}", line(f))).await;
     if report.found.is_empty() {
-        eprintln!("lanchat: {}", report.diagnosis(args.port));
+        eprintln!("lanchat: {}", report.diagnosis(args.port()));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -22,7 +22,7 @@ pub async fn run(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
 /// first room (for joining) instead of listening until the timeout.
 pub fn options(args: &DiscoverArgs, settle: Option<Duration>) -> Options {
     Options {
-        port: args.port,
+        port: args.port(),
         scan_ranges: args.scan_range.clone(),
         via: args
             .via

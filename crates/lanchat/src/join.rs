@@ -29,7 +29,10 @@ pub fn wants_tui(args: &JoinArgs) -> bool {
     !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
-pub async fn run(args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
+    if let Some(server) = &args.server {
+        args.server = Some(crate::usage::server_address(server, args.discovery.port)?);
+    }
     if tui {
         return run_tui(args).await;
     }
@@ -138,7 +141,7 @@ async fn search(args: DiscoverArgs, room: Option<String>) -> Result<Vec<Found>, 
         }
     }
     if rooms.is_empty() {
-        return Err(report.diagnosis(args.port));
+        return Err(report.diagnosis(args.port()));
     }
     Ok(rooms)
 }

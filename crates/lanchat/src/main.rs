@@ -7,6 +7,7 @@ mod discover;
 mod join;
 mod logging;
 mod serve;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -18,7 +19,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("lanchat: {err:#}");
-            ExitCode::FAILURE
+            if err.is::<usage::Usage>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

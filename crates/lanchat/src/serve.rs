@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{LimitArgs, ServeArgs};
+use crate::usage::usage;
 
 /// The longest room name, in characters.
 const MAX_ROOM_CHARS: usize = 64;
@@ -97,19 +98,19 @@ fn config(room: String, host: String, limits: &LimitArgs) -> anyhow::Result<Conf
         Duration::try_from_secs_f64(value)
             .ok()
             .filter(|d| !d.is_zero())
-            .with_context(|| format!("--{name} must be a positive number of seconds"))
+            .ok_or_else(|| usage(format!("--{name} must be a positive number of seconds")))
     };
     if !(1..=lanchat_proto::limits::MAX_TEXT_LEN).contains(&limits.max_message_bytes) {
-        bail!(
+        return Err(usage(format!(
             "--max-message-bytes must be between 1 and {} (clients accept no more)",
             lanchat_proto::limits::MAX_TEXT_LEN
-        );
+        )));
     }
     if limits.max_frame_bytes < 1024 {
-        bail!("--max-frame-bytes must be at least 1024");
+        return Err(usage("--max-frame-bytes must be at least 1024"));
     }
     if !(limits.rate_limit >= 0.0 && limits.rate_limit.is_finite()) {
-        bail!("--rate-limit must be 0 (off) or a positive number");
+        return Err(usage("--rate-limit must be 0 (off) or a positive number"));
     }
     let mut config = Config::new(room, host);
     config.max_text_len = limits.max_message_bytes;
@@ -145,13 +146,15 @@ fn raise_open_file_limit(max_clients: usize) {
 
 fn check_room_name(room: &str) -> anyhow::Result<()> {
     if room.trim().is_empty() {
-        bail!("the room name is empty");
+        return Err(usage("the room name is empty"));
     }
     if room.chars().count() > MAX_ROOM_CHARS {
-        bail!("the room name is longer than {MAX_ROOM_CHARS} characters");
+        return Err(usage(format!(
+            "the room name is longer than {MAX_ROOM_CHARS} characters"
+        )));
     }
     if room.chars().any(char::is_control) {
-        bail!("the room name contains control characters");
+        return Err(usage("the room name contains control characters"));
     }
     Ok(())
 }

@@ -115,7 +115,7 @@ fn a_bad_room_name_is_refused() {
     cmd.args(["serve", "--bind", "127.0.0.1", "--port", "0", "--room", " "]);
     let mut p = Proc::spawn(cmd);
     p.expect_err("the room name is empty");
-    assert_eq!(p.wait().code(), Some(1));
+    assert_eq!(p.wait().code(), Some(2), "a usage error");
 }
 
 #[test]
@@ -140,6 +140,43 @@ fn nonsense_limits_are_refused() {
         let mut p = Proc::spawn(cmd);
         let flag = bad[0].split('=').next().unwrap_or_default();
         p.expect_err(flag);
-        assert_eq!(p.wait().code(), Some(1), "{bad:?}");
+        assert_eq!(p.wait().code(), Some(2), "a usage error: {bad:?}");
+    }
+}
+
+/// `--port` says which port `--server` is on when `--server` names none;
+/// naming two different ports, or a port that is not one, is a usage
+/// error (exit 2), as every bad argument is.
+#[test]
+fn server_and_port_work_together_and_bad_ones_are_usage_errors() {
+    let server = Server::start();
+    let port = server.port().to_string();
+    let mut cmd = lanchat();
+    cmd.args([
+        "join",
+        "--plain",
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--name",
+        "eve",
+    ]);
+    let mut eve = Proc::spawn(cmd);
+    eve.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, eve!"));
+    eve.send("/quit");
+    assert_eq!(eve.wait().code(), Some(0));
+
+    let other = if port == "9" { "10" } else { "9" };
+    let conflicting = format!("127.0.0.1:{port}");
+    for (args, why) in [
+        (vec!["--server", "127.0.0.1:abc"], "'abc' is not a port"),
+        (vec!["--server", &conflicting, "--port", other], "give one"),
+    ] {
+        let mut cmd = lanchat();
+        cmd.args(["join", "--plain", "--name", "eve"]).args(&args);
+        let mut p = Proc::spawn(cmd);
+        p.expect_err(why);
+        assert_eq!(p.wait().code(), Some(2), "{args:?}");
     }
 }
