@@ -287,7 +287,8 @@ impl HubTask {
                 let now = now_ms();
                 match self.room.join(&join.name, join.label, now, &mut self.out) {
                     Ok(id) => {
-                        tracing::info!(member = id.get(), "joined");
+                        let name = self.room.name_of(id).unwrap_or_default();
+                        tracing::info!(member = id.get(), %name, "joined");
                         let format = self.format_index(join.format);
                         self.formats[format].members += 1;
                         let member = Member {
@@ -348,7 +349,14 @@ impl HubTask {
             let mut outputs = std::mem::take(&mut self.out);
             for output in outputs.drain(..) {
                 match output {
-                    Output::Send(delivery) => self.queue(delivery),
+                    Output::Send(delivery) => {
+                        if let Event::Left { name, reason } = &delivery.event {
+                            // Every departure, whatever ended it, with the
+                            // name and why; never any message text.
+                            tracing::info!(%name, ?reason, "left");
+                        }
+                        self.queue(delivery)
+                    }
                     Output::Close(id) => {
                         self.send_runs();
                         if let Some(outbox) = self.remove_member(id) {

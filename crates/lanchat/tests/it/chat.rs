@@ -133,3 +133,36 @@ fn the_interactive_default_is_join() {
     eve.send("/quit");
     assert_eq!(eve.wait().code(), Some(0));
 }
+
+/// The server's log names every arrival and departure with its reason,
+/// and never contains what anyone said.
+#[test]
+fn the_server_log_names_departures_and_never_holds_message_text() {
+    let mut server = Server::start();
+    let mut alice = server.join("alice");
+    let mut bob = server.join("bob");
+    alice.expect_line("*** bob joined");
+    bob.send("secret words");
+    alice.expect_line("<bob> secret words");
+    bob.send("/w alice whispered words");
+    alice.expect_line("[whisper from bob] whispered words");
+    bob.send("/x");
+    assert_eq!(bob.wait().code(), Some(0));
+    alice.expect_line("*** bob left");
+    alice.child.kill().expect("SIGKILL alice");
+    let _ = alice.wait();
+    server.proc.signal("-TERM");
+    assert_eq!(server.proc.wait().code(), Some(0));
+    let log = server.proc.rest_of_stderr();
+    let has = |words: &[&str]| log.iter().any(|l| words.iter().all(|w| l.contains(w)));
+    assert!(has(&["joined", "bob"]), "{log:#?}");
+    assert!(has(&["left", "bob", "Quit"]), "{log:#?}");
+    assert!(has(&["left", "alice", "Dropped"]), "{log:#?}");
+    // Everything that arrived, read to the end: no line holds a message.
+    for line in &log {
+        assert!(
+            !line.contains("secret") && !line.contains("whispered"),
+            "{line}"
+        );
+    }
+}
