@@ -33,7 +33,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Search virtual and VPN interfaces too.
     pub include_virtual: bool,
-    /// When set, stop this long after the first room is found.
+    /// When set, stop this long after the first room is found (zero: at
+    /// the first room).
     pub settle: Option<Duration>,
     /// Start the scan if the fast path found nothing by then (with the
     /// scan as the only layer, it starts at once).
@@ -160,6 +161,10 @@ pub async fn discover(options: &Options, mut on_found: impl FnMut(&Found)) -> Re
             Some(_) = layers.join_next(), if !layers.is_empty() => {}
             Some(f) = rx.recv() => {
                 if record(&mut report, &mut seen, f, &mut on_found) && settle_at.is_none() {
+                    if options.settle == Some(Duration::ZERO) {
+                        // The first room is all that was asked for.
+                        break;
+                    }
                     settle_at = options.settle.map(|s| Instant::now() + s);
                 }
             }

@@ -27,7 +27,7 @@ pub enum Command {
     /// Join a room (what bare `lanchat` does).
     Join(JoinArgs),
     /// List the rooms on the local network.
-    Discover(DiscoverArgs),
+    Discover(DiscoverCmd),
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +124,18 @@ pub struct JoinArgs {
     pub plain: bool,
     #[command(flatten)]
     pub discovery: DiscoverArgs,
+}
+
+/// `lanchat discover`: the search options, and when to stop.
+#[derive(Debug, Args)]
+pub struct DiscoverCmd {
+    /// Stop at the first room found. Without it, discovery stops a second
+    /// after the first room (every other room on the LAN answers within
+    /// that), when every layer is done, or at the timeout.
+    #[arg(long)]
+    pub first: bool,
+    #[command(flatten)]
+    pub search: DiscoverArgs,
 }
 
 /// How to look for rooms.

@@ -6,13 +6,23 @@ use std::time::Duration;
 
 use lanchat_discovery::{discover, Found, Options, Via};
 
-use crate::cli::{DiscoverArgs, ViaArg};
+use crate::cli::{DiscoverArgs, DiscoverCmd, ViaArg};
 
-pub async fn run(args: DiscoverArgs) -> anyhow::Result<ExitCode> {
-    let options = options(&args, None);
+/// How long `discover` keeps listening after the first room: every other
+/// room on the LAN answers the same query within milliseconds (UDP) or
+/// well under a second (mDNS).
+const LISTING_SETTLE: Duration = Duration::from_secs(1);
+
+pub async fn run(cmd: DiscoverCmd) -> anyhow::Result<ExitCode> {
+    let settle = if cmd.first {
+        Duration::ZERO
+    } else {
+        LISTING_SETTLE
+    };
+    let options = options(&cmd.search, Some(settle));
     let report = discover(&options, |f| println!("{}", line(f))).await;
     if report.found.is_empty() {
-        eprintln!("lanchat: {}", report.diagnosis(args.port()));
+        eprintln!("lanchat: {}", report.diagnosis(cmd.search.port()));
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

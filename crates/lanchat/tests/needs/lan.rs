@@ -268,6 +268,23 @@ pub fn mdns_finds_both_rooms() {
     both_rooms_are_found_via("mdns");
 }
 
+/// `discover` lists every room and then stops, a moment after the rooms
+/// answered, not at its timeout (here a minute, longer than the test
+/// waits for any process); `--first` stops at the first room.
+pub fn discover_stops_soon_after_the_rooms_answer() {
+    let lan = lan(3);
+    let _lab = lan.serve(0, "lab", &[]);
+    let _attic = lan.serve(1, "attic", &[]);
+    let mut all = lan.lanchat(2);
+    all.args(["discover", "--timeout", "60000"]);
+    let lines = found_lines(Proc::spawn(all));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let mut first = lan.lanchat(2);
+    first.args(["discover", "--first", "--timeout", "60000"]);
+    let lines = found_lines(Proc::spawn(first));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+}
+
 pub fn a_client_with_no_arguments_joins_the_room() {
     let lan = lan(3);
     let _lab = lan.serve(0, "lab", &[]);
@@ -495,6 +512,11 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "mdns_finds_both_rooms",
         run: mdns_finds_both_rooms,
+        needs: NETNS,
+    },
+    Test {
+        name: "discover_stops_soon_after_the_rooms_answer",
+        run: discover_stops_soon_after_the_rooms_answer,
         needs: NETNS,
     },
     Test {
