@@ -46,8 +46,32 @@ pub async fn run(
     let style = Style {
         color: options.color,
     };
-    let (mut conn, me, room, users) = choose_name(conn, options.name, &mut input, diag).await?;
+    let (conn, me, room, users) = choose_name(conn, options.name, &mut input, diag).await?;
     print(out, &welcome_line(&me, &room, &users, &style));
+    let chatted = chat(conn, &me, &style, input, out).await;
+    if let Err(e) = &chatted {
+        // The contract: losing the server is always said on stdout, once
+        // (a `bye` has said it already).
+        if !matches!(e, ClientError::Disconnected(_)) {
+            let why = crate::error::describe(e);
+            print(
+                out,
+                &format!("{} disconnected: {}", style.notice(), inert(&why)),
+            );
+        }
+    }
+    chatted
+}
+
+/// Relays lines between `input` and the room until the user quits (`Ok`)
+/// or the server goes away (`Err`).
+async fn chat(
+    mut conn: Connection,
+    me: &str,
+    style: &Style,
+    mut input: mpsc::Receiver<String>,
+    out: &mut dyn Write,
+) -> Result<(), ClientError> {
     let mut quit_deadline: Option<Instant> = None;
     let mut sent = 0u64;
     let mut list = Gather::default();
@@ -86,7 +110,7 @@ pub async fn run(
                 }
                 Some(frame) => {
                     let Some(frame) = list.gather(frame) else { continue };
-                    if let Some(line) = render(&frame, &me, &style) {
+                    if let Some(line) = render(&frame, me, style) {
                         print(out, &line);
                     }
                 }

@@ -180,3 +180,30 @@ fn server_and_port_work_together_and_bad_ones_are_usage_errors() {
         assert_eq!(p.wait().code(), Some(2), "{args:?}");
     }
 }
+
+/// A server that goes away mid-chat: stdout says so (the plain contract's
+/// `*** disconnected:` line), stderr says why once, and the exit code is 1.
+#[test]
+fn losing_the_server_is_said_on_stdout_and_once_on_stderr() {
+    let (addr, service) = fake_service(|mut s| {
+        let _ =
+            s.write_all(b"{\"lanchat\":1,\"type\":\"hello\",\"room\":\"lab\",\"server\":\"pc\",\"software\":\"fake\"}\n");
+        let mut join = [0u8; 256];
+        let _ = s.read(&mut join);
+        let _ =
+            s.write_all(b"{\"type\":\"welcome\",\"name\":\"x\",\"room\":\"lab\",\"users\":[]}\n");
+        // Then the server goes away.
+    });
+    let mut p = join(&addr);
+    p.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, x!"));
+    p.expect_line("*** disconnected: the server closed the connection");
+    assert_eq!(p.wait().code(), Some(1));
+    let errors: Vec<String> = p
+        .rest_of_stderr()
+        .into_iter()
+        .filter(|l| l.contains("closed the connection"))
+        .collect();
+    assert_eq!(errors, ["lanchat: the server closed the connection"]);
+    assert!(p.rest_of_stdout().is_empty());
+    let _ = service.join();
+}
