@@ -20,6 +20,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{lookup_host, TcpStream};
 use tokio::time::{timeout, Instant};
 
+use crate::log_limit::{excerpt, LogLimit};
+
 use crate::error::ClientError;
 
 /// How long to wait for a TCP connection, and then for the greeting.
@@ -44,6 +46,8 @@ pub struct FrameReader {
     half: OwnedReadHalf,
     buf: BytesMut,
     decoder: LineDecoder,
+    /// Skipped frames are logged at most once a second.
+    skip_log: LogLimit,
 }
 
 /// The writing half: sends frames to the server.
@@ -133,6 +137,7 @@ impl Connection {
                 half: read,
                 buf: rest,
                 decoder: LineDecoder::default(),
+                skip_log: LogLimit::new(Duration::from_secs(1)),
             },
             writer: FrameWriter { half: write },
         })
@@ -249,7 +254,10 @@ impl FrameReader {
                 Ok(None) => {}
                 Err(DecodeError::TooLong { .. }) => return Err(ClientError::FrameTooLong),
                 Err(error) => {
-                    tracing::warn!(%error, "skipping a frame from the server");
+                    if let Some(suppressed) = self.skip_log.allow(Instant::now()) {
+                        let error = excerpt(&error.to_string());
+                        tracing::warn!(%error, suppressed, "skipping a frame from the server");
+                    }
                     continue;
                 }
             }

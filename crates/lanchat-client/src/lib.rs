@@ -21,6 +21,7 @@ pub mod connection;
 pub mod display;
 pub mod error;
 pub mod gather;
+pub mod log_limit;
 pub mod memory;
 pub mod plain;
 pub mod tui;

@@ -82,9 +82,9 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
 
 async fn run_tui(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let start = match &args.server {
-        Some(server) => Start::Connected(Connection::connect(server).await?),
+        Some(server) => Start::Connected(Box::new(Connection::connect(server).await?)),
         None => match remembered(&args).await {
-            Some(conn) => Start::Connected(conn),
+            Some(conn) => Start::Connected(Box::new(conn)),
             None => {
                 let (discovery, room) = (args.discovery.clone(), args.room.clone());
                 Start::Find(Box::pin(async move {

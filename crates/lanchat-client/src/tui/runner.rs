@@ -41,7 +41,7 @@ pub type Rooms = Result<Vec<(String, String)>, String>;
 /// How the session begins.
 pub enum Start {
     /// Already connected (`--server`, or the remembered server answered).
-    Connected(Connection),
+    Connected(Box<Connection>),
     /// Rooms must be found first; the future finds them.
     Find(Pin<Box<dyn Future<Output = Rooms> + Send>>),
 }
@@ -113,7 +113,7 @@ impl Session {
             .await;
         }
         match start {
-            Start::Connected(conn) => self.attach(conn).await,
+            Start::Connected(conn) => self.attach(*conn).await,
             Start::Find(find) => {
                 self.apply(Event::Searching).await;
                 let tx = self.tx.clone();
