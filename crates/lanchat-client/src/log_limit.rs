@@ -44,10 +44,7 @@ impl LogLimit {
 
 /// At most [`MAX_LOGGED_CHARS`] characters of `text`, marked if cut.
 pub fn excerpt(text: &str) -> String {
-    match text.char_indices().nth(MAX_LOGGED_CHARS) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
-    }
+    lanchat_core::text::excerpt(text, MAX_LOGGED_CHARS)
 }
 
 #[cfg(test)]

@@ -56,6 +56,15 @@ pub fn clean(text: &str, max_len: usize) -> Result<Cow<'_, str>, TextError> {
     Ok(out)
 }
 
+/// At most `max` characters of `text`, marked with `…` if cut: how text
+/// a peer controls is quoted back in errors and logs, within a bound.
+pub fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 /// The zero-width joiner and non-joiner: invisible, but emoji sequences
 /// and several scripts need them, so they are kept and shown as they are.
 pub fn is_joiner(c: char) -> bool {

@@ -78,10 +78,7 @@ pub fn parse(line: &str) -> Result<Command, TypedError> {
 
 /// At most [`MAX_WORD_SHOWN`] characters of `word`, marked if cut.
 fn shown(word: &str) -> String {
-    match word.char_indices().nth(MAX_WORD_SHOWN) {
-        Some((at, _)) => format!("{}…", &word[..at]),
-        None => word.to_owned(),
-    }
+    crate::text::excerpt(word, MAX_WORD_SHOWN)
 }
 
 #[cfg(test)]

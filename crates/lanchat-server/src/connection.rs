@@ -290,7 +290,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 self.session.registered();
             }
             Ok(Err(e)) => self.send(&ServerFrame::NameRejected {
-                name: shown(&name, MAX_NAME_SHOWN),
+                name: lanchat_core::text::excerpt(&name, MAX_NAME_SHOWN),
                 code: e.code().into(),
                 reason: e.to_string(),
                 label: label.map(|l| l.to_string()),
@@ -301,7 +301,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// A frame we could not parse.
     fn bad_frame(&mut self, text: &str, label: Option<&str>) {
-        self.error("bad_frame", &shown(text, 200), label);
+        self.error("bad_frame", &lanchat_core::text::excerpt(text, 200), label);
         if let Some(fault) = self.session.bad_frame() {
             self.fault(fault);
         }
@@ -438,14 +438,6 @@ fn poll_read_into<S: AsyncRead + Unpin>(
         }
         Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         Poll::Pending => Poll::Pending,
-    }
-}
-
-/// At most `max` characters of `text`, marked if cut.
-fn shown(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_owned(),
     }
 }
 
