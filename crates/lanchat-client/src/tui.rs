@@ -23,6 +23,7 @@ pub mod runner;
 pub mod terminal;
 pub mod transcript;
 pub mod ui;
+pub mod users;
 
 pub use app::{App, Effect, Exit};
 pub use event::Event;

@@ -5,11 +5,13 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use lanchat_proto::ServerFrame;
 
+use crate::connection::MAX_USERS;
 use crate::display::{departure, inert};
 use crate::plain::is_quit;
 use crate::tui::editor::Editor;
 use crate::tui::event::Event;
 use crate::tui::transcript::{Kind, Transcript};
+use crate::tui::users::UserList;
 
 /// Most lines kept in the input history.
 const HISTORY: usize = 500;
@@ -84,6 +86,22 @@ pub enum Exit {
     Lost(String),
 }
 
+/// Up to 20 names, made inert, then how many more: a notice line stays a
+/// line even in a room of thousands.
+fn some_names(users: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut text = users
+        .iter()
+        .take(SHOWN)
+        .map(|u| inert(u).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if users.len() > SHOWN {
+        text.push_str(&format!(" and {} more", users.len() - SHOWN));
+    }
+    text
+}
+
 /// Tab completion in progress: the candidates and the one shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Completion {
@@ -108,7 +126,7 @@ pub struct App {
     /// and an unlabelled one is not, whatever its sender's name says.
     pub labels: bool,
     /// Everyone in the room, sorted case-insensitively.
-    pub users: Vec<String>,
+    pub users: UserList,
     pub transcript: Transcript,
     pub editor: Editor,
     /// How many entries the view is scrolled up from the newest.
@@ -143,7 +161,7 @@ impl App {
             server: String::new(),
             me: None,
             labels: false,
-            users: Vec::new(),
+            users: UserList::default(),
             transcript: Transcript::default(),
             editor: Editor::default(),
             scroll: 0,
@@ -263,20 +281,15 @@ impl App {
                 }
                 self.me = Some(name.clone());
                 self.room = inert(&room).into_owned();
-                self.users = users;
-                self.users.push(name.clone());
-                self.sort_users();
-                self.mode = Mode::Chat;
-                let others = if self.users.len() == 1 {
+                let others = if users.is_empty() {
                     "nobody else yet".to_owned()
                 } else {
-                    self.users
-                        .iter()
-                        .filter(|u| **u != name)
-                        .map(|u| inert(u).into_owned())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    some_names(&users)
                 };
+                if self.users.replace(users).is_err() || self.users.insert(name.clone()).is_err() {
+                    return self.too_many_users();
+                }
+                self.mode = Mode::Chat;
                 self.notice(
                     now,
                     format!(
@@ -289,11 +302,12 @@ impl App {
             ServerFrame::NameRejected { reason, .. } => self.ask_name(now, Some(&reason)),
             ServerFrame::Joined { name, .. } => {
                 self.notice(now, format!("{} joined", inert(&name)));
-                self.users.push(name);
-                self.sort_users();
+                if self.users.insert(name).is_err() {
+                    self.too_many_users();
+                }
             }
             ServerFrame::Left { name, reason, .. } => {
-                self.users.retain(|u| *u != name);
+                self.users.remove(&name);
                 self.notice(now, format!("{} {}", inert(&name), departure(reason)));
             }
             ServerFrame::Message {
@@ -333,13 +347,13 @@ impl App {
                 }
             }
             ServerFrame::Users { users, .. } => {
-                let list: Vec<String> = users.iter().map(|u| inert(u).into_owned()).collect();
                 self.notice(
                     now,
-                    format!("{} in the room: {}", users.len(), list.join(", ")),
+                    format!("{} in the room: {}", users.len(), some_names(&users)),
                 );
-                self.users = users;
-                self.sort_users();
+                if self.users.replace(users).is_err() {
+                    self.too_many_users();
+                }
             }
             ServerFrame::Commands { commands, label } => {
                 self.commands = commands
@@ -613,7 +627,7 @@ impl App {
             let at_start = start == 0;
             self.users
                 .iter()
-                .filter(|u| Some(u.as_str()) != self.me.as_deref())
+                .filter(|u| Some(*u) != self.me.as_deref())
                 .filter(|u| u.to_lowercase().starts_with(&lower))
                 .map(|u| {
                     if at_start {
@@ -648,9 +662,12 @@ impl App {
         }
     }
 
-    fn sort_users(&mut self) {
-        self.users.sort_by_key(|u| (u.to_lowercase(), u.clone()));
-        self.users.dedup();
+    /// The server announced more users than any room holds: it is broken
+    /// or hostile, and the client leaves it rather than grow without end.
+    fn too_many_users(&mut self) {
+        self.exit = Some(Exit::Lost(format!(
+            "the server announced more than {MAX_USERS} users; it is broken"
+        )));
     }
 
     fn push(&mut self, now: &str, kind: Kind, text: String) {

@@ -301,6 +301,34 @@ fn the_user_list_follows_joins_and_departures() {
     assert_eq!(app.users, ["alice", "Carol", "李雷"]);
 }
 
+/// A server announcing users without end: each join costs O(log n), a
+/// frame draws only what fits, and past the cap the client says the
+/// server is broken and leaves.
+#[test]
+fn a_flood_of_joins_neither_freezes_nor_grows_without_end() {
+    let mut app = in_room();
+    let joined = |i: usize| {
+        server(ServerFrame::Joined {
+            id: 0,
+            ts: String::new(),
+            name: format!("u{i}"),
+        })
+    };
+    let room = crate::connection::MAX_USERS - app.users.len();
+    for i in 0..room {
+        app.handle(joined(i), NOW);
+    }
+    assert_eq!(app.users.len(), crate::connection::MAX_USERS);
+    assert_eq!(app.exit, None);
+    let _ = screen(&app, 80, 20);
+    app.handle(joined(room), NOW);
+    assert!(
+        matches!(&app.exit, Some(Exit::Lost(why)) if why.contains("broken")),
+        "{:?}",
+        app.exit
+    );
+}
+
 #[test]
 fn scrolling_up_counts_unread_and_holds_the_view() {
     let mut app = in_room();

@@ -239,12 +239,15 @@ fn render_users(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
+    // Only what fits is drawn: a frame costs the same in a room of ten
+    // thousand.
     let lines: Vec<Line<'static>> = app
         .users
         .iter()
+        .take(usize::from(inner.height))
         .map(|u| {
             let mut spans = vec![name_span(u)];
-            if app.me.as_deref() == Some(u.as_str()) {
+            if app.me.as_deref() == Some(u) {
                 spans.push(Span::styled(" (you)", NOTICE));
             }
             wrap(&spans, width).into_iter().next().unwrap_or_default()
