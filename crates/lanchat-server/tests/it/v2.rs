@@ -216,3 +216,67 @@ async fn welcome_advertises_caps_and_limits() {
     assert_eq!(alice.recv().await, message("alice", "fits"));
     server.shutdown().await;
 }
+
+/// A big room with the longest names in bytes: 1,000 members named with
+/// 32 four-byte characters. Joining, and `/list`, still work: the lists
+/// come split over frames, none over the frame limit, and whole.
+#[tokio::test]
+async fn a_thousand_members_with_long_four_byte_names_fit_the_frame_limit() {
+    let server = TestServer::with_config(|c| {
+        c.max_per_ip = 2000;
+        c.max_clients = 2000;
+        c.rate_limit = 0.0;
+    })
+    .await;
+    // 32 CJK Extension B characters (4 bytes each), one script, all unique.
+    let name = |i: u32| -> String {
+        (0..32)
+            .map(|k| char::from_u32(0x20000 + i * 32 + k).unwrap())
+            .collect()
+    };
+    let mut members = Vec::new();
+    for i in 0..1000 {
+        members.push(server.join(&name(i)).await);
+    }
+    let mut last = server.connect().await;
+    last.send(&crate::support::join(name(1000))).await;
+    let mut raw = Vec::new();
+    // The welcome and the `users` frames that continue it.
+    loop {
+        let line = last.try_recv_json().await.expect("a frame");
+        let more = line["more"] == json!(true);
+        raw.push(line);
+        if !more {
+            break;
+        }
+    }
+    last.send(&ClientFrame::List { label: None }).await;
+    let list_start = raw.len();
+    loop {
+        let line = last.try_recv_json().await.expect("a frame");
+        let more = line["more"] == json!(true);
+        raw.push(line);
+        if !more {
+            break;
+        }
+    }
+    let limit = lanchat_proto::limits::MAX_FRAME_LEN;
+    for frame in &raw {
+        let size = serde_json::to_vec(frame).unwrap().len() + 1;
+        assert!(size <= limit, "a frame of {size} bytes");
+    }
+    let names = |frames: &[Value]| -> Vec<String> {
+        frames
+            .iter()
+            .flat_map(|f| f["users"].as_array().cloned().unwrap_or_default())
+            .map(|u| u.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let welcomed = names(&raw[..list_start]);
+    let listed = names(&raw[list_start..]);
+    assert!(list_start > 1, "the welcome's list was split");
+    assert_eq!(welcomed.len(), 1000, "everyone else");
+    assert_eq!(listed.len(), 1001, "everyone");
+    drop(members);
+    server.shutdown().await;
+}
