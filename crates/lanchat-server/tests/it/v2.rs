@@ -240,26 +240,11 @@ async fn a_thousand_members_with_long_four_byte_names_fit_the_frame_limit() {
     }
     let mut last = server.connect().await;
     last.send(&crate::support::join(name(1000))).await;
-    let mut raw = Vec::new();
     // The welcome and the `users` frames that continue it.
-    loop {
-        let line = last.try_recv_json().await.expect("a frame");
-        let more = line["more"] == json!(true);
-        raw.push(line);
-        if !more {
-            break;
-        }
-    }
+    let mut raw = until_no_more(&mut last).await;
     last.send(&ClientFrame::List { label: None }).await;
     let list_start = raw.len();
-    loop {
-        let line = last.try_recv_json().await.expect("a frame");
-        let more = line["more"] == json!(true);
-        raw.push(line);
-        if !more {
-            break;
-        }
-    }
+    raw.extend(until_no_more(&mut last).await);
     let limit = lanchat_proto::limits::MAX_FRAME_LEN;
     for frame in &raw {
         let size = serde_json::to_vec(frame).unwrap().len() + 1;
@@ -279,4 +264,17 @@ async fn a_thousand_members_with_long_four_byte_names_fit_the_frame_limit() {
     assert_eq!(listed.len(), 1001, "everyone");
     drop(members);
     server.shutdown().await;
+}
+
+/// Frames up to and including the first without `"more":true`.
+async fn until_no_more(client: &mut Client) -> Vec<Value> {
+    let mut frames = Vec::new();
+    loop {
+        let frame = client.try_recv_json().await.expect("a frame");
+        let more = frame["more"] == json!(true);
+        frames.push(frame);
+        if !more {
+            return frames;
+        }
+    }
 }
