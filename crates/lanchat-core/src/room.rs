@@ -7,7 +7,7 @@
 //! atomic. The caller passes the time, so the room stays pure and tests
 //! choose the clock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::command::{Command, COMMANDS};
 use crate::event::{Event, Label, LeaveReason, Stamp};
@@ -78,6 +78,9 @@ pub struct Room {
     name: String,
     members: HashMap<MemberId, Name>,
     by_key: HashMap<String, MemberId>,
+    /// Everyone's name in display order (folded, then as typed), kept
+    /// sorted as people come and go, so a `/list` costs a copy, not a sort.
+    order: BTreeSet<(String, String)>,
     next_member: u64,
     /// The last event's stamp (id 0 before the first).
     last: Stamp,
@@ -99,6 +102,7 @@ impl Room {
             name: name.into(),
             members: HashMap::new(),
             by_key: HashMap::new(),
+            order: BTreeSet::new(),
             next_member: 1,
             last: Stamp { id: 0, ms: 0 },
             max_text_len,
@@ -132,9 +136,7 @@ impl Room {
 
     /// Everyone's name, sorted case-insensitively.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<&Name> = self.members.values().collect();
-        names.sort_by_cached_key(|n| (fold(n.as_str()), n.as_str().to_owned()));
-        names.into_iter().map(|n| n.as_str().to_owned()).collect()
+        self.order.iter().map(|(_, name)| name.clone()).collect()
     }
 
     /// The name of a member, if they are in the room.
@@ -180,6 +182,7 @@ impl Room {
             now_ms,
             out,
         );
+        self.order.insert(order_key(&name));
         self.members.insert(id, name);
         Ok(id)
     }
@@ -271,6 +274,7 @@ impl Room {
         for key in name.keys() {
             self.by_key.remove(key);
         }
+        self.order.remove(&order_key(&name));
         out.push(Output::Close(id));
         let event = Event::Left {
             name: name.as_str().to_owned(),
@@ -354,6 +358,11 @@ impl Room {
             .find_map(|key| self.by_key.get(key))
             .copied()
     }
+}
+
+/// Where a name sorts in the user list.
+fn order_key(name: &Name) -> (String, String) {
+    (fold(name.as_str()), name.as_str().to_owned())
 }
 
 /// A typed name as quoted back in an error: at most a name's length.
