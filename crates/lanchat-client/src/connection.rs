@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use lanchat_proto::limits::DEFAULT_PORT;
 use lanchat_proto::{
-    encode, ClientFrame, DecodeError, Greeting, GreetingCheck, GreetingError, LineDecoder,
+    encode, ClientFrame, DecodeError, Greeting, GreetingCheck, GreetingError, Limits, LineDecoder,
     ServerFrame,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,7 +57,7 @@ pub struct FrameWriter {
 }
 
 /// The outcome of asking for a name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Registration {
     /// We are in.
     Welcome {
@@ -67,6 +67,8 @@ pub enum Registration {
         users: Vec<String>,
         /// What the server offers (empty from a revision 1 server).
         caps: Vec<String>,
+        /// The server's limits (none from a revision 1 server).
+        limits: Option<Limits>,
     },
     /// The name cannot be used; the reason is for the user.
     Rejected { reason: String },
@@ -177,6 +179,7 @@ impl Connection {
                     mut users,
                     more,
                     caps,
+                    limits,
                     ..
                 }) => {
                     if more {
@@ -187,6 +190,7 @@ impl Connection {
                         room,
                         users,
                         caps,
+                        limits,
                     });
                 }
                 Some(ServerFrame::NameRejected { reason, .. }) => {

@@ -23,6 +23,7 @@ pub mod error;
 pub mod gather;
 pub mod log_limit;
 pub mod memory;
+pub mod pacer;
 pub mod plain;
 pub mod tui;
 

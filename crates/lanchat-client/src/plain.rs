@@ -9,10 +9,11 @@
 //! - Prompts and diagnostics go to stderr, never stdout.
 //! - End of input leaves the room cleanly, like `/x`.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::time::Duration;
 
-use lanchat_proto::{ClientFrame, ServerFrame};
+use lanchat_proto::{ClientFrame, Limits, ServerFrame};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
@@ -20,6 +21,7 @@ use crate::connection::{Connection, Registration};
 use crate::display::{departure, inert};
 use crate::error::ClientError;
 use crate::gather::Gather;
+use crate::pacer::Pacer;
 
 /// How long to wait for the server's goodbye after `/x` before leaving anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(1);
@@ -46,9 +48,13 @@ pub async fn run(
     let style = Style {
         color: options.color,
     };
-    let (conn, me, room, users) = choose_name(conn, options.name, &mut input, diag).await?;
-    print(out, &welcome_line(&me, &room, &users, &style));
-    let chatted = chat(conn, &me, &style, input, out).await;
+    let joined = choose_name(conn, options.name, &mut input, diag).await?;
+    print(
+        out,
+        &welcome_line(&joined.me, &joined.room, &joined.users, &style),
+    );
+    let pacer = Pacer::new(joined.limits.as_ref(), Instant::now());
+    let chatted = chat(joined.conn, &joined.me, &style, pacer, input, out).await;
     if let Err(e) = &chatted {
         // The contract: losing the server is always said on stdout, once
         // (a `bye` has said it already).
@@ -69,6 +75,7 @@ async fn chat(
     mut conn: Connection,
     me: &str,
     style: &Style,
+    mut pacer: Pacer,
     mut input: mpsc::Receiver<String>,
     out: &mut dyn Write,
 ) -> Result<(), ClientError> {
@@ -76,25 +83,31 @@ async fn chat(
     let mut sent = 0u64;
     let mut list = Gather::default();
     let mut input_open = true;
+    // Lines read and not yet sent: a paste goes out at the server's pace.
+    // Input is read only while few wait, so a pipe feels the pace too.
+    let mut waiting: VecDeque<String> = VecDeque::new();
     loop {
+        let send_at = pacer.ready_at(Instant::now());
         tokio::select! {
-            line = input.recv(), if input_open && quit_deadline.is_none() => {
-                let text = match line {
-                    Some(line) => line,
+            line = input.recv(), if input_open && waiting.len() < MAX_WAITING => {
+                match line {
+                    Some(line) if line.trim().is_empty() => {}
+                    Some(line) => waiting.push_back(line),
                     None => {
                         input_open = false;
-                        "/x".to_owned()
+                        waiting.push_back("/x".to_owned());
                     }
-                };
-                if text.trim().is_empty() {
-                    continue;
                 }
+            }
+            _ = sleep_until(send_at), if quit_deadline.is_none() && !waiting.is_empty() => {
+                let Some(text) = waiting.pop_front() else { continue };
                 if is_quit(&text) {
                     quit_deadline = Some(Instant::now() + QUIT_GRACE);
                 }
                 // Labelled, so the server's echo of it is known to be ours.
                 sent += 1;
                 let label = Some(format!("p{sent}"));
+                pacer.sent(Instant::now());
                 conn.writer.send(&ClientFrame::Input { text, label }).await?;
             }
             frame = conn.reader.next() => match frame? {
@@ -122,6 +135,19 @@ async fn chat(
     }
 }
 
+/// In the room: the connection, our name, the room's, who else is here and
+/// the server's limits.
+struct Joined {
+    conn: Connection,
+    me: String,
+    room: String,
+    users: Vec<String>,
+    limits: Option<Limits>,
+}
+
+/// Lines read from the input and waiting to be sent, at most.
+const MAX_WAITING: usize = 64;
+
 /// Tries names until one is accepted: first `first`, then lines from
 /// `input`. Prints the welcome. If the server closed the connection while
 /// the user was thinking (registration has a deadline), reconnects once.
@@ -130,7 +156,7 @@ async fn choose_name(
     first: Option<String>,
     input: &mut mpsc::Receiver<String>,
     diag: &mut dyn Write,
-) -> Result<(Connection, String, String, Vec<String>), ClientError> {
+) -> Result<Joined, ClientError> {
     let mut candidate = first;
     let mut reconnected = false;
     loop {
@@ -144,8 +170,20 @@ async fn choose_name(
         };
         match conn.register(&name).await {
             Ok(Registration::Welcome {
-                name, room, users, ..
-            }) => return Ok((conn, name, room, users)),
+                name,
+                room,
+                users,
+                limits,
+                ..
+            }) => {
+                return Ok(Joined {
+                    conn,
+                    me: name,
+                    room,
+                    users,
+                    limits,
+                })
+            }
             Ok(Registration::Rejected { reason }) => {
                 let _ = writeln!(
                     diag,

@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
-use lanchat_proto::{ClientFrame, ServerFrame};
-use tokio::sync::mpsc;
+use lanchat_proto::{ClientFrame, Limits, ServerFrame};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::connection::{Connection, CLIENT_CAPS};
 use crate::error::ClientError;
 use crate::gather::Gather;
+use crate::pacer::Pacer;
 use crate::tui::app::{App, Effect, Exit, Link, COMMANDS_LABEL};
 use crate::tui::event::Event;
 use crate::tui::{terminal, ui};
@@ -75,7 +76,7 @@ struct Session {
     tx: mpsc::Sender<Incoming>,
     rx: mpsc::Receiver<Incoming>,
     tasks: JoinSet<()>,
-    writer: Option<mpsc::Sender<ClientFrame>>,
+    writer: Option<Writer>,
     rooms: Vec<(String, String)>,
     addr: Option<String>,
     /// A name to send as soon as we are connected.
@@ -187,6 +188,11 @@ impl Session {
 
     /// Hands an event to the app and carries out what it asks for.
     async fn apply(&mut self, event: Event) {
+        if let (Event::Server(ServerFrame::Welcome { limits, .. }), Some(writer)) =
+            (&event, &self.writer)
+        {
+            let _ = writer.limits.send(*limits);
+        }
         let now = chrono::Local::now().format("%H:%M").to_string();
         for effect in self.app.handle(event, &now) {
             match effect {
@@ -221,7 +227,14 @@ impl Session {
 
     async fn send(&mut self, frame: ClientFrame) {
         if let Some(writer) = &self.writer {
-            let _ = writer.send(frame).await;
+            match frame {
+                ClientFrame::Input { .. } => {
+                    let _ = writer.paced.send(frame);
+                }
+                frame => {
+                    let _ = writer.urgent.send(frame).await;
+                }
+            }
         }
     }
 
@@ -251,16 +264,54 @@ impl Session {
         } = conn;
         crate::memory::remember(&addr);
         self.addr = Some(addr.clone());
-        let (wtx, mut wrx) = mpsc::channel::<ClientFrame>(256);
+        let (urgent, mut urgent_rx) = mpsc::channel::<ClientFrame>(256);
+        let (paced, mut paced_rx) = mpsc::unbounded_channel::<ClientFrame>();
+        let (limits, mut limits_rx) = watch::channel::<Option<Limits>>(None);
         self.tasks.spawn(async move {
-            while let Some(frame) = wrx.recv().await {
+            // Typed lines go out at the server's pace (a long paste is
+            // never held back long enough to be kicked); pongs, joins and
+            // goodbyes go at once, ahead of them.
+            let mut pacer = Pacer::new(None, Instant::now());
+            let mut next: Option<ClientFrame> = None;
+            loop {
+                let send_at = pacer.ready_at(Instant::now());
+                let frame = tokio::select! {
+                    biased;
+                    frame = urgent_rx.recv() => match frame {
+                        Some(frame) => frame,
+                        None => break,
+                    },
+                    Ok(()) = limits_rx.changed() => {
+                        pacer = Pacer::new(limits_rx.borrow().as_ref(), Instant::now());
+                        continue;
+                    }
+                    _ = sleep_until(send_at), if next.is_some() => {
+                        pacer.sent(Instant::now());
+                        match next.take() {
+                            Some(frame) => frame,
+                            None => continue,
+                        }
+                    }
+                    frame = paced_rx.recv(), if next.is_none() => match frame {
+                        Some(frame) => {
+                            next = Some(frame);
+                            continue;
+                        }
+                        None => break,
+                    },
+                };
                 if writer.send(&frame).await.is_err() {
                     break;
                 }
             }
             writer.close().await;
         });
-        let (tx, pong) = (self.tx.clone(), wtx.clone());
+        let wtx = Writer {
+            urgent,
+            paced,
+            limits,
+        };
+        let (tx, pong) = (self.tx.clone(), wtx.urgent.clone());
         self.tasks.spawn(async move {
             let mut gather = Gather::default();
             let lost = loop {
@@ -302,7 +353,7 @@ impl Session {
     async fn finish(&mut self, exit: Exit) -> Result<(), ClientError> {
         if !self.app.quitting && self.app.link == Link::Connected {
             if let Some(writer) = &self.writer {
-                let bye = writer.send(ClientFrame::Input {
+                let bye = writer.urgent.send(ClientFrame::Input {
                     text: "/x".into(),
                     label: None,
                 });
@@ -316,6 +367,16 @@ impl Session {
             Exit::Lost(reason) => Err(ClientError::Disconnected(reason)),
         }
     }
+}
+
+/// The way to the connection's writer task.
+struct Writer {
+    /// Frames sent at once (pongs, joins, goodbyes).
+    urgent: mpsc::Sender<ClientFrame>,
+    /// Typed lines, sent at the server's pace.
+    paced: mpsc::UnboundedSender<ClientFrame>,
+    /// The server's limits, once the welcome says them.
+    limits: watch::Sender<Option<Limits>>,
 }
 
 /// A `join` frame announcing what this client understands.

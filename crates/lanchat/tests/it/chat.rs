@@ -166,3 +166,33 @@ fn the_server_log_names_departures_and_never_holds_message_text() {
         );
     }
 }
+
+/// A long paste piped into `--plain` is sent at the pace the server
+/// advertised: all of it arrives, in order, and its sender is never
+/// kicked as a flooder (here the server kicks after 1 s over its rate,
+/// and the paste needs more than 2 s at that rate).
+#[test]
+fn a_long_paste_is_paced_not_kicked() {
+    let server = Server::start_with(&[
+        "--room",
+        "lab",
+        "--rate-limit",
+        "50",
+        "--rate-burst",
+        "5",
+        "--flood-kick-after",
+        "1",
+    ]);
+    let mut alice = server.join("alice");
+    let mut bot = server.client(&["--name", "bot"]);
+    for i in 0..120 {
+        bot.send(&format!("line {i}"));
+    }
+    bot.close_stdin();
+    alice.expect_line("*** bot joined");
+    for i in 0..120 {
+        alice.expect_line(&format!("<bot> line {i}"));
+    }
+    alice.expect_line("*** bot left");
+    assert_eq!(bot.wait().code(), Some(0));
+}
