@@ -225,6 +225,18 @@ fn blank_and_oversized_messages_are_refused_to_the_sender_only() {
     );
 }
 
+/// The limit is on what is relayed: a line within it that cleaning makes
+/// longer (each DEL becomes a three-byte `␡`) is refused too.
+#[test]
+fn the_text_limit_holds_after_cleaning() {
+    let mut w = World::new();
+    w.join("alice");
+    let dels = "\u{7f}".repeat(MAX_TEXT);
+    let got = w.input("alice", &dels);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with(r#"alice: Error { code: "too_long""#), "{got:?}");
+}
+
 #[test]
 fn whispers_reach_only_the_recipient_and_confirm_to_the_sender() {
     let mut w = World::new();

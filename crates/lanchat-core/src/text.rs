@@ -53,6 +53,14 @@ pub fn clean(text: &str, max_len: usize) -> Result<Cow<'_, str>, TextError> {
     if out.trim().is_empty() {
         return Err(TextError::Empty);
     }
+    // Cleaning can grow text (DEL becomes `␡`, three bytes): the limit is
+    // on what is relayed, so it is checked again.
+    if out.len() > max_len {
+        return Err(TextError::TooLong {
+            len: out.len(),
+            max: max_len,
+        });
+    }
     Ok(out)
 }
 
