@@ -234,7 +234,10 @@ fn the_text_limit_holds_after_cleaning() {
     let dels = "\u{7f}".repeat(MAX_TEXT);
     let got = w.input("alice", &dels);
     assert_eq!(got.len(), 1, "{got:?}");
-    assert!(got[0].starts_with(r#"alice: Error { code: "too_long""#), "{got:?}");
+    assert!(
+        got[0].starts_with(r#"alice: Error { code: "too_long""#),
+        "{got:?}"
+    );
 }
 
 #[test]

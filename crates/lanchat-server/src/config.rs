@@ -34,8 +34,9 @@ pub struct Config {
     /// connection after a wifi drop). Somewhat over two ping intervals, so
     /// one lost ping is tolerated.
     pub ping_timeout: Duration,
-    /// The most bytes queued for one client before it counts as too slow and
-    /// is dropped.
+    /// The soft cap on bytes queued for one client: past it, while the
+    /// client is still reading, the room holds the senders back; at four
+    /// times it (the hard cap) the client is dropped as too slow.
     pub max_queue_bytes: usize,
     /// How long one write to a client may block before it counts as too slow.
     pub write_timeout: Duration,

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use lanchat_core::{
@@ -159,6 +159,30 @@ impl Hub {
     }
 }
 
+/// How often a held-back hub looks again at the queues holding it back.
+const PAUSE_TICK: Duration = Duration::from_millis(5);
+
+/// Queues `bytes` for one member, noting a queue over its soft cap
+/// (pressure) and one over its hard cap (to drop).
+fn push_to(
+    id: MemberId,
+    member: &Member,
+    bytes: Bytes,
+    wake: &mut Vec<Waker>,
+    too_slow: &mut Vec<MemberId>,
+    pressed: &mut Vec<MemberId>,
+) {
+    match member.outbox.push_deferred(bytes, wake) {
+        Ok(false) => {}
+        Ok(true) => {
+            if !pressed.contains(&id) {
+                pressed.push(id);
+            }
+        }
+        Err(_) => too_slow.push(id),
+    }
+}
+
 /// Starts the hub on `tracker`. It runs until `shutdown` is cancelled (or
 /// every handle is dropped), then says goodbye to everyone.
 pub(crate) fn spawn(config: &Config, tracker: &TaskTracker, shutdown: CancellationToken) -> Hub {
@@ -172,6 +196,7 @@ pub(crate) fn spawn(config: &Config, tracker: &TaskTracker, shutdown: Cancellati
         runs_pending: false,
         out: Vec::new(),
         too_slow: Vec::new(),
+        pressed: Vec::new(),
         queued_since_trim: 0,
         wake: Vec::new(),
     };
@@ -205,6 +230,9 @@ struct HubTask {
     out: Vec<Output>,
     /// Members whose outbox overflowed during the current fan-out.
     too_slow: Vec<MemberId>,
+    /// Members whose queue went over its soft cap: while one of them is
+    /// still draining it, the hub takes no new requests.
+    pressed: Vec<MemberId>,
     /// Bytes queued (once per recipient) since memory was last given back.
     queued_since_trim: usize,
     /// Connections to wake once the current step is queued.
@@ -227,6 +255,10 @@ impl HubTask {
         shutdown: CancellationToken,
     ) {
         loop {
+            // A reader that keeps up, but more slowly than a burst arrives,
+            // holds the senders back (their requests wait, their sockets
+            // fill), rather than being dropped for it.
+            let paused = self.pressing();
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
@@ -240,7 +272,8 @@ impl HubTask {
                     }
                     self.room.leave(id, reason, now_ms(), &mut self.out);
                 }
-                request = requests.recv() => match request {
+                _ = tokio::time::sleep(PAUSE_TICK), if paused => {}
+                request = requests.recv(), if !paused => match request {
                     Some(request) => {
                         self.handle(request);
                         // Apply what else is already waiting in the same
@@ -259,6 +292,21 @@ impl HubTask {
             self.deliver();
         }
         self.goodbye();
+    }
+
+    /// Whether a queue over its soft cap is still being drained by its
+    /// reader; forgets the members whose queues are back under it.
+    fn pressing(&mut self) -> bool {
+        if self.pressed.is_empty() {
+            return false;
+        }
+        let members = &self.members;
+        self.pressed
+            .retain(|id| members.get(id).is_some_and(|m| m.outbox.is_over_soft()));
+        let now = std::time::Instant::now();
+        self.pressed
+            .iter()
+            .any(|id| members.get(id).is_some_and(|m| m.outbox.presses(now)))
     }
 
     /// Applies up to `limit` requests already waiting, without waiting for
@@ -431,13 +479,8 @@ impl HubTask {
                 continue;
             }
             self.queued_since_trim += run.len();
-            if member
-                .outbox
-                .push_deferred(run.clone(), &mut self.wake)
-                .is_err()
-            {
-                self.too_slow.push(*id);
-            }
+            let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
+            push_to(*id, member, run.clone(), wake, too_slow, pressed);
         }
     }
 
@@ -449,13 +492,8 @@ impl HubTask {
             let bytes = encoded[member.format]
                 .get_or_insert_with(|| self.formats[member.format].wire.encode_one(event));
             self.queued_since_trim += bytes.len();
-            if member
-                .outbox
-                .push_deferred(bytes.clone(), &mut self.wake)
-                .is_err()
-            {
-                self.too_slow.push(id);
-            }
+            let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
+            push_to(id, member, bytes.clone(), wake, too_slow, pressed);
         };
         match to {
             Target::One(id) => {

@@ -2,9 +2,16 @@
 //! bounded in bytes.
 //!
 //! The hub pushes without awaiting; the connection's task drains everything
-//! queued in one go and writes it as one batch. A push that would pass the
-//! byte cap fails, and the hub then drops that client, which is how a client
-//! that stops reading is kept from growing the server's memory.
+//! queued in one go and writes it as one batch. Two caps:
+//!
+//! - past the soft cap (`max_bytes`), a queue that its connection is still
+//!   draining makes the hub hold back (it stops taking requests, so the
+//!   senders' sockets fill and TCP slows them): a reader that keeps up,
+//!   only more slowly than a burst arrives, is never dropped;
+//! - past the hard cap ([`HARD_FACTOR`] times that) a push fails, and the
+//!   hub drops that client: a reader that stopped reading cannot grow the
+//!   server's memory, nor hold the room back (it is not draining, so it
+//!   does not count as pressure).
 //!
 //! The connection's waker is kept under the queue's own lock, so checking
 //! for frames and registering to be woken are one step, and a push wakes
@@ -13,11 +20,19 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
 /// Queues and batches bigger than this many frames are freed once empty.
 pub const SHRINK_ABOVE: usize = 4;
+
+/// The hard cap, as a multiple of the soft cap.
+pub const HARD_FACTOR: usize = 4;
+
+/// A queue over its soft cap counts as pressure only if its connection
+/// drained it this recently: it is reading, and worth waiting for.
+pub const PROGRESS_WINDOW: Duration = Duration::from_millis(250);
 
 /// A handle to one connection's queue; clones share it.
 #[derive(Debug, Clone)]
@@ -28,7 +43,9 @@ pub struct Outbox {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
+    /// The soft cap.
     max_bytes: usize,
+    hard_bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +56,8 @@ struct State {
     closed: bool,
     /// The connection's task, waiting for frames.
     waker: Option<Waker>,
+    /// When the connection last took what was queued.
+    drained: Option<Instant>,
 }
 
 /// The queue is full: the client is not keeping up.
@@ -51,6 +70,7 @@ impl Outbox {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 max_bytes,
+                hard_bytes: max_bytes.saturating_mul(HARD_FACTOR),
             }),
         }
     }
@@ -67,7 +87,7 @@ impl Outbox {
 
     /// Queues `frame`. Pushing to a closed outbox silently does nothing.
     pub fn push(&self, frame: Bytes) -> Result<(), Overflow> {
-        if let Some(waker) = self.enqueue(frame)? {
+        if let (Some(waker), _) = self.enqueue(frame)? {
             waker.wake();
         }
         Ok(())
@@ -76,27 +96,49 @@ impl Outbox {
     /// Queues `frame` like [`Outbox::push`], but adds the connection's
     /// waker (if it needs waking) to `wake` for the caller to wake later:
     /// the hub wakes everyone once a whole step is queued, so each
-    /// connection finds all of it in one batch.
-    pub fn push_deferred(&self, frame: Bytes, wake: &mut Vec<Waker>) -> Result<(), Overflow> {
-        wake.extend(self.enqueue(frame)?);
-        Ok(())
+    /// connection finds all of it in one batch. Returns whether the queue
+    /// is now over its soft cap.
+    pub fn push_deferred(&self, frame: Bytes, wake: &mut Vec<Waker>) -> Result<bool, Overflow> {
+        let (waker, over) = self.enqueue(frame)?;
+        wake.extend(waker);
+        Ok(over)
     }
 
-    /// Queues `frame`; returns the waker to wake, if any.
-    fn enqueue(&self, frame: Bytes) -> Result<Option<Waker>, Overflow> {
+    /// Queues `frame`; returns the waker to wake, if any, and whether the
+    /// queue is over its soft cap.
+    fn enqueue(&self, frame: Bytes) -> Result<(Option<Waker>, bool), Overflow> {
         let mut state = self.lock();
         if state.closed {
-            return Ok(None);
+            return Ok((None, false));
         }
-        if state.bytes + frame.len() > self.shared.max_bytes {
+        if state.bytes + frame.len() > self.shared.hard_bytes {
             return Err(Overflow);
         }
         state.bytes += frame.len();
         let was_empty = state.queue.is_empty();
         state.queue.push_back(frame);
+        let over = state.bytes > self.shared.max_bytes;
         // The connection drains everything each time it wakes, so it only
         // needs waking when the queue goes from empty to not empty.
-        Ok(if was_empty { state.waker.take() } else { None })
+        Ok((if was_empty { state.waker.take() } else { None }, over))
+    }
+
+    /// Whether this queue should hold the hub back at `now`: over its soft
+    /// cap, open, and drained by its connection within
+    /// [`PROGRESS_WINDOW`] (a reader that stopped is not waited for).
+    pub fn presses(&self, now: Instant) -> bool {
+        let state = self.lock();
+        !state.closed
+            && state.bytes > self.shared.max_bytes
+            && state
+                .drained
+                .is_some_and(|at| now.saturating_duration_since(at) < PROGRESS_WINDOW)
+    }
+
+    /// Whether the queue is still over its soft cap (and open).
+    pub fn is_over_soft(&self) -> bool {
+        let state = self.lock();
+        !state.closed && state.bytes > self.shared.max_bytes
     }
 
     /// Accepts no more frames; what is queued is still written.
@@ -128,6 +170,9 @@ impl Outbox {
     /// closed.
     pub fn drain_into(&self, batch: &mut Vec<Bytes>) -> bool {
         let mut state = self.lock();
+        if !state.queue.is_empty() {
+            state.drained = Some(Instant::now());
+        }
         batch.extend(state.queue.drain(..));
         state.bytes = 0;
         // A burst (everyone joining at once) can grow the queue; give the
@@ -183,7 +228,9 @@ mod tests {
 
     use bytes::Bytes;
 
-    use super::{concat, Outbox, Overflow};
+    use std::time::Instant;
+
+    use super::{concat, Outbox, Overflow, PROGRESS_WINDOW};
 
     /// A waker that counts its wakes.
     #[derive(Default)]
@@ -211,19 +258,52 @@ mod tests {
     }
 
     #[test]
-    fn frames_come_out_in_order_and_the_cap_counts_bytes_still_queued() {
+    fn frames_come_out_in_order_and_the_caps_count_bytes_still_queued() {
+        // A soft cap of 10 bytes: a hard cap of 40.
         let outbox = Outbox::new(10);
-        outbox.push(Bytes::from_static(b"abcd")).unwrap();
-        outbox.push(Bytes::from_static(b"efgh")).unwrap();
-        // 8 queued: 2 more fit, 3 do not, and the refusal changes nothing.
-        assert_eq!(outbox.push(Bytes::from_static(b"ijk")), Err(Overflow));
-        outbox.push(Bytes::from_static(b"ij")).unwrap();
+        let mut wake = Vec::new();
+        assert_eq!(
+            outbox.push_deferred(Bytes::from_static(b"abcd"), &mut wake),
+            Ok(false)
+        );
+        assert_eq!(
+            outbox.push_deferred(Bytes::from_static(b"efghij"), &mut wake),
+            Ok(false)
+        );
+        // 10 queued: over the soft cap from here, which is only pressure.
+        assert_eq!(
+            outbox.push_deferred(Bytes::from_static(b"k"), &mut wake),
+            Ok(true)
+        );
+        assert!(outbox.is_over_soft());
+        outbox.push(Bytes::from(vec![b'x'; 29])).unwrap();
+        // 40 queued: at the hard cap; one more byte does not fit, and the
+        // refusal changes nothing.
+        assert_eq!(outbox.push(Bytes::from_static(b"y")), Err(Overflow));
         let (batch, closed) = drained(&outbox);
-        assert_eq!(batch, [&b"abcd"[..], b"efgh", b"ij"]);
+        assert_eq!(batch.len(), 4);
+        assert_eq!(batch[0], &b"abcd"[..]);
         assert!(!closed);
         // Draining frees the budget.
-        outbox.push(Bytes::from_static(b"0123456789")).unwrap();
-        assert_eq!(drained(&outbox).0, [&b"0123456789"[..]]);
+        assert!(!outbox.is_over_soft());
+        outbox.push(Bytes::from(vec![b'z'; 40])).unwrap();
+        assert_eq!(drained(&outbox).0.len(), 1);
+    }
+
+    #[test]
+    fn only_a_queue_that_is_being_drained_presses() {
+        let outbox = Outbox::new(10);
+        let now = Instant::now();
+        outbox.push(Bytes::from(vec![b'x'; 20])).unwrap();
+        // Over the soft cap, but its connection never drained it: a reader
+        // that stopped is not waited for.
+        assert!(!outbox.presses(now));
+        let _ = drained(&outbox);
+        outbox.push(Bytes::from(vec![b'x'; 20])).unwrap();
+        assert!(outbox.presses(Instant::now()));
+        assert!(!outbox.presses(Instant::now() + PROGRESS_WINDOW * 2));
+        outbox.close();
+        assert!(!outbox.presses(Instant::now()));
     }
 
     #[test]

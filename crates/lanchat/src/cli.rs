@@ -100,8 +100,10 @@ pub struct LimitArgs {
     /// Most connections at once from one address (loopback included).
     #[arg(long, default_value_t = defaults().max_per_ip, value_name = "N")]
     pub max_per_ip: usize,
-    /// Bytes queued for one client before it counts as too slow and is
-    /// dropped.
+    /// Bytes queued for one client before the room holds the senders back
+    /// while that client catches up; a client that stops reading is
+    /// dropped at four times this, or when a write has been stuck for
+    /// 10 s.
     #[arg(long, default_value_t = defaults().max_queue_bytes, value_name = "BYTES")]
     pub max_queue_bytes: usize,
 }

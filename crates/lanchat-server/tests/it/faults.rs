@@ -6,7 +6,7 @@ use std::time::Duration;
 use lanchat_proto::limits::MAX_FRAME_LEN;
 use lanchat_proto::{ClientFrame, LeaveReason, ServerFrame};
 
-use crate::support::{message, Client, TestServer};
+use crate::support::{message, Client, TestServer, PATIENCE};
 
 /// Alice and bob are chatting; `check` proves they still are.
 async fn still_chatting(alice: &mut Client, bob: &mut Client, text: &str) {
@@ -245,4 +245,69 @@ async fn client_pings_are_answered() {
     c.send(&ClientFrame::Ping { token: 42 }).await;
     assert_eq!(c.recv().await, ServerFrame::Pong { token: 42 });
     server.shutdown().await;
+}
+
+/// Readers that keep up are never dropped as too slow, however fast the
+/// senders burst: past a queue's soft cap the senders are held back, not
+/// the readers dropped. Here 8 senders burst 40 lines of 4 KB each (1.3 MB
+/// for every reader: more than the hard cap of a queue) at readers that
+/// read all the time.
+#[tokio::test]
+async fn readers_that_keep_up_are_never_dropped_by_a_burst() {
+    let server = TestServer::with_config(|c| {
+        c.rate_limit = 0.0;
+        c.max_queue_bytes = 64 * 1024;
+    })
+    .await;
+    const SENDERS: usize = 8;
+    const LINES: usize = 40;
+    let mut readers = Vec::new();
+    for r in 0..3 {
+        let mut reader = server.join(&format!("reader{r}")).await;
+        readers.push(tokio::spawn(async move {
+            // Everything that arrives, until every line has.
+            let mut messages = 0;
+            let mut departures = Vec::new();
+            while messages < SENDERS * LINES {
+                match reader.recv().await {
+                    ServerFrame::Message { .. } => messages += 1,
+                    ServerFrame::Left { name, reason, .. } => departures.push((name, reason)),
+                    _ => {}
+                }
+            }
+            (reader, departures)
+        }));
+    }
+    let mut senders = Vec::new();
+    for s in 0..SENDERS {
+        senders.push(server.join(&format!("sender{s}")).await);
+    }
+    let line = "y".repeat(4000);
+    let mut burst = Vec::new();
+    for _ in 0..LINES {
+        let say = ClientFrame::Say {
+            text: line.clone(),
+            label: None,
+        };
+        burst.extend_from_slice(&lanchat_proto::encode(&say).unwrap());
+    }
+    for sender in &mut senders {
+        sender.send_raw(&burst).await;
+    }
+    // The senders read too (their own echoes), so that they stay.
+    let drains: Vec<_> = senders
+        .into_iter()
+        .map(|mut s| tokio::spawn(async move { while s.try_recv().await.is_some() {} }))
+        .collect();
+    for reader in readers {
+        let (_reader, departures) = tokio::time::timeout(PATIENCE, reader)
+            .await
+            .expect("every line arrived")
+            .unwrap();
+        assert!(departures.is_empty(), "{departures:?}");
+    }
+    server.shutdown().await;
+    for d in drains {
+        let _ = d.await;
+    }
 }
