@@ -20,6 +20,16 @@ pub enum Command {
     Quit,
 }
 
+impl Command {
+    /// The bytes of text it carries (what it costs to relay).
+    pub fn text_len(&self) -> usize {
+        match self {
+            Command::Say { text } | Command::Whisper { text, .. } => text.len(),
+            Command::List | Command::Help | Command::Quit => 0,
+        }
+    }
+}
+
 /// One command's entry in the `/commands` listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandInfo {

@@ -159,6 +159,9 @@ impl Hub {
     }
 }
 
+/// The most message text applied in one step, in bytes.
+const STEP_BYTES: usize = 32 * 1024;
+
 /// How often a held-back hub looks again at the queues holding it back.
 const PAUSE_TICK: Duration = Duration::from_millis(5);
 
@@ -312,13 +315,20 @@ impl HubTask {
     /// Applies up to `limit` requests already waiting, without waiting for
     /// more; returns how many it applied.
     fn apply_waiting(&mut self, requests: &mut mpsc::Receiver<Request>, limit: usize) -> usize {
+        let mut text_bytes = 0;
         for applied in 0..limit {
+            // A step is capped by bytes too: 64 long lines would otherwise
+            // land in every queue at once.
+            if text_bytes >= STEP_BYTES {
+                return limit;
+            }
             let Ok(request) = requests.try_recv() else {
                 return applied;
             };
-            if matches!(request, Request::Join { .. }) {
+            match &request {
                 // A newcomer must not get what was said before they joined.
-                self.deliver();
+                Request::Join { .. } => self.deliver(),
+                Request::Command { command, .. } => text_bytes += command.text_len(),
             }
             self.handle(request);
         }
