@@ -33,7 +33,7 @@ one() {
   case $target in
     lanchat)
       "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 \
-        --max-clients 20000 --max-per-ip 20000 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
+        --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
       "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" \
         ${STAMPS:+--stamps} "$@" | tail -1 ;;

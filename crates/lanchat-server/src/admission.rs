@@ -4,10 +4,19 @@
 //!
 //! Loopback is not exempt: a test from 127.0.0.1 meets the same limits as a
 //! laptop on the wifi.
+//!
+//! An "address" is an IPv4 address or an IPv6 /64 (the block one machine
+//! usually gets, as in Ergo): 40 addresses of one /64 are one address here.
+//! Besides the number of connections held, each address may connect only
+//! so often (a token bucket, like Ergo's connection throttle), and that
+//! state is kept after its connections close, so reconnecting in a loop
+//! does not start afresh.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::time::Instant;
 
 /// The shared counters. Clones share them.
 #[derive(Debug, Clone)]
@@ -19,6 +28,9 @@ pub(crate) struct Admission {
 struct Shared {
     max_total: usize,
     max_per_ip: usize,
+    /// Connections an address may open a minute (0: no limit); also the
+    /// burst.
+    connects_per_minute: u32,
     state: Mutex<State>,
 }
 
@@ -26,6 +38,25 @@ struct Shared {
 struct State {
     total: usize,
     per_ip: HashMap<IpAddr, usize>,
+    /// Each address's connect budget: tokens left, and when counted.
+    connects: HashMap<IpAddr, (f64, Instant)>,
+}
+
+/// The most addresses whose connect budget is remembered; past it, the
+/// ones whose budget is full again are forgotten first.
+const MAX_REMEMBERED: usize = 65_536;
+
+/// The key under which an address is counted: itself for IPv4 (including
+/// IPv4-mapped IPv6), its /64 for IPv6.
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(Ipv6Addr::from(octets))
+        }
+        v4 => v4,
+    }
 }
 
 /// A place among the admitted connections; dropping it frees the place.
@@ -40,6 +71,7 @@ pub(crate) struct Ticket {
 pub(crate) enum Refusal {
     Full,
     TooManyFromIp,
+    TooOften,
 }
 
 impl Refusal {
@@ -48,6 +80,7 @@ impl Refusal {
         match self {
             Refusal::Full => "room_full",
             Refusal::TooManyFromIp => "too_many_from_address",
+            Refusal::TooOften => "connecting_too_often",
         }
     }
 
@@ -55,16 +88,18 @@ impl Refusal {
         match self {
             Refusal::Full => "the room is full",
             Refusal::TooManyFromIp => "too many connections from your address",
+            Refusal::TooOften => "your address connects too often; wait a moment",
         }
     }
 }
 
 impl Admission {
-    pub(crate) fn new(max_total: usize, max_per_ip: usize) -> Self {
+    pub(crate) fn new(max_total: usize, max_per_ip: usize, connects_per_minute: u32) -> Self {
         Admission {
             shared: Arc::new(Shared {
                 max_total,
                 max_per_ip,
+                connects_per_minute,
                 state: Mutex::new(State::default()),
             }),
         }
@@ -78,21 +113,53 @@ impl Admission {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
+    pub(crate) fn admit(&self, ip: IpAddr, now: Instant) -> Result<Ticket, Refusal> {
+        let ip = address_key(ip);
         let mut state = self.lock();
         if state.total >= self.shared.max_total {
             return Err(Refusal::Full);
         }
-        let from_ip = state.per_ip.entry(ip).or_insert(0);
-        if *from_ip >= self.shared.max_per_ip {
+        if state.per_ip.get(&ip).copied().unwrap_or(0) >= self.shared.max_per_ip {
             return Err(Refusal::TooManyFromIp);
         }
-        *from_ip += 1;
+        if !self.take_connect(&mut state, ip, now) {
+            return Err(Refusal::TooOften);
+        }
+        *state.per_ip.entry(ip).or_insert(0) += 1;
         state.total += 1;
         Ok(Ticket {
             admission: self.clone(),
             ip,
         })
+    }
+}
+
+impl Admission {
+    /// Takes one connect from `ip`'s budget, if there is one.
+    fn take_connect(&self, state: &mut State, ip: IpAddr, now: Instant) -> bool {
+        let per_minute = self.shared.connects_per_minute;
+        if per_minute == 0 {
+            return true;
+        }
+        let (burst, rate) = (f64::from(per_minute), f64::from(per_minute) / 60.0);
+        let refilled = |(tokens, at): (f64, Instant)| {
+            (tokens + now.saturating_duration_since(at).as_secs_f64() * rate).min(burst)
+        };
+        if state.connects.len() >= MAX_REMEMBERED && !state.connects.contains_key(&ip) {
+            // Forget the addresses whose budget is whole again.
+            state.connects.retain(|_, b| refilled(*b) < burst);
+            if state.connects.len() >= MAX_REMEMBERED {
+                return false;
+            }
+        }
+        let budget = state.connects.entry(ip).or_insert((burst, now));
+        let tokens = refilled(*budget);
+        if tokens < 1.0 {
+            *budget = (tokens, now);
+            return false;
+        }
+        *budget = (tokens - 1.0, now);
+        true
     }
 }
 
@@ -111,20 +178,66 @@ impl Drop for Ticket {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
     fn limits_apply_and_places_are_given_back() {
-        let a = Admission::new(3, 2);
+        let now = Instant::now();
+        let a = Admission::new(3, 2, 0);
         let one: IpAddr = "10.0.0.1".parse().unwrap();
         let two: IpAddr = "10.0.0.2".parse().unwrap();
-        let t1 = a.admit(one).unwrap();
-        let _t2 = a.admit(one).unwrap();
-        assert_eq!(a.admit(one).unwrap_err(), Refusal::TooManyFromIp);
-        let _t3 = a.admit(two).unwrap();
-        assert_eq!(a.admit(two).unwrap_err(), Refusal::Full);
+        let t1 = a.admit(one, now).unwrap();
+        let _t2 = a.admit(one, now).unwrap();
+        assert_eq!(a.admit(one, now).unwrap_err(), Refusal::TooManyFromIp);
+        let _t3 = a.admit(two, now).unwrap();
+        assert_eq!(a.admit(two, now).unwrap_err(), Refusal::Full);
         drop(t1);
-        assert!(a.admit(one).is_ok());
+        assert!(a.admit(one, now).is_ok());
         assert!(a.lock().per_ip.len() <= 2);
+    }
+
+    /// One /64 is one address: 40 addresses of it do not get 40 places.
+    #[test]
+    fn an_ipv6_64_is_one_address() {
+        let now = Instant::now();
+        let a = Admission::new(1000, 2, 0);
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for i in 1..=40u16 {
+            let ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 7, 0, 0, 0, i));
+            match a.admit(ip, now) {
+                Ok(t) => held.push(t),
+                Err(r) => {
+                    assert_eq!(r, Refusal::TooManyFromIp);
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!((held.len(), refused), (2, 38));
+        let other = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 8, 0, 0, 0, 1));
+        assert!(a.admit(other, now).is_ok());
+    }
+
+    /// Connecting too often is refused, and closing the connections does
+    /// not reset the budget: reconnect churn gets the rate, not more.
+    #[test]
+    fn reconnecting_in_a_loop_meets_the_connect_rate() {
+        let t0 = Instant::now();
+        let a = Admission::new(1000, 1000, 60);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        for _ in 0..60 {
+            drop(a.admit(ip, t0).unwrap());
+        }
+        assert_eq!(a.admit(ip, t0).unwrap_err(), Refusal::TooOften);
+        // One a second after that.
+        assert!(a.admit(ip, t0 + Duration::from_millis(1000)).is_ok());
+        assert_eq!(
+            a.admit(ip, t0 + Duration::from_millis(1500)).unwrap_err(),
+            Refusal::TooOften
+        );
+        // Other addresses are not affected.
+        assert!(a.admit("10.0.0.10".parse().unwrap(), t0).is_ok());
     }
 }

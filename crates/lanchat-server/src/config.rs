@@ -60,8 +60,11 @@ pub struct Config {
     pub max_bad_frames: u32,
     /// The most connections at once.
     pub max_clients: usize,
-    /// The most connections at once from one IP address.
+    /// The most connections at once from one IP address (an IPv6 /64).
     pub max_per_ip: usize,
+    /// How many connections one address may open a minute (also the
+    /// burst); 0 turns the limit off.
+    pub max_connects_per_minute: u32,
     /// Which peers may connect; everyone when `None`. Others get a refusal.
     pub peer_check: Option<PeerCheck>,
 }
@@ -87,6 +90,7 @@ impl Config {
             max_bad_frames: 10,
             max_clients: 1000,
             max_per_ip: 32,
+            max_connects_per_minute: 60,
             peer_check: None,
         }
     }

@@ -93,7 +93,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         shutdown: token.clone(),
         config: config.clone(),
     });
-    let admission = Admission::new(config.max_clients, config.max_per_ip);
+    let admission = Admission::new(
+        config.max_clients,
+        config.max_per_ip,
+        config.max_connects_per_minute,
+    );
 
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(5);
@@ -109,7 +113,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
                         connection::refuse(stream, &door, "not_allowed", NOT_ALLOWED);
                         continue;
                     }
-                    let ticket = match admission.admit(peer.ip()) {
+                    let ticket = match admission.admit(peer.ip(), tokio::time::Instant::now()) {
                         Ok(ticket) => ticket,
                         Err(refusal) => {
                             tracing::debug!(%peer, reason = refusal.reason(), "refused");

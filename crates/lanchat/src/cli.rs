@@ -97,9 +97,14 @@ pub struct LimitArgs {
     /// Most connections at once.
     #[arg(long, default_value_t = defaults().max_clients, value_name = "N")]
     pub max_clients: usize,
-    /// Most connections at once from one address (loopback included).
+    /// Most connections at once from one address (an IPv6 /64; loopback
+    /// included).
     #[arg(long, default_value_t = defaults().max_per_ip, value_name = "N")]
     pub max_per_ip: usize,
+    /// Connections one address may open a minute, also the burst; 0 turns
+    /// the limit off.
+    #[arg(long, default_value_t = defaults().max_connects_per_minute, value_name = "N")]
+    pub max_connects_per_minute: u32,
     /// Bytes queued for one client before the room holds the senders back
     /// while that client catches up; a client that stops reading is
     /// dropped at four times this, or when a write has been stuck for

@@ -123,6 +123,7 @@ fn config(room: String, host: String, limits: &LimitArgs) -> anyhow::Result<Conf
     config.flood_kick_after = secs("flood-kick-after", limits.flood_kick_after)?;
     config.max_clients = limits.max_clients;
     config.max_per_ip = limits.max_per_ip;
+    config.max_connects_per_minute = limits.max_connects_per_minute;
     config.max_queue_bytes = limits.max_queue_bytes;
     Ok(config)
 }

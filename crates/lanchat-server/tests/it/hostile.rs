@@ -352,3 +352,24 @@ async fn free_frames_are_metered_and_their_flooder_kicked() {
     }
     server.shutdown().await;
 }
+
+/// Reconnecting in a loop from one address gets the connect rate and no
+/// more: past the burst, connections are turned away with a reason, and
+/// closing them does not give the budget back. Others are not affected.
+#[tokio::test]
+async fn reconnect_churn_meets_the_connect_rate() {
+    let server = TestServer::with_config(|c| c.max_connects_per_minute = 30).await;
+    let mut admitted = 0;
+    let mut refused = 0;
+    for _ in 0..40 {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        if Client::admitted(&mut stream).await {
+            admitted += 1;
+        } else {
+            refused += 1;
+        }
+        drop(stream);
+    }
+    assert_eq!((admitted, refused), (30, 10));
+    server.shutdown().await;
+}
