@@ -40,7 +40,14 @@ struct State {
     per_ip: HashMap<IpAddr, usize>,
     /// Each address's connect budget: tokens left, and when counted.
     connects: HashMap<IpAddr, (f64, Instant)>,
+    /// The frame budget each address's last connection left: the next one
+    /// continues from it.
+    frames: HashMap<IpAddr, (f64, Instant)>,
 }
+
+/// How long an address's frame budget is remembered after its last
+/// connection closed (by then any bucket is full again).
+const FRAMES_REMEMBERED: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The most addresses whose connect budget is remembered; past it, the
 /// ones whose budget is full again are forgotten first.
@@ -64,6 +71,9 @@ pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
 pub(crate) struct Ticket {
     admission: Admission,
     ip: IpAddr,
+    /// The frame budget: what the address's last connection left when
+    /// admitted, what this one leaves once it ends.
+    frames: Option<(f64, Instant)>,
 }
 
 /// Why a connection is turned away.
@@ -127,9 +137,15 @@ impl Admission {
         }
         *state.per_ip.entry(ip).or_insert(0) += 1;
         state.total += 1;
+        let frames = state
+            .frames
+            .get(&ip)
+            .copied()
+            .filter(|(_, at)| now.saturating_duration_since(*at) < FRAMES_REMEMBERED);
         Ok(Ticket {
             admission: self.clone(),
             ip,
+            frames,
         })
     }
 }
@@ -163,9 +179,31 @@ impl Admission {
     }
 }
 
+impl Ticket {
+    /// The frame budget the address's last connection left, if recent.
+    pub(crate) fn frame_budget(&self) -> Option<(f64, Instant)> {
+        self.frames
+    }
+
+    /// Records what this connection leaves of its frame budget.
+    pub(crate) fn leave_frame_budget(&mut self, tokens: f64, at: Instant) {
+        self.frames = Some((tokens, at));
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut state = self.admission.lock();
+        if let Some((tokens, at)) = self.frames {
+            if state.frames.len() >= MAX_REMEMBERED && !state.frames.contains_key(&self.ip) {
+                state
+                    .frames
+                    .retain(|_, (_, when)| at.saturating_duration_since(*when) < FRAMES_REMEMBERED);
+            }
+            if state.frames.len() < MAX_REMEMBERED || state.frames.contains_key(&self.ip) {
+                state.frames.insert(self.ip, (tokens, at));
+            }
+        }
         state.total = state.total.saturating_sub(1);
         if let Some(n) = state.per_ip.get_mut(&self.ip) {
             *n -= 1;
@@ -239,5 +277,23 @@ mod tests {
         );
         // Other addresses are not affected.
         assert!(a.admit("10.0.0.10".parse().unwrap(), t0).is_ok());
+    }
+
+    /// What a connection leaves of its frame budget, the address's next
+    /// connection starts from (for a minute).
+    #[test]
+    fn the_frame_budget_outlives_the_connection() {
+        let t0 = Instant::now();
+        let a = Admission::new(1000, 1000, 0);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let mut first = a.admit(ip, t0).unwrap();
+        assert_eq!(first.frame_budget(), None);
+        first.leave_frame_budget(0.5, t0);
+        drop(first);
+        let second = a.admit(ip, t0).unwrap();
+        assert_eq!(second.frame_budget(), Some((0.5, t0)));
+        drop(second);
+        let later = a.admit(ip, t0 + Duration::from_secs(61)).unwrap();
+        assert_eq!(later.frame_budget(), None);
     }
 }

@@ -62,7 +62,7 @@ pub(crate) fn serve<S>(
     stream: S,
     peer: SocketAddr,
     door: Arc<Door>,
-    ticket: Ticket,
+    mut ticket: Ticket,
 ) -> impl Future<Output = ()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -70,13 +70,17 @@ where
     let outbox = Outbox::new(door.config.max_queue_bytes);
     let _ = outbox.push(door.greeting.clone());
     let now = Instant::now();
+    let mut session = Session::new(SessionLimits::of(&door.config), now);
+    if let Some((tokens, at)) = ticket.frame_budget() {
+        session.resume_budget(tokens, at);
+    }
     let mut conn = Connection {
         stream,
         outbox,
         member: None,
         decoder: LineDecoder::new(door.config.max_frame_len),
         buf: BytesMut::new(),
-        session: Session::new(SessionLimits::of(&door.config), now),
+        session,
         pending: None,
         unsent: Bytes::new(),
         closing: false,
@@ -87,8 +91,13 @@ where
             Ok(()) => tracing::debug!(%peer, "connection closed"),
             Err(error) => tracing::debug!(%peer, %error, "connection lost"),
         }
+        // What is left of the frame budget goes to the address's next
+        // connection, so reconnecting does not buy a fresh burst.
+        let now = Instant::now();
+        ticket.leave_frame_budget(conn.session.budget(now), now);
         // `conn.member` is dropped here, which tells the hub we left, and
         // the ticket, which frees our place for the next connection.
+        drop(conn);
         drop(ticket);
     }
 }

@@ -57,6 +57,18 @@ impl TokenBucket {
         }
     }
 
+    /// The tokens left at `now`, to carry over to a later bucket.
+    pub(crate) fn tokens(&mut self, now: Instant) -> f64 {
+        self.refill(now);
+        self.tokens
+    }
+
+    /// Continues from a saved state: `tokens` as counted at `at`.
+    pub(crate) fn resume(&mut self, tokens: f64, at: Instant) {
+        self.tokens = tokens.min(self.burst);
+        self.last = at;
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);

@@ -196,6 +196,18 @@ impl Session {
         }
     }
 
+    /// Continues the frame budget of an earlier connection from the same
+    /// address (`tokens` counted at `at`), so reconnecting does not start
+    /// with a fresh burst.
+    pub fn resume_budget(&mut self, tokens: f64, at: Instant) {
+        self.bucket.resume(tokens, at);
+    }
+
+    /// The frame budget left at `now`, for the address's next connection.
+    pub fn budget(&mut self, now: Instant) -> f64 {
+        self.bucket.tokens(now)
+    }
+
     /// The peer has a name in the room now.
     pub fn registered(&mut self) {
         self.registered = true;

@@ -373,3 +373,47 @@ async fn reconnect_churn_meets_the_connect_rate() {
     assert_eq!((admitted, refused), (30, 10));
     server.shutdown().await;
 }
+
+/// Reconnecting does not buy a fresh burst: a connection from the same
+/// address continues the frame budget the last one left. On a paused
+/// clock: the second burst's lines come back at the rate, not at once.
+#[tokio::test(start_paused = true)]
+async fn reconnecting_does_not_buy_a_fresh_burst() {
+    let server = TestServer::with_config(|c| {
+        c.rate_limit = 5.0;
+        c.rate_burst = 20;
+    })
+    .await;
+    let burst = |n: usize| {
+        let mut bytes = Vec::new();
+        for i in 0..n {
+            let say = ClientFrame::Say {
+                text: format!("line {i}"),
+                label: None,
+            };
+            bytes.extend_from_slice(&encode(&say).unwrap());
+        }
+        bytes
+    };
+    for (round, name) in ["first", "second"].into_iter().enumerate() {
+        let mut c = server.join(name).await;
+        let started = tokio::time::Instant::now();
+        c.send_raw(&burst(20)).await;
+        for _ in 0..20 {
+            assert!(matches!(c.recv().await, ServerFrame::Message { .. }));
+        }
+        let took = started.elapsed();
+        if round == 0 {
+            assert!(
+                took < Duration::from_secs(1),
+                "the first burst is free: {took:?}"
+            );
+        } else {
+            // 20 lines at 5 a second, less what refilled meanwhile.
+            assert!(took >= Duration::from_secs(3), "a fresh burst: {took:?}");
+        }
+        c.say("/x").await;
+        let _ = c.until_closed().await;
+    }
+    server.shutdown().await;
+}
