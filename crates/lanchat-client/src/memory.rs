@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use lanchat_proto::Greeting;
+
 fn path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
@@ -11,22 +13,64 @@ fn path() -> Option<PathBuf> {
     Some(base.join("lanchat").join("last-server"))
 }
 
-/// The last server joined, as `ip:port`, if any.
-pub fn last_server() -> Option<String> {
-    let text = std::fs::read_to_string(path()?).ok()?;
-    let addr = text.trim();
-    (!addr.is_empty() && addr.len() < 256).then(|| addr.to_owned())
+/// The last room joined: where, and what it said it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRoom {
+    /// `ip:port`.
+    pub addr: String,
+    /// The room's and the server's names from its greeting (absent in a
+    /// file written by an older client).
+    pub room: Option<String>,
+    pub server: Option<String>,
 }
 
-/// Remembers `addr` as the last server joined. Failing to is not an error
-/// worth bothering the user with.
-pub fn remember(addr: &str) {
+impl LastRoom {
+    /// Whether a greeting from `addr` today is the room remembered: the
+    /// same room and server names (and, once servers have keys, the same
+    /// key). Anything else at that address is not rejoined blindly.
+    pub fn is_same(&self, greeting: &Greeting) -> bool {
+        self.room.as_deref() == Some(greeting.room.as_str())
+            && self.server.as_deref() == Some(greeting.server.as_str())
+    }
+}
+
+/// The last room joined, if any.
+pub fn last_room() -> Option<LastRoom> {
+    let text = std::fs::read_to_string(path()?).ok()?;
+    let mut lines = text.lines().map(str::trim);
+    let addr = lines.next()?;
+    if addr.is_empty() || addr.len() >= 256 {
+        return None;
+    }
+    let mut name = || {
+        lines
+            .next()
+            .filter(|l| !l.is_empty() && l.len() < 256)
+            .map(str::to_owned)
+    };
+    Some(LastRoom {
+        addr: addr.to_owned(),
+        room: name(),
+        server: name(),
+    })
+}
+
+/// Remembers the room at `addr` as the last one joined. Failing to is not
+/// an error worth bothering the user with.
+pub fn remember(addr: &str, greeting: &Greeting) {
     let Some(path) = path() else { return };
+    // One name a line: a name with a line break in it is not kept.
+    let clean = |s: &str| s.replace(['\n', '\r'], " ");
+    let text = format!(
+        "{addr}\n{}\n{}\n",
+        clean(&greeting.room),
+        clean(&greeting.server)
+    );
     let saved = path
         .parent()
         .map(std::fs::create_dir_all)
         .transpose()
-        .and_then(|_| std::fs::write(&path, format!("{addr}\n")));
+        .and_then(|_| std::fs::write(&path, text));
     if let Err(error) = saved {
         tracing::debug!(%error, path = %path.display(), "could not remember the server");
     }

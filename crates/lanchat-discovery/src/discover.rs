@@ -176,14 +176,19 @@ pub async fn discover(options: &Options, mut on_found: impl FnMut(&Found)) -> Re
     report
 }
 
-/// Adds a room unless it was already found; returns whether it was new.
+/// The most rooms one discovery lists: a flood of answers cannot make the
+/// list (or its memory) grow without end.
+pub const MAX_ROOMS: usize = 64;
+
+/// Adds a room unless it was already found (or the list is full); returns
+/// whether it was new.
 fn record(
     report: &mut Report,
     seen: &mut HashSet<SocketAddr>,
     found: Found,
     on_found: &mut impl FnMut(&Found),
 ) -> bool {
-    if !seen.insert(found.addr) {
+    if seen.len() >= MAX_ROOMS || !seen.insert(found.addr) {
         return false;
     }
     on_found(&found);

@@ -148,6 +148,12 @@ pub async fn browse(
             continue;
         }
         for ip in service.get_addresses_v4() {
+            // Only an address on a network we browsed: a record naming
+            // 127.0.0.1 or an address off the LAN is a spoof.
+            let on_lan = nets.iter().any(|n| n.usable() && n.net.contains(&ip));
+            if !on_lan || seen.len() >= MAX_RECORDS {
+                continue;
+            }
             let addr = SocketAddr::new(IpAddr::V4(ip), service.get_port());
             if seen.insert(addr, ()).is_some() {
                 continue;
@@ -165,6 +171,9 @@ pub async fn browse(
         }
     }
 }
+
+/// The most rooms one browse reports: a flood of records cannot grow it.
+const MAX_RECORDS: usize = 256;
 
 /// Stops the daemon's thread when the browse ends, however it ends.
 struct Shutdown<'a>(&'a ServiceDaemon);

@@ -12,6 +12,7 @@
 //!   address and one on the multicast group joined on that interface only;
 //! - loopback: a socket on that loopback address, nothing else.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -29,6 +30,10 @@ use crate::interfaces::local_nets;
 /// At most this many answers a second, so a flood of queries with forged
 /// source addresses cannot turn the server into a traffic amplifier.
 const MAX_REPLIES_PER_SEC: u32 = 200;
+
+/// Answers a second to any one asking address: one host cannot use up
+/// the budget everyone else needs (a client asks a handful of times).
+const MAX_REPLIES_PER_ADDRESS_PER_SEC: u32 = 10;
 
 /// What the responder says and where it listens.
 #[derive(Debug, Clone)]
@@ -89,6 +94,9 @@ async fn listen(
     let mut buf = [0u8; MAX_DATAGRAM];
     let mut window = Instant::now();
     let mut sent = 0u32;
+    // Answers this second, per asking address; at most one entry per
+    // answer, so at most MAX_REPLIES_PER_SEC entries.
+    let mut per_address: HashMap<IpAddr, u32> = HashMap::new();
     loop {
         let (len, from) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -106,10 +114,16 @@ async fn listen(
         if window.elapsed() >= Duration::from_secs(1) {
             window = Instant::now();
             sent = 0;
+            per_address.clear();
         }
         if sent >= MAX_REPLIES_PER_SEC {
             continue;
         }
+        let asked = per_address.entry(from.ip()).or_insert(0);
+        if *asked >= MAX_REPLIES_PER_ADDRESS_PER_SEC {
+            continue;
+        }
+        *asked += 1;
         sent += 1;
         if let Err(error) = reply_socket.send_to(&reply, from).await {
             tracing::debug!(%error, %from, "discovery reply not sent");
@@ -169,4 +183,51 @@ fn udp(addr: SocketAddrV4) -> io::Result<UdpSocket> {
     socket.set_nonblocking(true)?;
     socket.bind(&SocketAddr::V4(addr).into())?;
     UdpSocket::from_std(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One asking address gets its share of answers a second and no more;
+    /// another address is still answered. On loopback only.
+    #[tokio::test]
+    async fn one_asker_cannot_use_up_the_answers() {
+        let port = 30_000 + (std::process::id() % 20_000) as u16;
+        let bind: IpAddr = "127.0.0.61".parse().unwrap();
+        let config = ResponderConfig {
+            bind,
+            port,
+            reply: Reply::new("lab", "pc", port),
+        };
+        let responder = Responder::bind(&config).expect("bind on loopback");
+        let stop = CancellationToken::new();
+        let task =
+            tokio::spawn(responder.run(Arc::new(PeerFilter::new(vec![], false)), stop.clone()));
+        let answers = |from: &'static str, asks: usize| async move {
+            let query = Query::default().encode();
+            let socket = UdpSocket::bind((from, 0)).await.unwrap();
+            for _ in 0..asks {
+                socket.send_to(&query, ("127.0.0.61", port)).await.unwrap();
+            }
+            let mut got = 0;
+            let mut buf = [0u8; MAX_DATAGRAM];
+            let window = tokio::time::sleep(Duration::from_millis(300));
+            tokio::pin!(window);
+            loop {
+                tokio::select! {
+                    _ = &mut window => return got,
+                    r = socket.recv_from(&mut buf) => {
+                        if r.is_ok() { got += 1; }
+                    }
+                }
+            }
+        };
+        let greedy = answers("127.0.0.62", 50).await;
+        assert_eq!(greedy, MAX_REPLIES_PER_ADDRESS_PER_SEC as usize);
+        let other = answers("127.0.0.63", 1).await;
+        assert_eq!(other, 1);
+        stop.cancel();
+        let _ = task.await;
+    }
 }

@@ -9,10 +9,12 @@
 //! in a short burst. Explicit ranges (`--scan-range`) get unicast queries
 //! instead, which also makes the path testable on loopback.
 
+use std::collections::HashSet;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+use ipnet::Ipv4Net;
 use lanchat_proto::discovery::{Query, Reply, MAX_DATAGRAM, MULTICAST_GROUP};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
@@ -47,7 +49,7 @@ pub async fn query(
                     SocketAddr::from((net.broadcast(), port)),
                     SocketAddr::from((MULTICAST_GROUP, port)),
                 ];
-                sockets.push((socket, targets));
+                sockets.push((socket, targets, Accept::Net(net.net)));
             }
             Err(error) => tracing::debug!(%error, iface = %net.name, "no UDP socket"),
         }
@@ -59,22 +61,44 @@ pub async fn query(
                     .iter()
                     .map(|ip| SocketAddr::from((*ip, port)))
                     .collect();
-                sockets.push((socket, targets));
+                let hosts = unicast.iter().copied().collect();
+                sockets.push((socket, targets, Accept::Hosts(hosts)));
             }
             Err(error) => tracing::debug!(%error, "no UDP socket for unicast queries"),
         }
     }
     let mut tasks = tokio::task::JoinSet::new();
-    for (socket, targets) in sockets {
-        tasks.spawn(ask(socket, targets, started, until, found.clone()));
+    for (socket, targets, accept) in sockets {
+        tasks.spawn(ask(socket, targets, accept, started, until, found.clone()));
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// Whose answers count on a socket: anyone on the subnet the query went
+/// out on, or only the hosts asked. Anything else is a stranger (or a
+/// spoof from off the LAN) and is ignored.
+enum Accept {
+    Net(Ipv4Net),
+    Hosts(HashSet<Ipv4Addr>),
+}
+
+impl Accept {
+    fn accepts(&self, from: IpAddr) -> bool {
+        let IpAddr::V4(v4) = from.to_canonical() else {
+            return false;
+        };
+        match self {
+            Accept::Net(net) => net.contains(&v4),
+            Accept::Hosts(hosts) => hosts.contains(&v4),
+        }
+    }
 }
 
 /// Sends the burst on one socket and reads answers until `until`.
 async fn ask(
     socket: UdpSocket,
     targets: Vec<SocketAddr>,
+    accept: Accept,
     started: Instant,
     until: Instant,
     found: mpsc::Sender<Found>,
@@ -96,6 +120,9 @@ async fn ask(
             }
             received = socket.recv_from(&mut buf) => {
                 let Ok((len, from)) = received else { continue };
+                if !accept.accepts(from.ip()) {
+                    continue;
+                }
                 let Some(reply) = Reply::decode(&buf[..len]) else { continue };
                 let room = Found {
                     room: reply.room,

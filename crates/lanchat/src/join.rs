@@ -57,7 +57,7 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    memory::remember(&conn.addr);
+    memory::remember(&conn.addr, &conn.greeting);
     eprintln!(
         "lanchat: connected to room '{}' at {} (server {})",
         inert(&conn.greeting.room),
@@ -110,10 +110,19 @@ async fn remembered(args: &JoinArgs) -> Option<Connection> {
     if searching_differently {
         return None;
     }
-    let last = memory::last_server()?;
-    let conn = Connection::connect_addr_within(&last, LAST_SERVER_TIMEOUT)
+    let last = memory::last_room()?;
+    let conn = Connection::connect_addr_within(&last.addr, LAST_SERVER_TIMEOUT)
         .await
         .ok()?;
+    if !last.is_same(&conn.greeting) {
+        // Another room (or an impostor) at that address now: search, so
+        // the user chooses, rather than join it blindly.
+        eprintln!(
+            "lanchat: {} is not the room you used last time any more; looking for rooms",
+            last.addr
+        );
+        return None;
+    }
     eprintln!("lanchat: rejoining the last room you used (--room NAME to pick another)");
     Some(conn)
 }

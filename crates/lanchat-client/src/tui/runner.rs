@@ -262,7 +262,7 @@ impl Session {
             mut reader,
             mut writer,
         } = conn;
-        crate::memory::remember(&addr);
+        crate::memory::remember(&addr, &greeting);
         self.addr = Some(addr.clone());
         let (urgent, mut urgent_rx) = mpsc::channel::<ClientFrame>(256);
         let (paced, mut paced_rx) = mpsc::unbounded_channel::<ClientFrame>();

@@ -157,5 +157,19 @@ fn the_last_server_is_tried_first_next_time() {
     let mut again = run(&["join", "--plain", "--name", "erin"]);
     again.expect_err("rejoining the last room you used");
     again.expect_out("welcome", |l| l.starts_with("*** Welcome to remembered"));
+    again.send("/x");
+    assert_eq!(again.wait().code(), Some(0));
+    // Another room at the same address (or an impostor) is not joined
+    // blindly: the client says so and searches instead.
+    let port = lab.port();
+    drop(lab);
+    let _impostor = Server::start_on("127.0.0.1", port, &["--room", "impostor"]);
+    let mut third = run(&["join", "--plain", "--name", "erin"]);
+    third.expect_err("is not the room you used last time any more");
+    assert_eq!(third.wait().code(), Some(1), "nothing else to find here");
+    assert!(
+        third.rest_of_stdout().is_empty(),
+        "no welcome to the impostor"
+    );
     let _ = std::fs::remove_dir_all(&home);
 }

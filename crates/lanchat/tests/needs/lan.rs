@@ -320,9 +320,27 @@ pub fn a_client_on_another_subnet_is_refused_unless_allowed() {
     refused.expect_err("only admits computers on the server's own network");
     assert_eq!(refused.wait().code(), Some(1));
 
-    // Discovery answers come only from the server that allows it.
+    // A broadcast or multicast answer from off the asking subnet is not
+    // taken (it could be anyone's, from anywhere).
     let mut cmd = lan.lanchat(far);
     cmd.args(["discover", "--via", "udp", "--timeout", "1500"]);
+    assert_eq!(
+        Proc::spawn(cmd).wait().code(),
+        Some(1),
+        "an off-subnet answer"
+    );
+    // Asked by name (a range), discovery answers come only from the
+    // server that allows it.
+    let mut cmd = lan.lanchat(far);
+    cmd.args([
+        "discover",
+        "--via",
+        "udp",
+        "--scan-range",
+        "10.203.0.0/30",
+        "--timeout",
+        "1500",
+    ]);
     let lines = found_lines(Proc::spawn(cmd));
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
