@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
-use crate::connection::{Connection, CLIENT_CAPS};
+use crate::connection::{Connection, ANSWER_TIMEOUT, CLIENT_CAPS};
 use crate::error::ClientError;
 use crate::gather::Gather;
 use crate::pacer::Pacer;
@@ -83,6 +83,9 @@ struct Session {
     pending_name: Option<String>,
     /// Lines sent so far, for their labels.
     sent: u64,
+    /// Ends the session if a `join` goes unanswered (a server that greets
+    /// and then says nothing must not leave the user waiting forever).
+    answer_timer: Option<tokio::task::AbortHandle>,
 }
 
 impl Session {
@@ -98,6 +101,7 @@ impl Session {
             addr: None,
             pending_name: options.name,
             sent: 0,
+            answer_timer: None,
         }
     }
 
@@ -193,6 +197,14 @@ impl Session {
         {
             let _ = writer.limits.send(*limits);
         }
+        if matches!(
+            event,
+            Event::Server(ServerFrame::Welcome { .. } | ServerFrame::NameRejected { .. })
+        ) {
+            if let Some(timer) = self.answer_timer.take() {
+                timer.abort();
+            }
+        }
         let now = chrono::Local::now().format("%H:%M").to_string();
         for effect in self.app.handle(event, &now) {
             match effect {
@@ -209,7 +221,7 @@ impl Session {
                 }
                 Effect::Join(name) => {
                     if self.app.link == Link::Connected && self.writer.is_some() {
-                        self.send(join(name)).await;
+                        self.send_join(name).await;
                     } else if let Some(addr) = self.addr.clone() {
                         self.pending_name = Some(name);
                         self.spawn_connect(addr);
@@ -223,6 +235,24 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Asks for `name`, and gives the server [`ANSWER_TIMEOUT`] to answer.
+    async fn send_join(&mut self, name: String) {
+        self.send(join(name)).await;
+        if let Some(timer) = self.answer_timer.take() {
+            timer.abort();
+        }
+        let tx = self.tx.clone();
+        let timer = self.tasks.spawn(async move {
+            tokio::time::sleep(ANSWER_TIMEOUT).await;
+            let why = format!(
+                "the server did not answer within {} s",
+                ANSWER_TIMEOUT.as_secs()
+            );
+            let _ = tx.send(Incoming::App(Event::Lost(why))).await;
+        });
+        self.answer_timer = Some(timer);
     }
 
     async fn send(&mut self, frame: ClientFrame) {
@@ -340,7 +370,7 @@ impl Session {
         })
         .await;
         match self.pending_name.take() {
-            Some(name) => self.send(join(name)).await,
+            Some(name) => self.send_join(name).await,
             None if self.app.me.is_none() => {
                 let now = chrono::Local::now().format("%H:%M").to_string();
                 self.app.ask_name(&now, None);
