@@ -19,6 +19,7 @@ fn message(i: usize) -> Event {
     Event::Server(ServerFrame::Message {
         id: 0,
         ts: String::new(),
+        action: false,
         label: None,
         from: format!("user{}", i % 40),
         text: format!("message number {i}: the quick brown fox jumps over the lazy dog 🦊 狐狸"),

@@ -239,6 +239,12 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
     let t = |text: &str| inert(text).into_owned();
     let notice = style.notice();
     Some(match frame {
+        ServerFrame::Message {
+            from,
+            text,
+            action: true,
+            ..
+        } => format!("* {} {}", n(from), t(text)),
         ServerFrame::Message { from, text, .. } => format!("<{}> {}", n(from), t(text)),
         // Our own whisper comes back with our label (from a revision 2
         // server), or at least with our name.

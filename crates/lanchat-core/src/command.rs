@@ -10,6 +10,8 @@
 pub enum Command {
     /// Chat to the whole room.
     Say { text: String },
+    /// An action, shown as `* alice waves`.
+    Me { text: String },
     /// A private message to the member called `to`.
     Whisper { to: String, text: String },
     /// Who is here.
@@ -24,7 +26,9 @@ impl Command {
     /// The bytes of text it carries (what it costs to relay).
     pub fn text_len(&self) -> usize {
         match self {
-            Command::Say { text } | Command::Whisper { text, .. } => text.len(),
+            Command::Say { text } | Command::Me { text } | Command::Whisper { text, .. } => {
+                text.len()
+            }
             Command::List | Command::Help | Command::Quit => 0,
         }
     }
@@ -50,6 +54,10 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         usage: "/msg NAME text",
         help: "the same as /w",
+    },
+    CommandInfo {
+        usage: "/me action",
+        help: "say what you are doing: shown as '* NAME action'",
     },
     CommandInfo {
         usage: "/list",

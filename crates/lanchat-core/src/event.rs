@@ -54,6 +54,11 @@ pub enum Event {
         from: String,
         text: String,
     },
+    /// `/me`: what `from` is doing.
+    Action {
+        from: String,
+        text: String,
+    },
     Whisper {
         from: String,
         to: String,
@@ -91,6 +96,7 @@ impl Event {
             Event::Joined { .. }
                 | Event::Left { .. }
                 | Event::Message { .. }
+                | Event::Action { .. }
                 | Event::Whisper { .. }
                 | Event::Notice { .. }
         )

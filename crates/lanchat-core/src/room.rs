@@ -203,17 +203,14 @@ impl Room {
         let me = me.as_str().to_owned();
         let asker = Asker { id, label };
         match command {
-            Command::Say { text } => match text::clean(&text, self.max_text_len) {
-                Ok(text) => {
-                    let event = Event::Message {
-                        from: me,
-                        text: text.into_owned(),
-                    };
-                    let label = asker.label.map(|l| (id, l));
-                    self.broadcast(Target::All, event, label, now_ms, out);
-                }
-                Err(e) => self.error(&asker, text_code(&e), e.to_string(), out),
-            },
+            Command::Say { text } => {
+                let message = |from, text| Event::Message { from, text };
+                self.relay(asker, me, &text, message, now_ms, out);
+            }
+            Command::Me { text } => {
+                let action = |from, text| Event::Action { from, text };
+                self.relay(asker, me, &text, action, now_ms, out);
+            }
             Command::Whisper { to, text } => {
                 let target = self.find(&to);
                 match (target, text::clean(&text, self.max_text_len)) {
@@ -337,6 +334,27 @@ impl Room {
 
     fn error(&self, asker: &Asker, code: &'static str, text: String, out: &mut Vec<Output>) {
         self.reply(asker, Event::Error { code, text }, out);
+    }
+
+    /// Cleans `text` and tells everyone, as the event `make` builds from
+    /// the sender's name and the text; or tells the asker why not.
+    fn relay(
+        &mut self,
+        asker: Asker,
+        from: String,
+        text: &str,
+        make: fn(String, String) -> Event,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        match text::clean(text, self.max_text_len) {
+            Ok(text) => {
+                let label = asker.label.map(|l| (asker.id, l));
+                let event = make(from, text.into_owned());
+                self.broadcast(Target::All, event, label, now_ms, out);
+            }
+            Err(e) => self.error(&asker, text_code(&e), e.to_string(), out),
+        }
     }
 
     /// The member a typed name refers to: by its folded form, or failing

@@ -185,6 +185,21 @@ fn messages_go_to_everyone_with_the_senders_name() {
 }
 
 #[test]
+fn me_is_an_action_to_everyone_and_needs_one() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    check(
+        w.input("alice", "/me waves \u{1b}[2J"),
+        &[r#"all: Action { from: "alice", text: "waves ␛[2J" }"#],
+    );
+    check(
+        w.input("alice", "/ME   "),
+        &[r#"alice: Error { code: "usage", text: "usage: /me action" }"#],
+    );
+}
+
+#[test]
 fn control_characters_arrive_inert() {
     let mut w = World::new();
     w.join("alice");

@@ -11,6 +11,7 @@
 use crate::command::Command;
 
 const WHISPER_USAGE: &str = "/w NAME text";
+const ME_USAGE: &str = "/me action";
 
 /// Why a typed line is not a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +70,8 @@ pub fn parse(line: &str) -> Result<Command, TypedError> {
                 })
             }
         }
+        "me" if args.trim().is_empty() => Err(TypedError::Usage(ME_USAGE)),
+        "me" => Ok(Command::Me { text: args.into() }),
         "list" | "users" | "who" | "names" => Ok(Command::List),
         "commands" | "help" => Ok(Command::Help),
         "x" | "quit" | "exit" => Ok(Command::Quit),

@@ -12,6 +12,7 @@ fn message() -> ServerFrame {
     ServerFrame::Message {
         id: 123_456,
         ts: "2026-11-27T08:24:21.123Z".into(),
+        action: false,
         label: None,
         from: "alice".into(),
         text: "the quick brown fox jumps over the lazy dog, 64 bytes of text..".into(),

@@ -193,6 +193,10 @@ pub enum ServerFrame {
         ts: String,
         from: String,
         text: String,
+        /// A `/me` action: shown as `* from text`. A revision 1 client,
+        /// which does not know the field, shows it as a message.
+        #[serde(default, skip_serializing_if = "is_false")]
+        action: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },

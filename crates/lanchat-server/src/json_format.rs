@@ -142,11 +142,12 @@ impl WireFormat for JsonLines {
                 name: name.clone(),
                 reason: leave_reason(*reason),
             },
-            Event::Message { from, text } => ServerFrame::Message {
+            Event::Message { from, text } | Event::Action { from, text } => ServerFrame::Message {
                 id,
                 ts,
                 from: from.clone(),
                 text: text.clone(),
+                action: matches!(e.event, Event::Action { .. }),
                 label: label(),
             },
             Event::Whisper { from, to, text } => ServerFrame::Whisper {

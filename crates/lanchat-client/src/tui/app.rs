@@ -311,6 +311,15 @@ impl App {
                 self.notice(now, format!("{} {}", inert(&name), departure(reason)));
             }
             ServerFrame::Message {
+                from,
+                text,
+                action: true,
+                ..
+            } => {
+                let text = inert(&text).into_owned();
+                self.push(now, Kind::Action { from }, text);
+            }
+            ServerFrame::Message {
                 from, text, label, ..
             } => {
                 let mine = self.is_mine(&from, label.as_deref());

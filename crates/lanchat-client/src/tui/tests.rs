@@ -72,6 +72,7 @@ fn message(from: &str, text: &str) -> Event {
     server(ServerFrame::Message {
         id: 0,
         ts: String::new(),
+        action: false,
         label: None,
         from: from.into(),
         text: text.into(),

@@ -15,6 +15,8 @@ pub enum Kind {
         mine: bool,
         mention: bool,
     },
+    /// A `/me` action: `* from text`.
+    Action { from: String },
     /// A whisper to us.
     WhisperIn { from: String },
     /// A whisper we sent.

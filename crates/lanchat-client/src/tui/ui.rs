@@ -106,6 +106,15 @@ fn entry_spans(entry: &Entry) -> Vec<Span<'static>> {
             spans.push(Span::raw("> "));
             spans.push(Span::styled(text, body));
         }
+        Kind::Action { from } => {
+            spans.push(Span::raw("* "));
+            spans.push(name_span(from));
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(
+                text,
+                Style::new().add_modifier(Modifier::ITALIC),
+            ));
+        }
         Kind::WhisperIn { from } => {
             spans.push(Span::styled("[whisper from ", WHISPER));
             spans.push(name_span(from));

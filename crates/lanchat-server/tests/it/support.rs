@@ -235,6 +235,7 @@ pub fn message(from: &str, text: &str) -> ServerFrame {
     ServerFrame::Message {
         id: 0,
         ts: String::new(),
+        action: false,
         label: None,
         from: from.into(),
         text: text.into(),

@@ -278,3 +278,23 @@ async fn until_no_more(client: &mut Client) -> Vec<Value> {
         }
     }
 }
+
+/// A revision 1 client, which knows nothing of `/me`, sees an action as a
+/// message from its sender (the `action` field it ignores says the rest).
+#[tokio::test]
+async fn a_v1_client_sees_an_action_as_a_message() {
+    let server = TestServer::start().await;
+    let mut old = Client::connect(server.addr).await;
+    old.send_raw(b"{\"type\":\"join\",\"name\":\"old\"}\n")
+        .await;
+    let _welcome = old.try_recv_json().await.expect("a welcome");
+    let mut alice = server.join("alice").await;
+    let _joined = old.try_recv_json().await.expect("alice joined");
+    alice.say("/me waves").await;
+    let got = old.try_recv_json().await.expect("the action");
+    assert_eq!(
+        got,
+        json!({"type":"message","from":"alice","text":"waves","action":true})
+    );
+    server.shutdown().await;
+}

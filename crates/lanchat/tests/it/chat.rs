@@ -57,9 +57,7 @@ fn three_people_use_every_command() {
 #[test]
 fn a_killed_client_is_announced_and_its_name_is_free_again() {
     let server = Server::start();
-    let mut alice = server.join("alice");
-    let mut bob = server.join("bob");
-    alice.expect_line("*** bob joined");
+    let (mut alice, mut bob) = server.alice_and_bob();
     bob.child.kill().expect("SIGKILL bob");
     let _ = bob.wait();
     alice.expect_line("*** bob dropped (connection lost)");
@@ -103,9 +101,7 @@ fn end_of_input_sends_what_was_piped_and_leaves_cleanly() {
 #[test]
 fn escape_sequences_arrive_inert() {
     let server = Server::start();
-    let mut alice = server.join("alice");
-    let mut bob = server.join("bob");
-    alice.expect_line("*** bob joined");
+    let (mut alice, mut bob) = server.alice_and_bob();
     bob.send("\u{1b}[2J\u{1b}]0;owned\u{7}hi");
     alice.expect_line("<bob> ␛[2J␛]0;owned␇hi");
 }
@@ -139,9 +135,7 @@ fn the_interactive_default_is_join() {
 #[test]
 fn the_server_log_names_departures_and_never_holds_message_text() {
     let mut server = Server::start();
-    let mut alice = server.join("alice");
-    let mut bob = server.join("bob");
-    alice.expect_line("*** bob joined");
+    let (mut alice, mut bob) = server.alice_and_bob();
     bob.send("secret words");
     alice.expect_line("<bob> secret words");
     bob.send("/w alice whispered words");
@@ -195,4 +189,20 @@ fn a_long_paste_is_paced_not_kicked() {
     }
     alice.expect_line("*** bot left");
     assert_eq!(bot.wait().code(), Some(0));
+}
+
+/// `/me` is an action, shown as `* NAME action` to everyone, the sender
+/// included; without an action it is a usage error to the sender only.
+#[test]
+fn me_shows_an_action_to_everyone() {
+    let server = Server::start();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    alice.send("/me waves at everyone");
+    bob.expect_line("* alice waves at everyone");
+    alice.expect_line("* alice waves at everyone");
+    alice.send("/me");
+    alice.expect_line("!!! usage: /me action");
+    bob.send("back to words");
+    alice.expect_line("<bob> back to words");
+    bob.expect_line("<bob> back to words");
 }

@@ -92,9 +92,7 @@ fn a_taken_port_is_reported_and_the_server_exits_nonzero() {
 #[test]
 fn garbage_on_the_wire_does_not_disturb_the_room() {
     let server = Server::start();
-    let mut alice = server.join("alice");
-    let mut bob = server.join("bob");
-    alice.expect_line("*** bob joined");
+    let (mut alice, mut bob) = server.alice_and_bob();
     for junk in [
         &b"GET / HTTP/1.1\r\n\r\n"[..],
         b"\xff\xfe\x00garbage\n",

@@ -244,6 +244,14 @@ impl Server {
         p
     }
 
+    /// Alice and bob in the room, alice having seen bob arrive.
+    pub fn alice_and_bob(&self) -> (Proc, Proc) {
+        let mut alice = self.join("alice");
+        let bob = self.join("bob");
+        alice.expect_line("*** bob joined");
+        (alice, bob)
+    }
+
     /// A `--plain` client with extra arguments, not waited on.
     pub fn client(&self, extra: &[&str]) -> Proc {
         let mut cmd = lanchat();
