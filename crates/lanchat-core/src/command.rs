@@ -12,6 +12,8 @@ pub enum Command {
     Say { text: String },
     /// An action, shown as `* alice waves`.
     Me { text: String },
+    /// A whisper to whoever whispered to us last.
+    Reply { text: String },
     /// A private message to the member called `to`.
     Whisper { to: String, text: String },
     /// Who is here.
@@ -26,9 +28,10 @@ impl Command {
     /// The bytes of text it carries (what it costs to relay).
     pub fn text_len(&self) -> usize {
         match self {
-            Command::Say { text } | Command::Me { text } | Command::Whisper { text, .. } => {
-                text.len()
-            }
+            Command::Say { text }
+            | Command::Me { text }
+            | Command::Reply { text }
+            | Command::Whisper { text, .. } => text.len(),
             Command::List | Command::Help | Command::Quit => 0,
         }
     }
@@ -54,6 +57,14 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         usage: "/msg NAME text",
         help: "the same as /w",
+    },
+    CommandInfo {
+        usage: "/reply text",
+        help: "whisper to whoever whispered to you last",
+    },
+    CommandInfo {
+        usage: "/r text",
+        help: "the same as /reply",
     },
     CommandInfo {
         usage: "/me action",

@@ -81,6 +81,8 @@ pub struct Room {
     /// Everyone's name in display order (folded, then as typed), kept
     /// sorted as people come and go, so a `/list` costs a copy, not a sort.
     order: BTreeSet<(String, String)>,
+    /// Who last whispered to each member, for `/reply`.
+    replies: HashMap<MemberId, MemberId>,
     next_member: u64,
     /// The last event's stamp (id 0 before the first).
     last: Stamp,
@@ -103,6 +105,7 @@ impl Room {
             members: HashMap::new(),
             by_key: HashMap::new(),
             order: BTreeSet::new(),
+            replies: HashMap::new(),
             next_member: 1,
             last: Stamp { id: 0, ms: 0 },
             max_text_len,
@@ -212,35 +215,18 @@ impl Room {
                 self.relay(asker, me, &text, action, now_ms, out);
             }
             Command::Whisper { to, text } => {
-                let target = self.find(&to);
-                match (target, text::clean(&text, self.max_text_len)) {
-                    (_, Err(e)) => self.error(&asker, text_code(&e), e.to_string(), out),
-                    (None, _) => self.error(
-                        &asker,
-                        "no_such_user",
-                        format!("no user named '{}' is here", shown(&to)),
-                        out,
-                    ),
-                    (Some(t), _) if t == id => self.error(
-                        &asker,
-                        "whisper_self",
-                        "you can't whisper to yourself".into(),
-                        out,
-                    ),
-                    (Some(t), Ok(text)) => {
-                        let event = Event::Whisper {
-                            from: me,
-                            to: self.members[&t].as_str().to_owned(),
-                            text: text.into_owned(),
-                        };
-                        // One event, one stamp: both copies are the same
-                        // event in the room's history.
-                        let stamp = self.stamp(now_ms);
-                        out.push(self.delivery(Target::One(t), event.clone(), Some(stamp), None));
-                        let label = asker.label.map(|l| (id, l));
-                        out.push(self.delivery(Target::One(id), event, Some(stamp), label));
-                    }
-                }
+                let target = self
+                    .find(&to)
+                    .ok_or_else(|| format!("no user named '{}' is here", shown(&to)));
+                self.whisper(asker, me, target, &text, now_ms, out);
+            }
+            Command::Reply { text } => {
+                let target = match self.replies.get(&id) {
+                    None => Err("nobody has whispered to you yet".to_owned()),
+                    Some(t) if self.members.contains_key(t) => Ok(*t),
+                    Some(_) => Err("whoever whispered to you last has left".to_owned()),
+                };
+                self.whisper(asker, me, target, &text, now_ms, out);
             }
             Command::List => {
                 let users = self.names();
@@ -272,6 +258,7 @@ impl Room {
             self.by_key.remove(key);
         }
         self.order.remove(&order_key(&name));
+        self.replies.remove(&id);
         out.push(Output::Close(id));
         let event = Event::Left {
             name: name.as_str().to_owned(),
@@ -334,6 +321,44 @@ impl Room {
 
     fn error(&self, asker: &Asker, code: &'static str, text: String, out: &mut Vec<Output>) {
         self.reply(asker, Event::Error { code, text }, out);
+    }
+
+    /// Whispers `text` from `asker` (called `from`) to `target`, or tells
+    /// the asker why not; the target can `/reply` to it.
+    fn whisper(
+        &mut self,
+        asker: Asker,
+        from: String,
+        target: Result<MemberId, String>,
+        text: &str,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let id = asker.id;
+        match (target, text::clean(text, self.max_text_len)) {
+            (_, Err(e)) => self.error(&asker, text_code(&e), e.to_string(), out),
+            (Err(why), _) => self.error(&asker, "no_such_user", why, out),
+            (Ok(t), _) if t == id => self.error(
+                &asker,
+                "whisper_self",
+                "you can't whisper to yourself".into(),
+                out,
+            ),
+            (Ok(t), Ok(text)) => {
+                let event = Event::Whisper {
+                    from,
+                    to: self.members[&t].as_str().to_owned(),
+                    text: text.into_owned(),
+                };
+                // One event, one stamp: both copies are the same event in
+                // the room's history.
+                let stamp = self.stamp(now_ms);
+                out.push(self.delivery(Target::One(t), event.clone(), Some(stamp), None));
+                let label = asker.label.map(|l| (id, l));
+                out.push(self.delivery(Target::One(id), event, Some(stamp), label));
+                self.replies.insert(t, id);
+            }
+        }
     }
 
     /// Cleans `text` and tells everyone, as the event `make` builds from

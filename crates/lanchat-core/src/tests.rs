@@ -185,6 +185,33 @@ fn messages_go_to_everyone_with_the_senders_name() {
 }
 
 #[test]
+fn reply_whispers_to_whoever_whispered_last() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    w.join("carol");
+    check(
+        w.input("carol", "/r hello?"),
+        &[r#"carol: Error { code: "no_such_user", text: "nobody has whispered to you yet" }"#],
+    );
+    w.input("bob", "/w alice lunch?");
+    check(
+        w.input("alice", "/r yes"),
+        &[
+            r#"bob: Whisper { from: "alice", to: "bob", text: "yes" }"#,
+            r#"alice: Whisper { from: "alice", to: "bob", text: "yes" }"#,
+        ],
+    );
+    w.leave("bob", LeaveReason::Quit);
+    check(
+        w.input("alice", "/reply still there?"),
+        &[
+            r#"alice: Error { code: "no_such_user", text: "whoever whispered to you last has left" }"#,
+        ],
+    );
+}
+
+#[test]
 fn me_is_an_action_to_everyone_and_needs_one() {
     let mut w = World::new();
     w.join("alice");

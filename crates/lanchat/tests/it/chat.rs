@@ -206,3 +206,23 @@ fn me_shows_an_action_to_everyone() {
     alice.expect_line("<bob> back to words");
     bob.expect_line("<bob> back to words");
 }
+
+/// `/reply` (and `/r`) whispers back to whoever whispered last; nobody
+/// else sees either whisper.
+#[test]
+fn reply_answers_the_last_whisper() {
+    let server = Server::start();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    let mut carol = server.join("carol");
+    alice.expect_line("*** carol joined");
+    bob.expect_line("*** carol joined");
+    bob.send("/w alice lunch?");
+    alice.expect_line("[whisper from bob] lunch?");
+    bob.expect_line("[whisper to alice] lunch?");
+    alice.send("/r yes, at noon");
+    bob.expect_line("[whisper from alice] yes, at noon");
+    alice.expect_line("[whisper to bob] yes, at noon");
+    // Carol saw neither: her next line is the next public one.
+    bob.send("see you all");
+    carol.expect_line("<bob> see you all");
+}
