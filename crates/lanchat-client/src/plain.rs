@@ -246,6 +246,9 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
             ..
         } => format!("* {} {}", n(from), t(text)),
         ServerFrame::Message { from, text, .. } => format!("<{}> {}", n(from), t(text)),
+        ServerFrame::Renamed { from, to, .. } => {
+            format!("{} {} is now known as {}", style.notice(), n(from), n(to))
+        }
         // Our own whisper comes back with our label (from a revision 2
         // server), or at least with our name.
         ServerFrame::Whisper {

@@ -14,6 +14,8 @@ pub enum Command {
     Me { text: String },
     /// A whisper to whoever whispered to us last.
     Reply { text: String },
+    /// Take another name.
+    Nick { name: String },
     /// A private message to the member called `to`.
     Whisper { to: String, text: String },
     /// Who is here.
@@ -32,6 +34,7 @@ impl Command {
             | Command::Me { text }
             | Command::Reply { text }
             | Command::Whisper { text, .. } => text.len(),
+            Command::Nick { name } => name.len(),
             Command::List | Command::Help | Command::Quit => 0,
         }
     }
@@ -69,6 +72,10 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         usage: "/me action",
         help: "say what you are doing: shown as '* NAME action'",
+    },
+    CommandInfo {
+        usage: "/nick NAME",
+        help: "take another name (once every 10 s)",
     },
     CommandInfo {
         usage: "/list",

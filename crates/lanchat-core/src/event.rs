@@ -54,6 +54,11 @@ pub enum Event {
         from: String,
         text: String,
     },
+    /// `from` is now called `to`.
+    Renamed {
+        from: String,
+        to: String,
+    },
     /// `/me`: what `from` is doing.
     Action {
         from: String,
@@ -97,6 +102,7 @@ impl Event {
                 | Event::Left { .. }
                 | Event::Message { .. }
                 | Event::Action { .. }
+                | Event::Renamed { .. }
                 | Event::Whisper { .. }
                 | Event::Notice { .. }
         )

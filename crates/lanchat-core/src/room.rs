@@ -83,6 +83,8 @@ pub struct Room {
     order: BTreeSet<(String, String)>,
     /// Who last whispered to each member, for `/reply`.
     replies: HashMap<MemberId, MemberId>,
+    /// When each member last changed name: once every [`NICK_EVERY_MS`].
+    renamed: HashMap<MemberId, u64>,
     next_member: u64,
     /// The last event's stamp (id 0 before the first).
     last: Stamp,
@@ -106,6 +108,7 @@ impl Room {
             by_key: HashMap::new(),
             order: BTreeSet::new(),
             replies: HashMap::new(),
+            renamed: HashMap::new(),
             next_member: 1,
             last: Stamp { id: 0, ms: 0 },
             max_text_len,
@@ -220,6 +223,7 @@ impl Room {
                     .ok_or_else(|| format!("no user named '{}' is here", shown(&to)));
                 self.whisper(asker, me, target, &text, now_ms, out);
             }
+            Command::Nick { name } => self.rename(asker, &name, now_ms, out),
             Command::Reply { text } => {
                 let target = match self.replies.get(&id) {
                     None => Err("nobody has whispered to you yet".to_owned()),
@@ -259,6 +263,7 @@ impl Room {
         }
         self.order.remove(&order_key(&name));
         self.replies.remove(&id);
+        self.renamed.remove(&id);
         out.push(Output::Close(id));
         let event = Event::Left {
             name: name.as_str().to_owned(),
@@ -361,6 +366,54 @@ impl Room {
         }
     }
 
+    /// Gives `asker` the name `raw`, under the same rules as at join, and
+    /// tells everyone; or tells the asker why not.
+    fn rename(&mut self, asker: Asker, raw: &str, now_ms: u64, out: &mut Vec<Output>) {
+        let id = asker.id;
+        if let Some(last) = self.renamed.get(&id) {
+            if now_ms.saturating_sub(*last) < NICK_EVERY_MS {
+                let text = format!(
+                    "you can change your name once every {} s",
+                    NICK_EVERY_MS / 1000
+                );
+                return self.error(&asker, "too_soon", text, out);
+            }
+        }
+        let name = match Name::parse(raw) {
+            Ok(name) => name,
+            Err(e) => return self.error(&asker, e.code(), e.to_string(), out),
+        };
+        // Taken by somebody else (a change of case of one's own name is
+        // not taken).
+        if name
+            .keys()
+            .iter()
+            .any(|k| self.by_key.get(k).is_some_and(|o| *o != id))
+        {
+            let e = NameError::Taken(name.as_str().to_owned());
+            return self.error(&asker, e.code(), e.to_string(), out);
+        }
+        let Some(old) = self.members.remove(&id) else {
+            return;
+        };
+        for key in old.keys() {
+            self.by_key.remove(key);
+        }
+        self.order.remove(&order_key(&old));
+        for key in name.keys() {
+            self.by_key.insert(key.clone(), id);
+        }
+        self.order.insert(order_key(&name));
+        let event = Event::Renamed {
+            from: old.as_str().to_owned(),
+            to: name.as_str().to_owned(),
+        };
+        self.members.insert(id, name);
+        self.renamed.insert(id, now_ms);
+        let label = asker.label.map(|l| (id, l));
+        self.broadcast(Target::All, event, label, now_ms, out);
+    }
+
     /// Cleans `text` and tells everyone, as the event `make` builds from
     /// the sender's name and the text; or tells the asker why not.
     fn relay(
@@ -402,6 +455,10 @@ impl Room {
             .copied()
     }
 }
+
+/// How often a member may change name: a rename is announced to
+/// everyone, so it must not be a way to spam the room.
+pub const NICK_EVERY_MS: u64 = 10_000;
 
 /// Where a name sorts in the user list.
 fn order_key(name: &Name) -> (String, String) {

@@ -211,6 +211,44 @@ fn reply_whispers_to_whoever_whispered_last() {
     );
 }
 
+/// `/nick` follows the join rules, is announced to everyone, frees the old
+/// name at once, and may be used once every ten seconds.
+#[test]
+fn nick_renames_under_the_join_rules_and_not_too_often() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    check(
+        w.input("alice", "/nick alicia"),
+        &[r#"all: Renamed { from: "alice", to: "alicia" }"#],
+    );
+    check(
+        w.input("alice", "/nick again"),
+        &[r#"alice: Error { code: "too_soon", text: "you can change your name once every 10 s" }"#],
+    );
+    w.now += 10_000;
+    check(
+        w.input("alice", "/nick BOB"),
+        &[
+            r#"alice: Error { code: "taken", text: "'BOB' is already taken in this room (or looks too much like a name that is)" }"#,
+        ],
+    );
+    check(
+        w.input("alice", "/nick a b"),
+        &[r#"alice: Error { code: "invalid", text: "the name contains whitespace" }"#],
+    );
+    // A change of case of one's own name is not taken.
+    check(
+        w.input("alice", "/nick Alicia"),
+        &[r#"all: Renamed { from: "alicia", to: "Alicia" }"#],
+    );
+    // The new name is found, and the old one is free again.
+    assert_eq!(w.input("bob", "/w ALICIA hi").len(), 2);
+    w.join("alice2");
+    let mut out = Vec::new();
+    assert!(w.room.join("alice", None, w.now, &mut out).is_ok());
+}
+
 #[test]
 fn me_is_an_action_to_everyone_and_needs_one() {
     let mut w = World::new();

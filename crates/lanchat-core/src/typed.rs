@@ -13,6 +13,7 @@ use crate::command::Command;
 const WHISPER_USAGE: &str = "/w NAME text";
 const ME_USAGE: &str = "/me action";
 const REPLY_USAGE: &str = "/reply text";
+const NICK_USAGE: &str = "/nick NAME";
 
 /// Why a typed line is not a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +74,10 @@ pub fn parse(line: &str) -> Result<Command, TypedError> {
         }
         "reply" | "r" if args.trim().is_empty() => Err(TypedError::Usage(REPLY_USAGE)),
         "reply" | "r" => Ok(Command::Reply { text: args.into() }),
+        "nick" if args.trim().is_empty() => Err(TypedError::Usage(NICK_USAGE)),
+        "nick" => Ok(Command::Nick {
+            name: args.trim().into(),
+        }),
         "me" if args.trim().is_empty() => Err(TypedError::Usage(ME_USAGE)),
         "me" => Ok(Command::Me { text: args.into() }),
         "list" | "users" | "who" | "names" => Ok(Command::List),

@@ -200,6 +200,17 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },
+    /// Somebody changed name (`/nick`).
+    Renamed {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        from: String,
+        to: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// A private message. Both the sender (as confirmation) and the
     /// recipient receive it; nobody else does.
     Whisper {
@@ -267,6 +278,7 @@ impl ServerFrame {
             ServerFrame::Joined { id, .. }
             | ServerFrame::Left { id, .. }
             | ServerFrame::Message { id, .. }
+            | ServerFrame::Renamed { id, .. }
             | ServerFrame::Whisper { id, .. }
             | ServerFrame::Notice { id, .. } => *id,
             _ => 0,
@@ -279,6 +291,7 @@ impl ServerFrame {
             ServerFrame::Joined { ts, .. }
             | ServerFrame::Left { ts, .. }
             | ServerFrame::Message { ts, .. }
+            | ServerFrame::Renamed { ts, .. }
             | ServerFrame::Whisper { ts, .. }
             | ServerFrame::Notice { ts, .. } => Some(ts.as_str()).filter(|t| !t.is_empty()),
             _ => None,
@@ -291,6 +304,7 @@ impl ServerFrame {
             ServerFrame::Welcome { label, .. }
             | ServerFrame::NameRejected { label, .. }
             | ServerFrame::Message { label, .. }
+            | ServerFrame::Renamed { label, .. }
             | ServerFrame::Whisper { label, .. }
             | ServerFrame::Users { label, .. }
             | ServerFrame::Commands { label, .. }
@@ -310,6 +324,7 @@ impl ServerFrame {
                 ts.clear();
             }
             ServerFrame::Message { id, ts, label, .. }
+            | ServerFrame::Renamed { id, ts, label, .. }
             | ServerFrame::Whisper { id, ts, label, .. } => {
                 *id = 0;
                 ts.clear();

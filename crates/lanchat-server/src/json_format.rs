@@ -150,6 +150,13 @@ impl WireFormat for JsonLines {
                 action: matches!(e.event, Event::Action { .. }),
                 label: label(),
             },
+            Event::Renamed { from, to } => ServerFrame::Renamed {
+                id,
+                ts,
+                from: from.clone(),
+                to: to.clone(),
+                label: label(),
+            },
             Event::Whisper { from, to, text } => ServerFrame::Whisper {
                 id,
                 ts,

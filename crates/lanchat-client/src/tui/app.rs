@@ -306,6 +306,19 @@ impl App {
                     self.too_many_users();
                 }
             }
+            ServerFrame::Renamed { from, to, .. } => {
+                self.notice(
+                    now,
+                    format!("{} is now known as {}", inert(&from), inert(&to)),
+                );
+                if self.me.as_deref() == Some(from.as_str()) {
+                    self.me = Some(to.clone());
+                }
+                self.users.remove(&from);
+                if self.users.insert(to).is_err() {
+                    self.too_many_users();
+                }
+            }
             ServerFrame::Left { name, reason, .. } => {
                 self.users.remove(&name);
                 self.notice(now, format!("{} {}", inert(&name), departure(reason)));

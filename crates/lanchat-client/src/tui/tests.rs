@@ -302,6 +302,24 @@ fn the_user_list_follows_joins_and_departures() {
     assert_eq!(app.users, ["alice", "Carol", "李雷"]);
 }
 
+#[test]
+fn a_rename_updates_the_list_in_place_and_our_own_name() {
+    let mut app = in_room();
+    let renamed = |from: &str, to: &str| {
+        server(ServerFrame::Renamed {
+            id: 0,
+            ts: String::new(),
+            from: from.into(),
+            to: to.into(),
+            label: None,
+        })
+    };
+    app.handle(renamed("bob", "Zed"), NOW);
+    app.handle(renamed("alice", "alicia"), NOW);
+    assert_eq!(app.users, ["alicia", "Zed", "李雷"]);
+    assert_eq!(app.me.as_deref(), Some("alicia"));
+}
+
 /// A server announcing users without end: each join costs O(log n), a
 /// frame draws only what fits, and past the cap the client says the
 /// server is broken and leaves.

@@ -226,3 +226,22 @@ fn reply_answers_the_last_whisper() {
     bob.send("see you all");
     carol.expect_line("<bob> see you all");
 }
+
+/// `/nick` renames: everyone is told, the new name is the one others
+/// whisper to, and the TUI-less `--plain` shows it as a server line.
+#[test]
+fn nick_renames_and_everyone_is_told() {
+    let server = Server::start();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    alice.send("/nick alicia");
+    alice.expect_line("*** alice is now known as alicia");
+    bob.expect_line("*** alice is now known as alicia");
+    bob.send("/w alicia welcome back");
+    alice.expect_line("[whisper from bob] welcome back");
+    bob.expect_line("[whisper to alicia] welcome back");
+    alice.send("/nick again");
+    alice.expect_line("!!! you can change your name once every 10 s");
+    alice.send("hello as alicia");
+    bob.expect_line("<alicia> hello as alicia");
+    alice.expect_line("<alicia> hello as alicia");
+}
