@@ -246,6 +246,12 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
             ..
         } => format!("* {} {}", n(from), t(text)),
         ServerFrame::Message { from, text, .. } => format!("<{}> {}", n(from), t(text)),
+        ServerFrame::Away {
+            name,
+            reason: Some(reason),
+            ..
+        } => format!("{} {} is away: {}", style.notice(), n(name), t(reason)),
+        ServerFrame::Away { name, .. } => format!("{} {} is back", style.notice(), n(name)),
         ServerFrame::Renamed { from, to, .. } => {
             format!("{} {} is now known as {}", style.notice(), n(from), n(to))
         }

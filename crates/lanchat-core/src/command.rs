@@ -16,6 +16,8 @@ pub enum Command {
     Reply { text: String },
     /// Take another name.
     Nick { name: String },
+    /// Mark oneself away (with a reason), or back (`None`).
+    Away { reason: Option<String> },
     /// A private message to the member called `to`.
     Whisper { to: String, text: String },
     /// Who is here.
@@ -35,6 +37,7 @@ impl Command {
             | Command::Reply { text }
             | Command::Whisper { text, .. } => text.len(),
             Command::Nick { name } => name.len(),
+            Command::Away { reason } => reason.as_ref().map_or(0, String::len),
             Command::List | Command::Help | Command::Quit => 0,
         }
     }
@@ -76,6 +79,14 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         usage: "/nick NAME",
         help: "take another name (once every 10 s)",
+    },
+    CommandInfo {
+        usage: "/away [reason]",
+        help: "say you are away; whoever whispers to you is told why",
+    },
+    CommandInfo {
+        usage: "/back",
+        help: "say you are back",
     },
     CommandInfo {
         usage: "/list",

@@ -54,6 +54,11 @@ pub enum Event {
         from: String,
         text: String,
     },
+    /// `name` is away (with why), or back (`None`).
+    Away {
+        name: String,
+        reason: Option<String>,
+    },
     /// `from` is now called `to`.
     Renamed {
         from: String,
@@ -103,6 +108,7 @@ impl Event {
                 | Event::Message { .. }
                 | Event::Action { .. }
                 | Event::Renamed { .. }
+                | Event::Away { .. }
                 | Event::Whisper { .. }
                 | Event::Notice { .. }
         )

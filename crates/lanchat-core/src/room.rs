@@ -85,6 +85,8 @@ pub struct Room {
     replies: HashMap<MemberId, MemberId>,
     /// When each member last changed name: once every [`NICK_EVERY_MS`].
     renamed: HashMap<MemberId, u64>,
+    /// Who is away, and why.
+    away: HashMap<MemberId, String>,
     next_member: u64,
     /// The last event's stamp (id 0 before the first).
     last: Stamp,
@@ -109,6 +111,7 @@ impl Room {
             order: BTreeSet::new(),
             replies: HashMap::new(),
             renamed: HashMap::new(),
+            away: HashMap::new(),
             next_member: 1,
             last: Stamp { id: 0, ms: 0 },
             max_text_len,
@@ -179,6 +182,8 @@ impl Room {
             },
             out,
         );
+        // Who is away, so the newcomer's list is marked from the start.
+        self.tell_who_is_away(&asker, out);
         self.broadcast(
             Target::AllBut(id),
             Event::Joined {
@@ -235,7 +240,9 @@ impl Room {
             Command::List => {
                 let users = self.names();
                 self.reply(&asker, Event::Users { users }, out);
+                self.tell_who_is_away(&asker, out);
             }
+            Command::Away { reason } => self.set_away(asker, me, reason, now_ms, out),
             Command::Help => self.reply(&asker, Event::Commands { commands: COMMANDS }, out),
             Command::Quit => {
                 self.reply(
@@ -264,6 +271,7 @@ impl Room {
         self.order.remove(&order_key(&name));
         self.replies.remove(&id);
         self.renamed.remove(&id);
+        self.away.remove(&id);
         out.push(Output::Close(id));
         let event = Event::Left {
             name: name.as_str().to_owned(),
@@ -359,9 +367,16 @@ impl Room {
                 // the room's history.
                 let stamp = self.stamp(now_ms);
                 out.push(self.delivery(Target::One(t), event.clone(), Some(stamp), None));
-                let label = asker.label.map(|l| (id, l));
+                let label = asker.label.clone().map(|l| (id, l));
                 out.push(self.delivery(Target::One(id), event, Some(stamp), label));
                 self.replies.insert(t, id);
+                if let Some(reason) = self.away.get(&t) {
+                    let away = Event::Away {
+                        name: self.members[&t].as_str().to_owned(),
+                        reason: Some(reason.clone()),
+                    };
+                    self.reply(&asker, away, out);
+                }
             }
         }
     }
@@ -414,6 +429,55 @@ impl Room {
         self.broadcast(Target::All, event, label, now_ms, out);
     }
 
+    /// Marks `asker` away with `reason` (cleaned like a message), or back,
+    /// and tells everyone.
+    fn set_away(
+        &mut self,
+        asker: Asker,
+        name: String,
+        reason: Option<String>,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let id = asker.id;
+        let reason = match reason {
+            None => None,
+            Some(r) => match text::clean(&r, MAX_AWAY_LEN) {
+                Ok(r) => Some(r.into_owned()),
+                Err(e) => return self.error(&asker, text_code(&e), e.to_string(), out),
+            },
+        };
+        match &reason {
+            Some(r) => self.away.insert(id, r.clone()),
+            None => self.away.remove(&id),
+        };
+        let label = asker.label.map(|l| (id, l));
+        self.broadcast(
+            Target::All,
+            Event::Away { name, reason },
+            label,
+            now_ms,
+            out,
+        );
+    }
+
+    /// Tells `asker` who is away (after a welcome or a `/list`).
+    fn tell_who_is_away(&self, asker: &Asker, out: &mut Vec<Output>) {
+        let mut away: Vec<(&str, &String)> = self
+            .away
+            .iter()
+            .filter_map(|(m, r)| Some((self.members.get(m)?.as_str(), r)))
+            .collect();
+        away.sort();
+        for (name, reason) in away {
+            let event = Event::Away {
+                name: name.to_owned(),
+                reason: Some(reason.clone()),
+            };
+            self.reply(asker, event, out);
+        }
+    }
+
     /// Cleans `text` and tells everyone, as the event `make` builds from
     /// the sender's name and the text; or tells the asker why not.
     fn relay(
@@ -455,6 +519,9 @@ impl Room {
             .copied()
     }
 }
+
+/// The longest away reason, in bytes.
+pub const MAX_AWAY_LEN: usize = 200;
 
 /// How often a member may change name: a rename is announced to
 /// everyone, so it must not be a way to spam the room.

@@ -249,6 +249,53 @@ fn nick_renames_under_the_join_rules_and_not_too_often() {
     assert!(w.room.join("alice", None, w.now, &mut out).is_ok());
 }
 
+/// `/away` and `/back` are announced; a whisper to somebody away tells
+/// the sender why; a newcomer and a `/list` learn who is away.
+#[test]
+fn away_is_announced_told_to_whisperers_and_listed() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    check(
+        w.input("bob", "/away at lunch"),
+        &[r#"all: Away { name: "bob", reason: Some("at lunch") }"#],
+    );
+    check(
+        w.input("alice", "/w bob coffee?"),
+        &[
+            r#"bob: Whisper { from: "alice", to: "bob", text: "coffee?" }"#,
+            r#"alice: Whisper { from: "alice", to: "bob", text: "coffee?" }"#,
+            r#"alice: Away { name: "bob", reason: Some("at lunch") }"#,
+        ],
+    );
+    check(
+        w.input("alice", "/list"),
+        &[
+            r#"alice: Users { users: ["alice", "bob"] }"#,
+            r#"alice: Away { name: "bob", reason: Some("at lunch") }"#,
+        ],
+    );
+    let carol = w.join("carol");
+    assert!(
+        carol
+            .iter()
+            .any(|l| l == r#"carol: Away { name: "bob", reason: Some("at lunch") }"#),
+        "{carol:?}"
+    );
+    check(
+        w.input("bob", "/back"),
+        &[r#"all: Away { name: "bob", reason: None }"#],
+    );
+    check(
+        w.input("alice", "/w bob hi")
+            .iter()
+            .filter(|l| l.contains("Away"))
+            .cloned()
+            .collect::<Vec<_>>(),
+        &[],
+    );
+}
+
 #[test]
 fn me_is_an_action_to_everyone_and_needs_one() {
     let mut w = World::new();

@@ -74,6 +74,13 @@ pub fn parse(line: &str) -> Result<Command, TypedError> {
         }
         "reply" | "r" if args.trim().is_empty() => Err(TypedError::Usage(REPLY_USAGE)),
         "reply" | "r" => Ok(Command::Reply { text: args.into() }),
+        "away" => Ok(Command::Away {
+            reason: Some(match args.trim() {
+                "" => "away".into(),
+                reason => reason.into(),
+            }),
+        }),
+        "back" => Ok(Command::Away { reason: None }),
         "nick" if args.trim().is_empty() => Err(TypedError::Usage(NICK_USAGE)),
         "nick" => Ok(Command::Nick {
             name: args.trim().into(),

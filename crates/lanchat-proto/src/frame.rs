@@ -200,6 +200,20 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },
+    /// `name` is away, and why (`/away`), or back (no `reason`). Sent to
+    /// everyone when it changes, and to one client after its welcome, its
+    /// `/list`, or a whisper to somebody away.
+    Away {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// Somebody changed name (`/nick`).
     Renamed {
         #[serde(default, skip_serializing_if = "is_zero")]
@@ -279,6 +293,7 @@ impl ServerFrame {
             | ServerFrame::Left { id, .. }
             | ServerFrame::Message { id, .. }
             | ServerFrame::Renamed { id, .. }
+            | ServerFrame::Away { id, .. }
             | ServerFrame::Whisper { id, .. }
             | ServerFrame::Notice { id, .. } => *id,
             _ => 0,
@@ -292,6 +307,7 @@ impl ServerFrame {
             | ServerFrame::Left { ts, .. }
             | ServerFrame::Message { ts, .. }
             | ServerFrame::Renamed { ts, .. }
+            | ServerFrame::Away { ts, .. }
             | ServerFrame::Whisper { ts, .. }
             | ServerFrame::Notice { ts, .. } => Some(ts.as_str()).filter(|t| !t.is_empty()),
             _ => None,
@@ -305,6 +321,7 @@ impl ServerFrame {
             | ServerFrame::NameRejected { label, .. }
             | ServerFrame::Message { label, .. }
             | ServerFrame::Renamed { label, .. }
+            | ServerFrame::Away { label, .. }
             | ServerFrame::Whisper { label, .. }
             | ServerFrame::Users { label, .. }
             | ServerFrame::Commands { label, .. }
@@ -325,6 +342,7 @@ impl ServerFrame {
             }
             ServerFrame::Message { id, ts, label, .. }
             | ServerFrame::Renamed { id, ts, label, .. }
+            | ServerFrame::Away { id, ts, label, .. }
             | ServerFrame::Whisper { id, ts, label, .. } => {
                 *id = 0;
                 ts.clear();

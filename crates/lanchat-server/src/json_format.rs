@@ -150,6 +150,13 @@ impl WireFormat for JsonLines {
                 action: matches!(e.event, Event::Action { .. }),
                 label: label(),
             },
+            Event::Away { name, reason } => ServerFrame::Away {
+                id,
+                ts,
+                name: name.clone(),
+                reason: reason.clone(),
+                label: label(),
+            },
             Event::Renamed { from, to } => ServerFrame::Renamed {
                 id,
                 ts,

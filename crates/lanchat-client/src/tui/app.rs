@@ -2,6 +2,8 @@
 //! be done outside (send a line, ring the bell, connect) comes back as
 //! [`Effect`]s for the runner.
 
+use std::collections::HashMap;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use lanchat_proto::ServerFrame;
 
@@ -127,6 +129,8 @@ pub struct App {
     pub labels: bool,
     /// Everyone in the room, sorted case-insensitively.
     pub users: UserList,
+    /// Who is away, and why (marked in the user list).
+    pub away: HashMap<String, String>,
     pub transcript: Transcript,
     pub editor: Editor,
     /// How many entries the view is scrolled up from the newest.
@@ -162,6 +166,7 @@ impl App {
             me: None,
             labels: false,
             users: UserList::default(),
+            away: HashMap::new(),
             transcript: Transcript::default(),
             editor: Editor::default(),
             scroll: 0,
@@ -286,6 +291,7 @@ impl App {
                 } else {
                     some_names(&users)
                 };
+                self.away.clear();
                 if self.users.replace(users).is_err() || self.users.insert(name.clone()).is_err() {
                     return self.too_many_users();
                 }
@@ -306,7 +312,27 @@ impl App {
                     self.too_many_users();
                 }
             }
+            ServerFrame::Away { name, reason, .. } => {
+                let line = match &reason {
+                    Some(why) => format!("{} is away: {}", inert(&name), inert(why)),
+                    None => format!("{} is back", inert(&name)),
+                };
+                self.notice(now, line);
+                match reason {
+                    // Only names in the room are marked: the map stays as
+                    // small as the list.
+                    Some(why) if self.users.contains(&name) => {
+                        self.away.insert(name, why);
+                    }
+                    _ => {
+                        self.away.remove(&name);
+                    }
+                }
+            }
             ServerFrame::Renamed { from, to, .. } => {
+                if let Some(why) = self.away.remove(&from) {
+                    self.away.insert(to.clone(), why);
+                }
                 self.notice(
                     now,
                     format!("{} is now known as {}", inert(&from), inert(&to)),
@@ -321,6 +347,7 @@ impl App {
             }
             ServerFrame::Left { name, reason, .. } => {
                 self.users.remove(&name);
+                self.away.remove(&name);
                 self.notice(now, format!("{} {}", inert(&name), departure(reason)));
             }
             ServerFrame::Message {

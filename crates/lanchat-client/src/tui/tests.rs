@@ -320,6 +320,26 @@ fn a_rename_updates_the_list_in_place_and_our_own_name() {
     assert_eq!(app.me.as_deref(), Some("alicia"));
 }
 
+#[test]
+fn away_users_are_marked_in_the_list_until_back() {
+    let mut app = in_room();
+    let away = |reason: Option<&str>| {
+        server(ServerFrame::Away {
+            id: 0,
+            ts: String::new(),
+            name: "bob".into(),
+            reason: reason.map(String::from),
+            label: None,
+        })
+    };
+    app.handle(away(Some("lunch")), NOW);
+    assert_eq!(app.away.get("bob").map(String::as_str), Some("lunch"));
+    let shown = format!("{:?}", screen(&app, 80, 20).buffer());
+    assert!(shown.contains("(away)"), "the list marks bob");
+    app.handle(away(None), NOW);
+    assert!(app.away.is_empty());
+}
+
 /// A server announcing users without end: each join costs O(log n), a
 /// frame draws only what fits, and past the cap the client says the
 /// server is broken and leaves.

@@ -256,6 +256,9 @@ fn render_users(app: &App, frame: &mut Frame, area: Rect) {
         .take(usize::from(inner.height))
         .map(|u| {
             let mut spans = vec![name_span(u)];
+            if app.away.contains_key(u) {
+                spans.push(Span::styled(" (away)", NOTICE));
+            }
             if app.me.as_deref() == Some(u) {
                 spans.push(Span::styled(" (you)", NOTICE));
             }

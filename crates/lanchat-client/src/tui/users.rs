@@ -47,6 +47,12 @@ impl UserList {
         self.sorted.remove(&(name.to_lowercase(), name.to_owned()));
     }
 
+    /// Whether `name` is in the list.
+    pub fn contains(&self, name: &str) -> bool {
+        self.sorted
+            .contains(&(name.to_lowercase(), name.to_owned()))
+    }
+
     pub fn len(&self) -> usize {
         self.sorted.len()
     }

@@ -245,3 +245,21 @@ fn nick_renames_and_everyone_is_told() {
     bob.expect_line("<alicia> hello as alicia");
     alice.expect_line("<alicia> hello as alicia");
 }
+
+/// `/away` and `/back` are announced, and a whisper to somebody away
+/// tells its sender why.
+#[test]
+fn away_and_back_are_announced_and_whisperers_told() {
+    let server = Server::start();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    bob.send("/away at lunch");
+    alice.expect_line("*** bob is away: at lunch");
+    bob.expect_line("*** bob is away: at lunch");
+    alice.send("/w bob coffee?");
+    alice.expect_line("[whisper to bob] coffee?");
+    alice.expect_line("*** bob is away: at lunch");
+    bob.expect_line("[whisper from alice] coffee?");
+    bob.send("/back");
+    alice.expect_line("*** bob is back");
+    bob.expect_line("*** bob is back");
+}
