@@ -246,6 +246,15 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
             ..
         } => format!("* {} {}", n(from), t(text)),
         ServerFrame::Message { from, text, .. } => format!("<{}> {}", n(from), t(text)),
+        ServerFrame::Topic { topic, .. } if topic.is_empty() => {
+            format!("{} no topic is set", style.notice())
+        }
+        ServerFrame::Topic {
+            topic,
+            by: Some(by),
+            ..
+        } => format!("{} {} set the topic: {}", style.notice(), n(by), t(topic)),
+        ServerFrame::Topic { topic, .. } => format!("{} topic: {}", style.notice(), t(topic)),
         ServerFrame::Away {
             name,
             reason: Some(reason),

@@ -18,6 +18,8 @@ pub enum Command {
     Nick { name: String },
     /// Mark oneself away (with a reason), or back (`None`).
     Away { reason: Option<String> },
+    /// Set the room's topic, or (`None`) ask what it is.
+    Topic { text: Option<String> },
     /// A private message to the member called `to`.
     Whisper { to: String, text: String },
     /// Who is here.
@@ -37,7 +39,9 @@ impl Command {
             | Command::Reply { text }
             | Command::Whisper { text, .. } => text.len(),
             Command::Nick { name } => name.len(),
-            Command::Away { reason } => reason.as_ref().map_or(0, String::len),
+            Command::Away { reason } | Command::Topic { text: reason } => {
+                reason.as_ref().map_or(0, String::len)
+            }
             Command::List | Command::Help | Command::Quit => 0,
         }
     }
@@ -87,6 +91,10 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         usage: "/back",
         help: "say you are back",
+    },
+    CommandInfo {
+        usage: "/topic [text]",
+        help: "see the room's topic, or set it",
     },
     CommandInfo {
         usage: "/list",

@@ -54,6 +54,12 @@ pub enum Event {
         from: String,
         text: String,
     },
+    /// The room's topic (empty: none), and who set it (`None` when it is
+    /// only being told).
+    Topic {
+        topic: String,
+        by: Option<String>,
+    },
     /// `name` is away (with why), or back (`None`).
     Away {
         name: String,
@@ -109,6 +115,7 @@ impl Event {
                 | Event::Action { .. }
                 | Event::Renamed { .. }
                 | Event::Away { .. }
+                | Event::Topic { .. }
                 | Event::Whisper { .. }
                 | Event::Notice { .. }
         )

@@ -87,6 +87,9 @@ pub struct Room {
     renamed: HashMap<MemberId, u64>,
     /// Who is away, and why.
     away: HashMap<MemberId, String>,
+    /// The topic (empty: none), and whether members may change it.
+    topic: String,
+    topic_locked: bool,
     next_member: u64,
     /// The last event's stamp (id 0 before the first).
     last: Stamp,
@@ -112,10 +115,24 @@ impl Room {
             replies: HashMap::new(),
             renamed: HashMap::new(),
             away: HashMap::new(),
+            topic: String::new(),
+            topic_locked: false,
             next_member: 1,
             last: Stamp { id: 0, ms: 0 },
             max_text_len,
         }
+    }
+
+    /// Only the server sets the topic from now on (`--topic-locked`).
+    pub fn lock_topic(&mut self, locked: bool) {
+        self.topic_locked = locked;
+    }
+
+    /// Sets the topic as the server (not a member).
+    pub fn set_topic(&mut self, topic: &str) {
+        self.topic = text::clean(topic, MAX_TOPIC_LEN)
+            .map(|t| t.into_owned())
+            .unwrap_or_default();
     }
 
     /// This room's id.
@@ -182,7 +199,14 @@ impl Room {
             },
             out,
         );
-        // Who is away, so the newcomer's list is marked from the start.
+        // The topic, and who is away, so the newcomer knows from the start.
+        if !self.topic.is_empty() {
+            let topic = Event::Topic {
+                topic: self.topic.clone(),
+                by: None,
+            };
+            self.reply(&asker, topic, out);
+        }
         self.tell_who_is_away(&asker, out);
         self.broadcast(
             Target::AllBut(id),
@@ -243,6 +267,29 @@ impl Room {
                 self.tell_who_is_away(&asker, out);
             }
             Command::Away { reason } => self.set_away(asker, me, reason, now_ms, out),
+            Command::Topic { text: None } => {
+                let topic = Event::Topic {
+                    topic: self.topic.clone(),
+                    by: None,
+                };
+                self.reply(&asker, topic, out);
+            }
+            Command::Topic { text: Some(_) } if self.topic_locked => {
+                let text = "only the server sets the topic here".into();
+                self.error(&asker, "topic_locked", text, out);
+            }
+            Command::Topic { text: Some(text) } => match text::clean(&text, MAX_TOPIC_LEN) {
+                Ok(topic) => {
+                    self.topic = topic.into_owned();
+                    let label = asker.label.map(|l| (id, l));
+                    let event = Event::Topic {
+                        topic: self.topic.clone(),
+                        by: Some(me),
+                    };
+                    self.broadcast(Target::All, event, label, now_ms, out);
+                }
+                Err(e) => self.error(&asker, text_code(&e), e.to_string(), out),
+            },
             Command::Help => self.reply(&asker, Event::Commands { commands: COMMANDS }, out),
             Command::Quit => {
                 self.reply(
@@ -519,6 +566,9 @@ impl Room {
             .copied()
     }
 }
+
+/// The longest topic, in bytes.
+pub const MAX_TOPIC_LEN: usize = 300;
 
 /// The longest away reason, in bytes.
 pub const MAX_AWAY_LEN: usize = 200;

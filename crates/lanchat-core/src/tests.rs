@@ -296,6 +296,35 @@ fn away_is_announced_told_to_whisperers_and_listed() {
     );
 }
 
+/// `/topic` sets the topic for everyone (and newcomers are told it);
+/// `/topic` alone says what it is; a locked topic is the server's.
+#[test]
+fn topic_is_set_announced_told_and_can_be_locked() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    check(
+        w.input("bob", "/topic"),
+        &[r#"bob: Topic { topic: "", by: None }"#],
+    );
+    check(
+        w.input("alice", "/topic  pizza at 6 "),
+        &[r#"all: Topic { topic: "pizza at 6", by: Some("alice") }"#],
+    );
+    let carol = w.join("carol");
+    assert!(
+        carol
+            .iter()
+            .any(|l| l == r#"carol: Topic { topic: "pizza at 6", by: None }"#),
+        "{carol:?}"
+    );
+    w.room.lock_topic(true);
+    check(
+        w.input("bob", "/topic mine now"),
+        &[r#"bob: Error { code: "topic_locked", text: "only the server sets the topic here" }"#],
+    );
+}
+
 #[test]
 fn me_is_an_action_to_everyone_and_needs_one() {
     let mut w = World::new();

@@ -81,6 +81,11 @@ pub fn parse(line: &str) -> Result<Command, TypedError> {
             }),
         }),
         "back" => Ok(Command::Away { reason: None }),
+        "topic" => Ok(Command::Topic {
+            text: Some(args.trim())
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+        }),
         "nick" if args.trim().is_empty() => Err(TypedError::Usage(NICK_USAGE)),
         "nick" => Ok(Command::Nick {
             name: args.trim().into(),

@@ -200,6 +200,19 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },
+    /// The room's topic (empty: none) and who set it; to everyone when it
+    /// changes, to one client after its welcome or its `/topic`.
+    Topic {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        topic: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// `name` is away, and why (`/away`), or back (no `reason`). Sent to
     /// everyone when it changes, and to one client after its welcome, its
     /// `/list`, or a whisper to somebody away.
@@ -294,6 +307,7 @@ impl ServerFrame {
             | ServerFrame::Message { id, .. }
             | ServerFrame::Renamed { id, .. }
             | ServerFrame::Away { id, .. }
+            | ServerFrame::Topic { id, .. }
             | ServerFrame::Whisper { id, .. }
             | ServerFrame::Notice { id, .. } => *id,
             _ => 0,
@@ -308,6 +322,7 @@ impl ServerFrame {
             | ServerFrame::Message { ts, .. }
             | ServerFrame::Renamed { ts, .. }
             | ServerFrame::Away { ts, .. }
+            | ServerFrame::Topic { ts, .. }
             | ServerFrame::Whisper { ts, .. }
             | ServerFrame::Notice { ts, .. } => Some(ts.as_str()).filter(|t| !t.is_empty()),
             _ => None,
@@ -322,6 +337,7 @@ impl ServerFrame {
             | ServerFrame::Message { label, .. }
             | ServerFrame::Renamed { label, .. }
             | ServerFrame::Away { label, .. }
+            | ServerFrame::Topic { label, .. }
             | ServerFrame::Whisper { label, .. }
             | ServerFrame::Users { label, .. }
             | ServerFrame::Commands { label, .. }
@@ -343,6 +359,7 @@ impl ServerFrame {
             ServerFrame::Message { id, ts, label, .. }
             | ServerFrame::Renamed { id, ts, label, .. }
             | ServerFrame::Away { id, ts, label, .. }
+            | ServerFrame::Topic { id, ts, label, .. }
             | ServerFrame::Whisper { id, ts, label, .. } => {
                 *id = 0;
                 ts.clear();

@@ -62,6 +62,10 @@ pub struct Config {
     pub max_clients: usize,
     /// The most connections at once from one IP address (an IPv6 /64).
     pub max_per_ip: usize,
+    /// The room's topic at start (empty: none).
+    pub topic: String,
+    /// Only the server sets the topic: members' `/topic TEXT` is refused.
+    pub topic_locked: bool,
     /// How many connections one address may open a minute (also the
     /// burst); 0 turns the limit off.
     pub max_connects_per_minute: u32,
@@ -91,6 +95,8 @@ impl Config {
             max_clients: 1000,
             max_per_ip: 32,
             max_connects_per_minute: 60,
+            topic: String::new(),
+            topic_locked: false,
             peer_check: None,
         }
     }

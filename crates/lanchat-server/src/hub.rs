@@ -192,7 +192,12 @@ pub(crate) fn spawn(config: &Config, tracker: &TaskTracker, shutdown: Cancellati
     let (requests, request_rx) = mpsc::channel(REQUEST_QUEUE);
     let (departures, departure_rx) = mpsc::unbounded_channel();
     let hub = HubTask {
-        room: Room::new(RoomId::MAIN, config.room.clone(), config.max_text_len),
+        room: {
+            let mut room = Room::new(RoomId::MAIN, config.room.clone(), config.max_text_len);
+            room.set_topic(&config.topic);
+            room.lock_topic(config.topic_locked);
+            room
+        },
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
         members: HashMap::new(),
         formats: Vec::new(),

@@ -150,6 +150,13 @@ impl WireFormat for JsonLines {
                 action: matches!(e.event, Event::Action { .. }),
                 label: label(),
             },
+            Event::Topic { topic, by } => ServerFrame::Topic {
+                id,
+                ts,
+                topic: topic.clone(),
+                by: by.clone(),
+                label: label(),
+            },
             Event::Away { name, reason } => ServerFrame::Away {
                 id,
                 ts,

@@ -48,6 +48,12 @@ pub struct ServeArgs {
     /// Admit peers from any network.
     #[arg(long)]
     pub allow_any: bool,
+    /// The room's topic, shown to everyone who joins.
+    #[arg(long, value_name = "TEXT")]
+    pub topic: Option<String>,
+    /// Only this command line sets the topic: `/topic TEXT` is refused.
+    #[arg(long)]
+    pub topic_locked: bool,
     /// Do not answer discovery queries or advertise over mDNS.
     #[arg(long)]
     pub no_announce: bool,

@@ -39,6 +39,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let local = listener.local_addr().context("reading the bound address")?;
     let mut config = config(room.clone(), host.clone(), &args.limits)?;
+    config.topic = args.topic.clone().unwrap_or_default();
+    config.topic_locked = args.topic_locked;
     raise_open_file_limit(config.max_clients);
     let filter = Arc::new(PeerFilter::new(args.allow.clone(), args.allow_any));
     let check = filter.clone();

@@ -129,6 +129,8 @@ pub struct App {
     pub labels: bool,
     /// Everyone in the room, sorted case-insensitively.
     pub users: UserList,
+    /// The room's topic (empty: none), shown in the status bar.
+    pub topic: String,
     /// Who is away, and why (marked in the user list).
     pub away: HashMap<String, String>,
     pub transcript: Transcript,
@@ -167,6 +169,7 @@ impl App {
             labels: false,
             users: UserList::default(),
             away: HashMap::new(),
+            topic: String::new(),
             transcript: Transcript::default(),
             editor: Editor::default(),
             scroll: 0,
@@ -311,6 +314,15 @@ impl App {
                 if self.users.insert(name).is_err() {
                     self.too_many_users();
                 }
+            }
+            ServerFrame::Topic { topic, by, .. } => {
+                let line = match (&by, topic.is_empty()) {
+                    (_, true) => "no topic is set".to_owned(),
+                    (Some(by), false) => format!("{} set the topic: {}", inert(by), inert(&topic)),
+                    (None, false) => format!("topic: {}", inert(&topic)),
+                };
+                self.notice(now, line);
+                self.topic = inert(&topic).into_owned();
             }
             ServerFrame::Away { name, reason, .. } => {
                 let line = match &reason {

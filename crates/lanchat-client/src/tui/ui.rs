@@ -304,7 +304,11 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     if !app.server.is_empty() {
         spans.extend([sep.clone(), Span::raw(app.server.clone())]);
     }
-    spans.extend([sep, Span::styled(state, state_style)]);
+    spans.extend([sep.clone(), Span::styled(state, state_style)]);
+    // Last: a long topic is what a narrow terminal cuts.
+    if !app.topic.is_empty() {
+        spans.extend([sep, Span::raw(format!("topic: {}", app.topic))]);
+    }
     let width = usize::from(area.width);
     let line = wrap(&spans, width).into_iter().next().unwrap_or_default();
     frame.render_widget(

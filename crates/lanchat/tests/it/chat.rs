@@ -263,3 +263,25 @@ fn away_and_back_are_announced_and_whisperers_told() {
     alice.expect_line("*** bob is back");
     bob.expect_line("*** bob is back");
 }
+
+/// The topic: set by the server (`--topic`), told to whoever joins, set by
+/// anyone with `/topic TEXT` unless `--topic-locked`.
+#[test]
+fn the_topic_is_told_to_newcomers_and_set_by_anyone_unless_locked() {
+    let server = Server::start_with(&["--room", "lab", "--topic", "LAN party rules: be nice"]);
+    let mut alice = server.join("alice");
+    alice.expect_line("*** topic: LAN party rules: be nice");
+    alice.send("/topic pizza at 6");
+    alice.expect_line("*** alice set the topic: pizza at 6");
+    let mut bob = server.join("bob");
+    bob.expect_line("*** topic: pizza at 6");
+    alice.expect_line("*** bob joined");
+
+    let locked = Server::start_with(&["--room", "lab", "--topic", "fixed", "--topic-locked"]);
+    let mut carol = locked.join("carol");
+    carol.expect_line("*** topic: fixed");
+    carol.send("/topic mine");
+    carol.expect_line("!!! only the server sets the topic here");
+    bob.send("/x");
+    assert_eq!(bob.wait().code(), Some(0));
+}
