@@ -39,6 +39,20 @@ fn needs_escape(c: char) -> bool {
     lanchat_core::name::is_invisible(c) && !lanchat_core::text::is_joiner(c)
 }
 
+/// A `/whois` answer as a sentence, whatever the front end: `name` is
+/// given as it should be shown (made inert, styled); the rest is made
+/// inert here.
+pub fn whois(name: &str, since: &str, door: &str, away: Option<&str>) -> String {
+    let away = away
+        .map(|a| format!(", away: {}", inert(a)))
+        .unwrap_or_default();
+    format!(
+        "{name} has been here since {} (via {}){away}",
+        inert(since),
+        inert(door)
+    )
+}
+
 /// How a departure is described to people, whatever the front end.
 pub fn departure(reason: lanchat_proto::LeaveReason) -> &'static str {
     use lanchat_proto::LeaveReason;

@@ -246,6 +246,17 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
             ..
         } => format!("* {} {}", n(from), t(text)),
         ServerFrame::Message { from, text, .. } => format!("<{}> {}", n(from), t(text)),
+        ServerFrame::Whois {
+            name,
+            since,
+            door,
+            away,
+            ..
+        } => format!(
+            "{} {}",
+            style.notice(),
+            crate::display::whois(&n(name), since, door, away.as_deref())
+        ),
         ServerFrame::Topic { topic, .. } if topic.is_empty() => {
             format!("{} no topic is set", style.notice())
         }

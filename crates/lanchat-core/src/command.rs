@@ -20,6 +20,8 @@ pub enum Command {
     Away { reason: Option<String> },
     /// Set the room's topic, or (`None`) ask what it is.
     Topic { text: Option<String> },
+    /// Who is `name`: since when here, away or not, through which door.
+    Whois { name: String },
     /// A private message to the member called `to`.
     Whisper { to: String, text: String },
     /// Who is here.
@@ -38,7 +40,7 @@ impl Command {
             | Command::Me { text }
             | Command::Reply { text }
             | Command::Whisper { text, .. } => text.len(),
-            Command::Nick { name } => name.len(),
+            Command::Nick { name } | Command::Whois { name } => name.len(),
             Command::Away { reason } | Command::Topic { text: reason } => {
                 reason.as_ref().map_or(0, String::len)
             }
@@ -95,6 +97,10 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         usage: "/topic [text]",
         help: "see the room's topic, or set it",
+    },
+    CommandInfo {
+        usage: "/whois NAME",
+        help: "since when NAME is here, whether away, and how connected",
     },
     CommandInfo {
         usage: "/list",

@@ -54,6 +54,14 @@ pub enum Event {
         from: String,
         text: String,
     },
+    /// The answer to `/whois`: `name` has been here since `since_ms`,
+    /// through `door`, and is away with `away` (if so).
+    Whois {
+        name: String,
+        since_ms: u64,
+        door: String,
+        away: Option<String>,
+    },
     /// The room's topic (empty: none), and who set it (`None` when it is
     /// only being told).
     Topic {

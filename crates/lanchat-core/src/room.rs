@@ -87,6 +87,8 @@ pub struct Room {
     renamed: HashMap<MemberId, u64>,
     /// Who is away, and why.
     away: HashMap<MemberId, String>,
+    /// When each member joined, and through which door.
+    joined: HashMap<MemberId, (u64, &'static str)>,
     /// The topic (empty: none), and whether members may change it.
     topic: String,
     topic_locked: bool,
@@ -115,11 +117,19 @@ impl Room {
             replies: HashMap::new(),
             renamed: HashMap::new(),
             away: HashMap::new(),
+            joined: HashMap::new(),
             topic: String::new(),
             topic_locked: false,
             next_member: 1,
             last: Stamp { id: 0, ms: 0 },
             max_text_len,
+        }
+    }
+
+    /// Records which door `id` came through (`/whois` says it).
+    pub fn set_door(&mut self, id: MemberId, door: &'static str) {
+        if let Some(joined) = self.joined.get_mut(&id) {
+            joined.1 = door;
         }
     }
 
@@ -219,6 +229,7 @@ impl Room {
         );
         self.order.insert(order_key(&name));
         self.members.insert(id, name);
+        self.joined.insert(id, (now_ms, DEFAULT_DOOR));
         Ok(id)
     }
 
@@ -267,6 +278,23 @@ impl Room {
                 self.tell_who_is_away(&asker, out);
             }
             Command::Away { reason } => self.set_away(asker, me, reason, now_ms, out),
+            Command::Whois { name } => match self.find(&name) {
+                Some(t) => {
+                    let (since_ms, door) =
+                        self.joined.get(&t).copied().unwrap_or((0, DEFAULT_DOOR));
+                    let event = Event::Whois {
+                        name: self.members[&t].as_str().to_owned(),
+                        since_ms,
+                        door: door.to_owned(),
+                        away: self.away.get(&t).cloned(),
+                    };
+                    self.reply(&asker, event, out);
+                }
+                None => {
+                    let text = format!("no user named '{}' is here", shown(&name));
+                    self.error(&asker, "no_such_user", text, out);
+                }
+            },
             Command::Topic { text: None } => {
                 let topic = Event::Topic {
                     topic: self.topic.clone(),
@@ -319,6 +347,7 @@ impl Room {
         self.replies.remove(&id);
         self.renamed.remove(&id);
         self.away.remove(&id);
+        self.joined.remove(&id);
         out.push(Output::Close(id));
         let event = Event::Left {
             name: name.as_str().to_owned(),
@@ -566,6 +595,9 @@ impl Room {
             .copied()
     }
 }
+
+/// The door a member came through, unless the server says otherwise.
+pub const DEFAULT_DOOR: &str = "terminal";
 
 /// The longest topic, in bytes.
 pub const MAX_TOPIC_LEN: usize = 300;

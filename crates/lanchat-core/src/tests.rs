@@ -325,6 +325,25 @@ fn topic_is_set_announced_told_and_can_be_locked() {
     );
 }
 
+/// `/whois` says since when somebody is here, through which door, and
+/// whether away; to the asker only.
+#[test]
+fn whois_answers_the_asker() {
+    let mut w = World::new();
+    w.join("alice");
+    w.now = 5_000;
+    w.join("bob");
+    w.input("bob", "/away lunch");
+    check(
+        w.input("alice", "/whois BOB"),
+        &[r#"alice: Whois { name: "bob", since_ms: 5000, door: "terminal", away: Some("lunch") }"#],
+    );
+    check(
+        w.input("alice", "/whois nobody"),
+        &[r#"alice: Error { code: "no_such_user", text: "no user named 'nobody' is here" }"#],
+    );
+}
+
 #[test]
 fn me_is_an_action_to_everyone_and_needs_one() {
     let mut w = World::new();

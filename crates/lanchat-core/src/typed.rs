@@ -14,6 +14,7 @@ const WHISPER_USAGE: &str = "/w NAME text";
 const ME_USAGE: &str = "/me action";
 const REPLY_USAGE: &str = "/reply text";
 const NICK_USAGE: &str = "/nick NAME";
+const WHOIS_USAGE: &str = "/whois NAME";
 
 /// Why a typed line is not a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +86,10 @@ pub fn parse(line: &str) -> Result<Command, TypedError> {
             text: Some(args.trim())
                 .filter(|t| !t.is_empty())
                 .map(String::from),
+        }),
+        "whois" if args.trim().is_empty() => Err(TypedError::Usage(WHOIS_USAGE)),
+        "whois" => Ok(Command::Whois {
+            name: args.trim().into(),
         }),
         "nick" if args.trim().is_empty() => Err(TypedError::Usage(NICK_USAGE)),
         "nick" => Ok(Command::Nick {

@@ -200,6 +200,17 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },
+    /// The answer to `/whois`: here since `since` (RFC 3339), through
+    /// `door` (`terminal`, `irc`, `web`), and away with `away` if so.
+    Whois {
+        name: String,
+        since: String,
+        door: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        away: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// The room's topic (empty: none) and who set it; to everyone when it
     /// changes, to one client after its welcome or its `/topic`.
     Topic {
@@ -338,6 +349,7 @@ impl ServerFrame {
             | ServerFrame::Renamed { label, .. }
             | ServerFrame::Away { label, .. }
             | ServerFrame::Topic { label, .. }
+            | ServerFrame::Whois { label, .. }
             | ServerFrame::Whisper { label, .. }
             | ServerFrame::Users { label, .. }
             | ServerFrame::Commands { label, .. }
@@ -365,7 +377,8 @@ impl ServerFrame {
                 ts.clear();
                 *label = None;
             }
-            ServerFrame::Welcome { label, .. }
+            ServerFrame::Whois { label, .. }
+            | ServerFrame::Welcome { label, .. }
             | ServerFrame::NameRejected { label, .. }
             | ServerFrame::Users { label, .. }
             | ServerFrame::Commands { label, .. }

@@ -281,6 +281,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             return self.error("already_joined", text, label.as_deref());
         }
         let request = JoinRequest {
+            door: lanchat_core::room::DEFAULT_DOOR,
             room: lanchat_core::RoomId::MAIN,
             name: name.clone(),
             label: label.clone(),

@@ -102,6 +102,8 @@ pub struct JoinRequest {
     /// How the member's door encodes events. Doors should share one
     /// `Arc` per format: events are encoded once per distinct `Arc`.
     pub format: Arc<dyn WireFormat>,
+    /// The door, as `/whois` names it: `terminal`, `irc`, `web`.
+    pub door: &'static str,
 }
 
 enum Request {
@@ -350,6 +352,7 @@ impl HubTask {
                 let now = now_ms();
                 match self.room.join(&join.name, join.label, now, &mut self.out) {
                     Ok(id) => {
+                        self.room.set_door(id, join.door);
                         let name = self.room.name_of(id).unwrap_or_default();
                         tracing::info!(member = id.get(), %name, "joined");
                         let format = self.format_index(join.format);
@@ -596,6 +599,7 @@ mod tests {
 
         fn request(&self, name: &str, outbox: &Outbox) -> JoinRequest {
             JoinRequest {
+                door: "terminal",
                 room: RoomId::MAIN,
                 name: name.into(),
                 label: None,

@@ -150,6 +150,18 @@ impl WireFormat for JsonLines {
                 action: matches!(e.event, Event::Action { .. }),
                 label: label(),
             },
+            Event::Whois {
+                name,
+                since_ms,
+                door,
+                away,
+            } => ServerFrame::Whois {
+                name: name.clone(),
+                since: time::format_ms(*since_ms),
+                door: door.clone(),
+                away: away.clone(),
+                label: label(),
+            },
             Event::Topic { topic, by } => ServerFrame::Topic {
                 id,
                 ts,

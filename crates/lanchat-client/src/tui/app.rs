@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 use lanchat_proto::ServerFrame;
 
 use crate::connection::MAX_USERS;
-use crate::display::{departure, inert};
+use crate::display::{departure, inert, whois};
 use crate::plain::is_quit;
 use crate::tui::editor::Editor;
 use crate::tui::event::Event;
@@ -314,6 +314,17 @@ impl App {
                 if self.users.insert(name).is_err() {
                     self.too_many_users();
                 }
+            }
+            ServerFrame::Whois {
+                name,
+                since,
+                door,
+                away,
+                ..
+            } => {
+                let since = local_time(&since).unwrap_or(since);
+                let line = whois(&inert(&name), &since, &door, away.as_deref());
+                self.notice(now, line);
             }
             ServerFrame::Topic { topic, by, .. } => {
                 let line = match (&by, topic.is_empty()) {

@@ -285,3 +285,20 @@ fn the_topic_is_told_to_newcomers_and_set_by_anyone_unless_locked() {
     bob.send("/x");
     assert_eq!(bob.wait().code(), Some(0));
 }
+
+/// `/whois NAME` answers the asker: since when, through which door, and
+/// whether away.
+#[test]
+fn whois_says_since_when_how_and_whether_away() {
+    let server = Server::start();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    bob.send("/away lunch");
+    bob.expect_line("*** bob is away: lunch");
+    alice.expect_line("*** bob is away: lunch");
+    alice.send("/whois bob");
+    let line = alice.expect_out("whois", |l| l.starts_with("*** bob has been here since "));
+    assert!(line.ends_with("(via terminal), away: lunch"), "{line}");
+    // Only alice asked: bob's next line is his own message.
+    bob.send("back soon");
+    bob.expect_line("<bob> back soon");
+}
