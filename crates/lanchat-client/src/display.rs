@@ -39,6 +39,15 @@ fn needs_escape(c: char) -> bool {
     lanchat_core::name::is_invisible(c) && !lanchat_core::text::is_joiner(c)
 }
 
+/// Whom we ignore, as a sentence (names made inert).
+pub fn ignoring(names: &[String]) -> String {
+    if names.is_empty() {
+        return "you ignore nobody".to_owned();
+    }
+    let names: Vec<String> = names.iter().map(|n| inert(n).into_owned()).collect();
+    format!("you ignore: {}", names.join(", "))
+}
+
 /// A `/whois` answer as a sentence, whatever the front end: `name` is
 /// given as it should be shown (made inert, styled); the rest is made
 /// inert here.

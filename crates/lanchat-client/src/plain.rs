@@ -246,6 +246,9 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
             ..
         } => format!("* {} {}", n(from), t(text)),
         ServerFrame::Message { from, text, .. } => format!("<{}> {}", n(from), t(text)),
+        ServerFrame::Ignoring { names, .. } => {
+            format!("{} {}", style.notice(), crate::display::ignoring(names))
+        }
         ServerFrame::Whois {
             name,
             since,

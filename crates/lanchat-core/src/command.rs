@@ -22,6 +22,11 @@ pub enum Command {
     Topic { text: Option<String> },
     /// Who is `name`: since when here, away or not, through which door.
     Whois { name: String },
+    /// Stop seeing `name`'s messages, actions and whispers; or (`None`)
+    /// list whom we ignore.
+    Ignore { name: Option<String> },
+    /// See `name`'s lines again.
+    Unignore { name: String },
     /// A private message to the member called `to`.
     Whisper { to: String, text: String },
     /// Who is here.
@@ -40,7 +45,10 @@ impl Command {
             | Command::Me { text }
             | Command::Reply { text }
             | Command::Whisper { text, .. } => text.len(),
-            Command::Nick { name } | Command::Whois { name } => name.len(),
+            Command::Nick { name } | Command::Whois { name } | Command::Unignore { name } => {
+                name.len()
+            }
+            Command::Ignore { name } => name.as_ref().map_or(0, String::len),
             Command::Away { reason } | Command::Topic { text: reason } => {
                 reason.as_ref().map_or(0, String::len)
             }
@@ -101,6 +109,14 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         usage: "/whois NAME",
         help: "since when NAME is here, whether away, and how connected",
+    },
+    CommandInfo {
+        usage: "/ignore [NAME]",
+        help: "hide NAME's messages and whispers (they are not told); alone, list whom you ignore",
+    },
+    CommandInfo {
+        usage: "/unignore NAME",
+        help: "see NAME's lines again",
     },
     CommandInfo {
         usage: "/list",

@@ -54,6 +54,10 @@ pub enum Event {
         from: String,
         text: String,
     },
+    /// Whom the asker ignores (the answer to `/ignore` and `/unignore`).
+    Ignoring {
+        names: Vec<String>,
+    },
     /// The answer to `/whois`: `name` has been here since `since_ms`,
     /// through `door`, and is away with `away` (if so).
     Whois {

@@ -7,7 +7,8 @@
 //! atomic. The caller passes the time, so the room stays pure and tests
 //! choose the clock.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::command::{Command, COMMANDS};
 use crate::event::{Event, Label, LeaveReason, Stamp};
@@ -38,7 +39,7 @@ impl RoomId {
 }
 
 /// Who a [`Delivery`] goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// One member.
     One(MemberId),
@@ -46,6 +47,8 @@ pub enum Target {
     All,
     /// Every member but one.
     AllBut(MemberId),
+    /// Every member but these (those who `/ignore` the sender).
+    AllExcept(Arc<[MemberId]>),
 }
 
 /// An event for some members of a room.
@@ -87,6 +90,9 @@ pub struct Room {
     renamed: HashMap<MemberId, u64>,
     /// Who is away, and why.
     away: HashMap<MemberId, String>,
+    /// Whom each member ignores, by id: an ignore follows its target
+    /// through `/nick` and ends when the target leaves the room.
+    ignores: HashMap<MemberId, HashSet<MemberId>>,
     /// When each member joined, and through which door.
     joined: HashMap<MemberId, (u64, &'static str)>,
     /// The topic (empty: none), and whether members may change it.
@@ -118,6 +124,7 @@ impl Room {
             renamed: HashMap::new(),
             away: HashMap::new(),
             joined: HashMap::new(),
+            ignores: HashMap::new(),
             topic: String::new(),
             topic_locked: false,
             next_member: 1,
@@ -278,6 +285,30 @@ impl Room {
                 self.tell_who_is_away(&asker, out);
             }
             Command::Away { reason } => self.set_away(asker, me, reason, now_ms, out),
+            Command::Ignore { name: None } => self.tell_ignoring(&asker, out),
+            Command::Ignore { name: Some(name) } => match self.find(&name) {
+                Some(t) if t == id => {
+                    let text = "you can't ignore yourself".into();
+                    self.error(&asker, "ignore_self", text, out);
+                }
+                Some(t) => {
+                    self.ignores.entry(id).or_default().insert(t);
+                    self.tell_ignoring(&asker, out);
+                }
+                None => {
+                    let text = format!("no user named '{}' is here", shown(&name));
+                    self.error(&asker, "no_such_user", text, out);
+                }
+            },
+            Command::Unignore { name } => {
+                if let (Some(t), Some(ignored)) = (self.find(&name), self.ignores.get_mut(&id)) {
+                    ignored.remove(&t);
+                    if ignored.is_empty() {
+                        self.ignores.remove(&id);
+                    }
+                }
+                self.tell_ignoring(&asker, out);
+            }
             Command::Whois { name } => match self.find(&name) {
                 Some(t) => {
                     let (since_ms, door) =
@@ -348,6 +379,12 @@ impl Room {
         self.renamed.remove(&id);
         self.away.remove(&id);
         self.joined.remove(&id);
+        // Ignores of them end, and theirs with them.
+        self.ignores.remove(&id);
+        self.ignores.retain(|_, ignored| {
+            ignored.remove(&id);
+            !ignored.is_empty()
+        });
         out.push(Output::Close(id));
         let event = Event::Left {
             name: name.as_str().to_owned(),
@@ -442,7 +479,11 @@ impl Room {
                 // One event, one stamp: both copies are the same event in
                 // the room's history.
                 let stamp = self.stamp(now_ms);
-                out.push(self.delivery(Target::One(t), event.clone(), Some(stamp), None));
+                // Somebody who ignores the sender does not get it, and the
+                // sender is not told.
+                if !self.ignores.get(&t).is_some_and(|i| i.contains(&id)) {
+                    out.push(self.delivery(Target::One(t), event.clone(), Some(stamp), None));
+                }
                 let label = asker.label.clone().map(|l| (id, l));
                 out.push(self.delivery(Target::One(id), event, Some(stamp), label));
                 self.replies.insert(t, id);
@@ -537,6 +578,37 @@ impl Room {
         );
     }
 
+    /// Everyone, or everyone but those who ignore `sender`.
+    fn all_but_ignorers_of(&self, sender: MemberId) -> Target {
+        if self.ignores.is_empty() {
+            return Target::All;
+        }
+        let ignorers: Vec<MemberId> = self
+            .ignores
+            .iter()
+            .filter(|(_, ignored)| ignored.contains(&sender))
+            .map(|(m, _)| *m)
+            .collect();
+        if ignorers.is_empty() {
+            Target::All
+        } else {
+            Target::AllExcept(ignorers.into())
+        }
+    }
+
+    /// Tells `asker` whom they ignore.
+    fn tell_ignoring(&self, asker: &Asker, out: &mut Vec<Output>) {
+        let mut names: Vec<String> = self
+            .ignores
+            .get(&asker.id)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| self.members.get(m).map(|n| n.as_str().to_owned()))
+            .collect();
+        names.sort();
+        self.reply(asker, Event::Ignoring { names }, out);
+    }
+
     /// Tells `asker` who is away (after a welcome or a `/list`).
     fn tell_who_is_away(&self, asker: &Asker, out: &mut Vec<Output>) {
         let mut away: Vec<(&str, &String)> = self
@@ -569,7 +641,8 @@ impl Room {
             Ok(text) => {
                 let label = asker.label.map(|l| (asker.id, l));
                 let event = make(from, text.into_owned());
-                self.broadcast(Target::All, event, label, now_ms, out);
+                let to = self.all_but_ignorers_of(asker.id);
+                self.broadcast(to, event, label, now_ms, out);
             }
             Err(e) => self.error(&asker, text_code(&e), e.to_string(), out),
         }

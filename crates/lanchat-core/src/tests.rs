@@ -84,6 +84,10 @@ impl World {
                         Target::One(id) => self.who(id).to_string(),
                         Target::All => "all".into(),
                         Target::AllBut(id) => format!("all-but-{}", self.who(id)),
+                        Target::AllExcept(ids) => {
+                            let names: Vec<&str> = ids.iter().map(|id| self.who(*id)).collect();
+                            format!("all-except-{}", names.join("-"))
+                        }
                     };
                     format!("{to}: {event:?}")
                 }
@@ -341,6 +345,52 @@ fn whois_answers_the_asker() {
     check(
         w.input("alice", "/whois nobody"),
         &[r#"alice: Error { code: "no_such_user", text: "no user named 'nobody' is here" }"#],
+    );
+}
+
+/// `/ignore` hides a member's messages, actions and whispers from the
+/// ignorer, enforced by the room; the ignored member is not told; it
+/// follows a `/nick` and ends when they leave.
+#[test]
+fn ignore_hides_a_member_from_the_ignorer_only() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("bob");
+    w.join("carol");
+    check(
+        w.input("alice", "/ignore BOB"),
+        &[r#"alice: Ignoring { names: ["bob"] }"#],
+    );
+    check(
+        w.input("bob", "spam"),
+        &[r#"all-except-alice: Message { from: "bob", text: "spam" }"#],
+    );
+    // A whisper to the ignorer: the sender gets its copy, and no sign.
+    check(
+        w.input("bob", "/w alice psst"),
+        &[r#"bob: Whisper { from: "bob", to: "alice", text: "psst" }"#],
+    );
+    // Through a rename too.
+    w.input("bob", "/nick robert");
+    check(
+        w.input("bob", "/me waves"),
+        &[r#"all-except-alice: Action { from: "robert", text: "waves" }"#],
+    );
+    check(
+        w.input("alice", "/ignore"),
+        &[r#"alice: Ignoring { names: ["robert"] }"#],
+    );
+    check(
+        w.input("alice", "/unignore robert"),
+        &[r#"alice: Ignoring { names: [] }"#],
+    );
+    check(
+        w.input("bob", "hello again"),
+        &[r#"all: Message { from: "robert", text: "hello again" }"#],
+    );
+    check(
+        w.input("alice", "/ignore alice"),
+        &[r#"alice: Error { code: "ignore_self", text: "you can't ignore yourself" }"#],
     );
 }
 

@@ -15,6 +15,7 @@ const ME_USAGE: &str = "/me action";
 const REPLY_USAGE: &str = "/reply text";
 const NICK_USAGE: &str = "/nick NAME";
 const WHOIS_USAGE: &str = "/whois NAME";
+const UNIGNORE_USAGE: &str = "/unignore NAME";
 
 /// Why a typed line is not a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +87,15 @@ pub fn parse(line: &str) -> Result<Command, TypedError> {
             text: Some(args.trim())
                 .filter(|t| !t.is_empty())
                 .map(String::from),
+        }),
+        "ignore" => Ok(Command::Ignore {
+            name: Some(args.trim())
+                .filter(|n| !n.is_empty())
+                .map(String::from),
+        }),
+        "unignore" if args.trim().is_empty() => Err(TypedError::Usage(UNIGNORE_USAGE)),
+        "unignore" => Ok(Command::Unignore {
+            name: args.trim().into(),
         }),
         "whois" if args.trim().is_empty() => Err(TypedError::Usage(WHOIS_USAGE)),
         "whois" => Ok(Command::Whois {

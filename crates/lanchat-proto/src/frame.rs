@@ -200,6 +200,12 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },
+    /// Whom the client ignores: the answer to `/ignore` and `/unignore`.
+    Ignoring {
+        names: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// The answer to `/whois`: here since `since` (RFC 3339), through
     /// `door` (`terminal`, `irc`, `web`), and away with `away` if so.
     Whois {
@@ -350,6 +356,7 @@ impl ServerFrame {
             | ServerFrame::Away { label, .. }
             | ServerFrame::Topic { label, .. }
             | ServerFrame::Whois { label, .. }
+            | ServerFrame::Ignoring { label, .. }
             | ServerFrame::Whisper { label, .. }
             | ServerFrame::Users { label, .. }
             | ServerFrame::Commands { label, .. }
@@ -378,6 +385,7 @@ impl ServerFrame {
                 *label = None;
             }
             ServerFrame::Whois { label, .. }
+            | ServerFrame::Ignoring { label, .. }
             | ServerFrame::Welcome { label, .. }
             | ServerFrame::NameRejected { label, .. }
             | ServerFrame::Users { label, .. }

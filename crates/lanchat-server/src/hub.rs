@@ -472,6 +472,15 @@ impl HubTask {
                 self.send(Target::AllBut(*asker), event(None));
                 self.send(Target::One(*asker), event(Some(label)));
             }
+            // Those who ignore the sender are left out; the asker's copy
+            // carries their label.
+            (Target::AllExcept(except), Some((asker, label))) => {
+                self.send_runs();
+                let mut except = except.to_vec();
+                except.push(*asker);
+                self.send(Target::AllExcept(except.into()), event(None));
+                self.send(Target::One(*asker), event(Some(label)));
+            }
             (to, label) => {
                 self.send_runs();
                 let label = label.as_ref().map(|(_, l)| &**l);
@@ -524,6 +533,11 @@ impl HubTask {
                 .members
                 .iter()
                 .filter(|(id, _)| **id != except)
+                .for_each(|(id, m)| push(*id, m)),
+            Target::AllExcept(except) => self
+                .members
+                .iter()
+                .filter(|(id, _)| !except.contains(id))
                 .for_each(|(id, m)| push(*id, m)),
         }
     }

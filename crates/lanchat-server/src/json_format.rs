@@ -150,6 +150,10 @@ impl WireFormat for JsonLines {
                 action: matches!(e.event, Event::Action { .. }),
                 label: label(),
             },
+            Event::Ignoring { names } => ServerFrame::Ignoring {
+                names: names.clone(),
+                label: label(),
+            },
             Event::Whois {
                 name,
                 since_ms,

@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 use lanchat_proto::ServerFrame;
 
 use crate::connection::MAX_USERS;
-use crate::display::{departure, inert, whois};
+use crate::display::{departure, ignoring, inert, whois};
 use crate::plain::is_quit;
 use crate::tui::editor::Editor;
 use crate::tui::event::Event;
@@ -315,6 +315,7 @@ impl App {
                     self.too_many_users();
                 }
             }
+            ServerFrame::Ignoring { names, .. } => self.notice(now, ignoring(&names)),
             ServerFrame::Whois {
                 name,
                 since,

@@ -302,3 +302,23 @@ fn whois_says_since_when_how_and_whether_away() {
     bob.send("back soon");
     bob.expect_line("<bob> back soon");
 }
+
+/// `/ignore NAME` hides NAME's lines from the ignorer, enforced by the
+/// server; NAME is not told; `/unignore` ends it.
+#[test]
+fn ignore_hides_someone_from_the_ignorer_only() {
+    let server = Server::start();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    alice.send("/ignore bob");
+    alice.expect_line("*** you ignore: bob");
+    bob.send("can you hear me?");
+    bob.expect_line("<bob> can you hear me?");
+    bob.send("/w alice psst");
+    bob.expect_line("[whisper to alice] psst");
+    alice.send("/unignore bob");
+    alice.expect_line("*** you ignore nobody");
+    bob.send("now?");
+    // Nothing of bob's reached alice while ignored: her next line is this.
+    alice.expect_line("<bob> now?");
+    bob.expect_line("<bob> now?");
+}
