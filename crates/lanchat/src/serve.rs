@@ -1,6 +1,6 @@
 //! `lanchat serve`: bind, then run the server until Ctrl-C or SIGTERM.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -85,6 +85,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "answering discovery on UDP and mDNS"
     };
     eprintln!("lanchat: serving room '{room}' on {local} (Ctrl-C to stop); {announcing}");
+    eprintln!("lanchat: {}", how_to_join(local, args.no_announce));
     lanchat_server::run(listener, config, shutdown_signal()).await;
     stop_announcing.cancel();
     if let Some(responder) = responder {
@@ -147,6 +148,42 @@ fn raise_open_file_limit(max_clients: usize) {
     }
 }
 
+/// What the host should tell the others: `lanchat` finds the room by
+/// itself (unless it is not announced), and `--server` with each address
+/// this server can be reached at works everywhere.
+fn how_to_join(local: SocketAddr, no_announce: bool) -> String {
+    let ips: Vec<IpAddr> = if local.ip().is_unspecified() {
+        local_nets()
+            .iter()
+            .filter(|n| n.usable())
+            .map(|n| IpAddr::V4(n.addr))
+            .collect()
+    } else {
+        vec![local.ip()]
+    };
+    let servers: Vec<String> = ips
+        .iter()
+        .map(|ip| {
+            let addr = SocketAddr::new(*ip, local.port());
+            if local.port() == lanchat_proto::limits::DEFAULT_PORT {
+                format!("lanchat --server {}", addr.ip())
+            } else {
+                format!("lanchat --server {addr}")
+            }
+        })
+        .collect();
+    let searching = !no_announce && !local.ip().is_loopback();
+    match (searching, servers.is_empty()) {
+        (true, true) => "others can join with: lanchat".to_owned(),
+        (true, false) => format!(
+            "others can join with: lanchat  (or {})",
+            servers.join(", or ")
+        ),
+        (false, true) => "no network address to give others: bind one with --bind".to_owned(),
+        (false, false) => format!("others can join with: {}", servers.join(", or ")),
+    }
+}
+
 fn check_room_name(room: &str) -> anyhow::Result<()> {
     if room.trim().is_empty() {
         return Err(usage("the room name is empty"));
@@ -188,5 +225,27 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::how_to_join;
+
+    #[test]
+    fn the_host_is_told_what_to_tell_others() {
+        let at = |s: &str| s.parse().unwrap();
+        assert_eq!(
+            how_to_join(at("127.0.0.1:18600"), false),
+            "others can join with: lanchat --server 127.0.0.1:18600"
+        );
+        assert_eq!(
+            how_to_join(at("10.0.0.5:8081"), false),
+            "others can join with: lanchat  (or lanchat --server 10.0.0.5)"
+        );
+        assert_eq!(
+            how_to_join(at("10.0.0.5:9000"), true),
+            "others can join with: lanchat --server 10.0.0.5:9000"
+        );
     }
 }

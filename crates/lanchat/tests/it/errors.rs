@@ -205,3 +205,14 @@ fn losing_the_server_is_said_on_stdout_and_once_on_stderr() {
     assert!(p.rest_of_stdout().is_empty());
     let _ = service.join();
 }
+
+/// The host is told what others should type to join.
+#[test]
+fn serve_says_what_others_should_type() {
+    let mut server = Server::start();
+    let line = server.proc.expect_err("others can join with:");
+    assert!(
+        line.ends_with(&format!("lanchat --server {}", server.addr)),
+        "{line}"
+    );
+}
