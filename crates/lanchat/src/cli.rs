@@ -28,6 +28,14 @@ pub enum Command {
     Join(JoinArgs),
     /// List the rooms on the local network.
     Discover(DiscoverCmd),
+    /// Print shell completions: `lanchat completions bash > ~/.local/share/bash-completion/completions/lanchat`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `lanchat man > ~/.local/share/man/man1/lanchat.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 mod cli;
 mod discover;
+mod docs;
 mod join;
 mod logging;
 mod serve;
@@ -65,5 +66,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             logging::init("warn");
             runtime.block_on(discover::run(args))
         }
+        cli::Command::Completions { shell } => docs::completions(shell),
+        cli::Command::Man => docs::man(),
     }
 }

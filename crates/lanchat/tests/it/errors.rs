@@ -216,3 +216,21 @@ fn serve_says_what_others_should_type() {
         "{line}"
     );
 }
+
+/// Completions and the man page come from the same definitions as the
+/// parser.
+#[test]
+fn completions_and_the_man_page_are_printed() {
+    for (args, want) in [
+        (&["completions", "bash"][..], "_lanchat()"),
+        (&["completions", "zsh"], "#compdef lanchat"),
+        (&["completions", "fish"], "complete -c lanchat"),
+        (&["man"], ".TH lanchat 1"),
+    ] {
+        let out = lanchat().args(args).output().expect("run lanchat");
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(want), "{args:?}");
+        assert!(text.contains("serve"), "{args:?} names the subcommands");
+    }
+}
