@@ -17,6 +17,7 @@
 //! Nothing here trusts the server: every string it sends is made inert
 //! before it reaches a terminal.
 
+pub mod chat_log;
 pub mod connection;
 pub mod display;
 pub mod error;

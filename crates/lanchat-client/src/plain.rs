@@ -17,6 +17,7 @@ use lanchat_proto::{ClientFrame, Limits, ServerFrame};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use crate::chat_log::ChatLog;
 use crate::connection::{Connection, Registration};
 use crate::display::{departure, inert};
 use crate::error::ClientError;
@@ -27,13 +28,15 @@ use crate::pacer::Pacer;
 const QUIT_GRACE: Duration = Duration::from_secs(1);
 
 /// How the plain front end behaves.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct PlainOptions {
     /// The name to try first; without it, the user is asked.
     pub name: Option<String>,
     /// Whether to colour names and markers (only for a terminal, and never
     /// with `NO_COLOR`).
     pub color: bool,
+    /// Where to append the conversation (`--log`), if anywhere.
+    pub log: Option<ChatLog>,
 }
 
 /// Registers a name, then relays lines between `input` and the room until
@@ -54,7 +57,17 @@ pub async fn run(
         &welcome_line(&joined.me, &joined.room, &joined.users, &style),
     );
     let pacer = Pacer::new(joined.limits.as_ref(), Instant::now());
-    let chatted = chat(joined.conn, &joined.me, &style, pacer, input, out).await;
+    let mut log = options.log;
+    if let Some(log) = &mut log {
+        let welcome = welcome_line(
+            &joined.me,
+            &joined.room,
+            &joined.users,
+            &Style { color: false },
+        );
+        let _ = log.line(None, &welcome);
+    }
+    let chatted = chat(joined.conn, &joined.me, &style, pacer, input, out, log).await;
     if let Err(e) = &chatted {
         // The contract: losing the server is always said on stdout, once
         // (a `bye` has said it already).
@@ -78,6 +91,7 @@ async fn chat(
     mut pacer: Pacer,
     mut input: mpsc::Receiver<String>,
     out: &mut dyn Write,
+    mut log: Option<ChatLog>,
 ) -> Result<(), ClientError> {
     let mut quit_deadline: Option<Instant> = None;
     let mut sent = 0u64;
@@ -123,6 +137,12 @@ async fn chat(
                 }
                 Some(frame) => {
                     let Some(frame) = list.gather(frame) else { continue };
+                    if let Some(file) = &mut log {
+                        if let Err(error) = file.record(&frame, me) {
+                            tracing::warn!(%error, "the chat log could not be written; going on without it");
+                            log = None;
+                        }
+                    }
                     if let Some(line) = render(&frame, me, style) {
                         print(out, &line);
                     }
@@ -201,7 +221,7 @@ async fn choose_name(
     }
 }
 
-fn welcome_line(name: &str, room: &str, users: &[String], style: &Style) -> String {
+pub(crate) fn welcome_line(name: &str, room: &str, users: &[String], style: &Style) -> String {
     let others = if users.is_empty() {
         "nobody else yet".to_owned()
     } else {

@@ -143,6 +143,10 @@ pub struct JoinArgs {
     /// line on stdout, diagnostics on stderr.
     #[arg(long)]
     pub plain: bool,
+    /// Append the conversation to FILE as plain text, one line per event
+    /// with the server's time. Off by default.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub discovery: DiscoverArgs,
 }

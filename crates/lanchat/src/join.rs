@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use lanchat_client::chat_log::ChatLog;
 use lanchat_client::display::inert;
 use lanchat_client::plain::{self, PlainOptions};
 use lanchat_client::tui::{self, Start, TuiOptions};
@@ -33,8 +34,18 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
     if let Some(server) = &args.server {
         args.server = Some(crate::usage::server_address(server, args.discovery.port)?);
     }
+    // Opened first, so a log that cannot be written is said before anything
+    // else happens.
+    let log = args
+        .log
+        .as_deref()
+        .map(|path| {
+            ChatLog::open(path)
+                .with_context(|| format!("could not open the log {}", path.display()))
+        })
+        .transpose()?;
     if tui {
-        return run_tui(args).await;
+        return run_tui(args, log).await;
     }
     let mut input = stdin_lines();
     let conn = match &args.server {
@@ -68,6 +79,7 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
     let options = PlainOptions {
         name: args.name,
         color: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        log,
     };
     plain::run(
         conn,
@@ -80,7 +92,7 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_tui(args: JoinArgs) -> anyhow::Result<ExitCode> {
+async fn run_tui(args: JoinArgs, log: Option<ChatLog>) -> anyhow::Result<ExitCode> {
     let start = match &args.server {
         Some(server) => Start::Connected(Box::new(Connection::connect(server).await?)),
         None => match remembered(&args).await {
@@ -97,7 +109,14 @@ async fn run_tui(args: JoinArgs) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    tui::run(start, TuiOptions { name: args.name }).await?;
+    tui::run(
+        start,
+        TuiOptions {
+            name: args.name,
+            log,
+        },
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
+use crate::chat_log::ChatLog;
 use crate::connection::{Connection, ANSWER_TIMEOUT, CLIENT_CAPS};
 use crate::error::ClientError;
 use crate::gather::Gather;
@@ -48,10 +49,12 @@ pub enum Start {
 }
 
 /// Options for the TUI.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct TuiOptions {
     /// The name to try first; without it, the user is asked in the TUI.
     pub name: Option<String>,
+    /// Where to append the conversation (`--log`), if anywhere.
+    pub log: Option<ChatLog>,
 }
 
 /// What the background tasks report.
@@ -83,6 +86,8 @@ struct Session {
     pending_name: Option<String>,
     /// Lines sent so far, for their labels.
     sent: u64,
+    /// The conversation log (`--log`), while it can be written.
+    log: Option<ChatLog>,
     /// Ends the session if a `join` goes unanswered (a server that greets
     /// and then says nothing must not leave the user waiting forever).
     answer_timer: Option<tokio::task::AbortHandle>,
@@ -102,6 +107,7 @@ impl Session {
             pending_name: options.name,
             sent: 0,
             answer_timer: None,
+            log: options.log,
         }
     }
 
@@ -192,6 +198,13 @@ impl Session {
 
     /// Hands an event to the app and carries out what it asks for.
     async fn apply(&mut self, event: Event) {
+        if let (Event::Server(frame), Some(log)) = (&event, &mut self.log) {
+            let me = self.app.me.clone().unwrap_or_default();
+            if let Err(error) = log.record(frame, &me) {
+                tracing::warn!(%error, "the chat log could not be written; going on without it");
+                self.log = None;
+            }
+        }
         if let (Event::Server(ServerFrame::Welcome { limits, .. }), Some(writer)) =
             (&event, &self.writer)
         {

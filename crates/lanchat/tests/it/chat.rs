@@ -322,3 +322,39 @@ fn ignore_hides_someone_from_the_ignorer_only() {
     alice.expect_line("<bob> now?");
     bob.expect_line("<bob> now?");
 }
+
+/// `--log FILE` appends the conversation as plain text, one line per
+/// event, each with the server's time.
+#[test]
+fn log_appends_the_conversation_with_server_times() {
+    let server = Server::start();
+    let path = std::env::temp_dir().join(format!("lanchat-chat-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut alice = server.client(&["--name", "alice", "--log", path.to_str().unwrap()]);
+    alice.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, alice!"));
+    let mut bob = server.join("bob");
+    alice.expect_line("*** bob joined");
+    bob.send("hello alice");
+    alice.expect_line("<bob> hello alice");
+    alice.send("/x");
+    assert_eq!(alice.wait().code(), Some(0));
+    let log = std::fs::read_to_string(&path).expect("the log");
+    let lines: Vec<&str> = log.lines().collect();
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_once(' ').map_or("", |(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        texts[..3],
+        [
+            "*** Welcome to lab, alice! In the room: nobody else yet. Type /commands to see what you can do.",
+            "*** bob joined",
+            "<bob> hello alice",
+        ]
+    );
+    for line in &lines {
+        let ts = line.split(' ').next().unwrap_or("");
+        assert!(lanchat_proto::time::parse_ms(ts).is_some(), "{line}");
+    }
+    let _ = std::fs::remove_file(&path);
+}
