@@ -23,7 +23,7 @@ const WHEEL_STEP: usize = 3;
 
 /// Commands of this client itself, offered by Tab completion beside the
 /// server's (which it learns from the server's `commands` answer).
-pub const LOCAL_COMMANDS: &[&str] = &["/bell"];
+pub const LOCAL_COMMANDS: &[&str] = &["/bell", "/clear"];
 
 /// The label on the request for the command list made at welcome: its
 /// answer fills Tab completion and is not shown.
@@ -131,6 +131,8 @@ pub struct App {
     pub users: UserList,
     /// The room's topic (empty: none), shown in the status bar.
     pub topic: String,
+    /// What Ctrl-K cut last, for Ctrl-Y.
+    pub killed: String,
     /// Who is away, and why (marked in the user list).
     pub away: HashMap<String, String>,
     pub transcript: Transcript,
@@ -170,6 +172,7 @@ impl App {
             users: UserList::default(),
             away: HashMap::new(),
             topic: String::new(),
+            killed: String::new(),
             transcript: Transcript::default(),
             editor: Editor::default(),
             scroll: 0,
@@ -466,6 +469,7 @@ impl App {
 
     fn key(&mut self, key: KeyEvent, now: &str, effects: &mut Vec<Effect>) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
         if !(ctrl && key.code == KeyCode::Char('c')) {
             self.ctrl_c_armed = false;
         }
@@ -496,11 +500,25 @@ impl App {
         match key.code {
             KeyCode::Char('c') if ctrl => self.interrupt(now, effects),
             KeyCode::Char('w') if ctrl => self.editor.delete_word(),
+            KeyCode::Char('k') if ctrl => {
+                let cut = self.editor.kill_to_end();
+                if !cut.is_empty() {
+                    self.killed = cut;
+                }
+            }
+            KeyCode::Char('y') if ctrl => {
+                let text = self.killed.clone();
+                self.editor.insert_str(&text);
+            }
+            KeyCode::Char('b') if alt => self.editor.word_left(),
+            KeyCode::Char('f') if alt => self.editor.word_right(),
+            KeyCode::Left if ctrl => self.editor.word_left(),
+            KeyCode::Right if ctrl => self.editor.word_right(),
             KeyCode::Char('u') if ctrl => self.editor.clear_to_start(),
             KeyCode::Char('a') if ctrl => self.editor.home(),
             KeyCode::Char('e') if ctrl => self.editor.end(),
             KeyCode::Char('l') if ctrl => self.scroll_to_bottom(),
-            KeyCode::Char(c) if !ctrl => self.editor.insert(c),
+            KeyCode::Char(c) if !ctrl && !alt => self.editor.insert(c),
             KeyCode::Left => self.editor.left(),
             KeyCode::Right => self.editor.right(),
             KeyCode::Home => self.editor.home(),
@@ -571,6 +589,10 @@ impl App {
         {
             // Handled here: the bell is this client's business, not the room's.
             self.set_bell(words.next(), now);
+        } else if text.trim().eq_ignore_ascii_case("/clear") {
+            // The local view only: the room is not told.
+            self.transcript.clear();
+            self.unread = 0;
         } else if is_quit(&text) {
             self.quitting = true;
             effects.push(Effect::Send(text));

@@ -131,6 +131,32 @@ impl Editor {
         self.cursor = start;
     }
 
+    /// Alt-b, Ctrl-Left: to the start of the word before the cursor.
+    pub fn word_left(&mut self) {
+        let before = self.text[..self.cursor].trim_end();
+        self.cursor = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
+    }
+
+    /// Alt-f, Ctrl-Right: to the end of the word after the cursor.
+    pub fn word_right(&mut self) {
+        let after = &self.text[self.cursor..];
+        let skipped = after.len() - after.trim_start().len();
+        let word = after[skipped..]
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(after.len() - skipped, |(i, _)| i);
+        self.cursor += skipped + word;
+    }
+
+    /// Ctrl-K: cuts everything from the cursor to the end; returns it.
+    pub fn kill_to_end(&mut self) -> String {
+        self.text.split_off(self.cursor)
+    }
+
     /// Ctrl-U: deletes everything before the cursor.
     pub fn clear_to_start(&mut self) {
         self.text.replace_range(..self.cursor, "");

@@ -553,3 +553,38 @@ fn render_room_choice_and_name_prompt() {
     type_text(&mut app, "dana");
     insta::assert_snapshot!("name_prompt", screen(&app, 70, 8));
 }
+
+/// irssi and readline keys: Alt-b and Alt-f (and Ctrl-Left, Ctrl-Right)
+/// move by word; Ctrl-K cuts to the end and Ctrl-Y puts it back.
+#[test]
+fn word_moves_kill_and_yank() {
+    let mut app = in_room();
+    type_text(&mut app, "hello big world");
+    let alt = |c| Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT));
+    app.handle(alt('b'), NOW);
+    assert_eq!(app.editor.cursor(), "hello big ".len());
+    app.handle(
+        Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::CONTROL)),
+        NOW,
+    );
+    assert_eq!(app.editor.cursor(), "hello ".len());
+    app.handle(ctrl('k'), NOW);
+    assert_eq!(app.editor.text(), "hello ");
+    app.handle(key(KeyCode::Home), NOW);
+    app.handle(alt('f'), NOW);
+    assert_eq!(app.editor.cursor(), "hello".len());
+    app.handle(key(KeyCode::End), NOW);
+    app.handle(ctrl('y'), NOW);
+    assert_eq!(app.editor.text(), "hello big world");
+}
+
+/// `/clear` empties the local view and tells the room nothing.
+#[test]
+fn clear_empties_the_local_view_only() {
+    let mut app = in_room();
+    assert!(!app.transcript.is_empty());
+    type_text(&mut app, "/clear");
+    let effects = enter(&mut app);
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(app.transcript.is_empty());
+}

@@ -67,6 +67,11 @@ impl Transcript {
         self.entries.len()
     }
 
+    /// Forgets every entry (`/clear`); sequence numbers go on.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
