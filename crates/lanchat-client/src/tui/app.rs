@@ -607,12 +607,15 @@ impl App {
     }
 
     fn set_bell(&mut self, arg: Option<&str>, now: &str) {
+        let changed = arg.is_some();
         self.bell = match arg.map(str::to_ascii_lowercase).as_deref() {
+            // Alone, `/bell` says how it is set.
+            None => self.bell,
             Some("off") => Bell::Off,
             Some("mentions") => Bell::Mentions,
             Some("all") => Bell::All,
-            _ => {
-                self.error(now, "usage: /bell off|mentions|all".into());
+            Some(_) => {
+                self.error(now, "usage: /bell [off|mentions|all]".into());
                 return;
             }
         };
@@ -621,7 +624,11 @@ impl App {
             Bell::Mentions => "rings when you are mentioned or whispered to",
             Bell::All => "rings for every message",
         };
-        self.notice(now, format!("The bell now {what}."));
+        let when = if changed { "now " } else { "" };
+        self.notice(
+            now,
+            format!("The bell {when}{what} (/bell off|mentions|all)."),
+        );
     }
 
     fn paste(&mut self, text: &str) {

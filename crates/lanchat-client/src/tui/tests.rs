@@ -276,6 +276,15 @@ fn mentions_and_whispers_ring_the_bell_as_configured() {
     type_text(&mut app, "/bell off");
     enter(&mut app);
     assert_eq!(app.handle(whisper(), NOW), []);
+    // Alone, /bell says how it is set, and changes nothing.
+    type_text(&mut app, "/bell");
+    enter(&mut app);
+    assert_eq!(app.bell, Bell::Off);
+    let said = app.transcript.last().map(|e| e.text.clone());
+    assert_eq!(
+        said.as_deref(),
+        Some("The bell never rings (/bell off|mentions|all).")
+    );
 }
 
 #[test]
@@ -587,4 +596,21 @@ fn clear_empties_the_local_view_only() {
     let effects = enter(&mut app);
     assert!(effects.is_empty(), "{effects:?}");
     assert!(app.transcript.is_empty());
+}
+
+/// A name too long for the user list ends in `…`.
+#[test]
+fn long_names_in_the_user_list_end_in_an_ellipsis() {
+    let mut app = in_room();
+    app.handle(
+        server(ServerFrame::Joined {
+            id: 0,
+            ts: String::new(),
+            name: "a_very_long_name_of_32_characters".into(),
+        }),
+        NOW,
+    );
+    let shown = format!("{:?}", screen(&app, 80, 20).buffer());
+    assert!(shown.contains("a_very_long"), "the name is shown");
+    assert!(shown.contains('…'), "and ends in an ellipsis");
 }

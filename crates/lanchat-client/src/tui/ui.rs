@@ -262,10 +262,41 @@ fn render_users(app: &App, frame: &mut Frame, area: Rect) {
             if app.me.as_deref() == Some(u) {
                 spans.push(Span::styled(" (you)", NOTICE));
             }
-            wrap(&spans, width).into_iter().next().unwrap_or_default()
+            let mut rows = wrap(&spans, width).into_iter();
+            let first = rows.next().unwrap_or_default();
+            // A name too long for the column ends in `…`, not mid-glyph.
+            if rows.next().is_some() {
+                ellipsize(first, width)
+            } else {
+                first
+            }
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `line` cut to leave room for a final `…` within `width` columns.
+fn ellipsize(line: Line<'static>, width: usize) -> Line<'static> {
+    let mut room = width.saturating_sub(1);
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let mut kept = String::new();
+        for c in span.content.chars() {
+            let w = crate::tui::editor::char_width(c);
+            if w > room {
+                room = 0;
+                break;
+            }
+            room -= w;
+            kept.push(c);
+        }
+        spans.push(Span::styled(kept, span.style));
+        if room == 0 {
+            break;
+        }
+    }
+    spans.push(Span::styled("…", NOTICE));
+    Line::from(spans)
 }
 
 fn render_status(app: &App, frame: &mut Frame, area: Rect) {
