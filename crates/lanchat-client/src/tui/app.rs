@@ -443,14 +443,40 @@ impl App {
                 if label.as_deref() == Some(COMMANDS_LABEL) {
                     return;
                 }
+                // Aligned: the usages padded to the longest (in columns),
+                // then what each does.
+                let local = [
+                    (
+                        "/bell [off|mentions|all]",
+                        "when to ring the bell (this client)",
+                    ),
+                    (
+                        "/clear",
+                        "clear your view of the conversation (this client)",
+                    ),
+                ];
+                let rows: Vec<(String, String)> = commands
+                    .iter()
+                    .take(256)
+                    .map(|c| (inert(&c.usage).into_owned(), inert(&c.help).into_owned()))
+                    .chain(
+                        local
+                            .iter()
+                            .map(|(u, h)| ((*u).to_owned(), (*h).to_owned())),
+                    )
+                    .collect();
+                let widest = rows
+                    .iter()
+                    .map(|(u, _)| unicode_width::UnicodeWidthStr::width(u.as_str()))
+                    .max()
+                    .unwrap_or(0)
+                    .min(32);
                 self.notice(now, "Commands:".into());
-                for c in commands {
-                    self.notice(now, format!("  {}  {}", inert(&c.usage), inert(&c.help)));
+                for (usage, help) in rows {
+                    let pad = widest
+                        .saturating_sub(unicode_width::UnicodeWidthStr::width(usage.as_str()));
+                    self.notice(now, format!("  {usage}{}  {help}", " ".repeat(pad)));
                 }
-                self.notice(
-                    now,
-                    "  /bell off|mentions|all  when to ring the bell (this client)".into(),
-                );
             }
             ServerFrame::Error { text, .. } => self.error(now, inert(&text).into_owned()),
             ServerFrame::Notice { text, .. } => {

@@ -614,3 +614,35 @@ fn long_names_in_the_user_list_end_in_an_ellipsis() {
     assert!(shown.contains("a_very_long"), "the name is shown");
     assert!(shown.contains('…'), "and ends in an ellipsis");
 }
+
+/// `/commands` is shown as a table: every description starts in the same
+/// column.
+#[test]
+fn commands_are_shown_aligned() {
+    let mut app = in_room();
+    let help = |usage: &str, help: &str| lanchat_proto::CommandHelp {
+        usage: usage.into(),
+        help: help.into(),
+    };
+    app.handle(
+        server(ServerFrame::Commands {
+            commands: vec![help("/w NAME text", "whisper"), help("/x", "leave")],
+            label: None,
+        }),
+        NOW,
+    );
+    let rows: Vec<String> = app
+        .transcript
+        .newest_first()
+        .take(4)
+        .map(|e| e.text.clone())
+        .collect();
+    let column = |row: &str, word: &str| row.find(word).expect("the description");
+    let whisper = rows.iter().find(|r| r.contains("whisper")).unwrap();
+    let leave = rows.iter().find(|r| r.contains("leave")).unwrap();
+    assert_eq!(
+        column(whisper, "whisper"),
+        column(leave, "leave"),
+        "{rows:#?}"
+    );
+}
