@@ -646,3 +646,13 @@ fn commands_are_shown_aligned() {
         "{rows:#?}"
     );
 }
+
+/// The room chooser says which keys it takes.
+#[test]
+fn the_room_chooser_shows_its_keys() {
+    let mut app = App::new();
+    app.handle(Event::Rooms(vec!["lab".into(), "attic".into()]), NOW);
+    let shown = format!("{:?}", screen(&app, 80, 20).buffer());
+    assert!(shown.contains("Enter join"), "{shown}");
+    assert!(shown.contains("Esc leave"), "{shown}");
+}

@@ -205,6 +205,9 @@ fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
             );
             rows.extend(wrap(&[Span::styled(label, style)], width));
         }
+        rows.push(Line::default());
+        let keys = "↑/↓ choose · Enter join · 1–9 pick by number · Esc leave";
+        rows.extend(wrap(&[Span::styled(keys, NOTICE)], width));
     } else {
         // Newest at the bottom: wrap entries from the newest back until the
         // pane is full, skipping those scrolled past.
