@@ -1,16 +1,40 @@
-//! What the client remembers between runs: the last server it joined, so
-//! that it can try that one first next time.
+//! What the client remembers between runs: the last room it joined, so
+//! that it can try that one first next time, and the last name it used,
+//! offered as the default at the name prompt.
 
 use std::path::PathBuf;
 
 use lanchat_proto::Greeting;
 
 fn path() -> Option<PathBuf> {
+    Some(dir()?.join("last-server"))
+}
+
+fn dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("lanchat").join("last-server"))
+    Some(base.join("lanchat"))
+}
+
+/// The last name a server accepted from us, if any.
+pub fn last_name() -> Option<String> {
+    let text = std::fs::read_to_string(dir()?.join("last-name")).ok()?;
+    let name = text.trim();
+    // Whatever is in the file is only a suggestion: the server decides.
+    (!name.is_empty() && name.chars().count() <= 64 && !name.chars().any(char::is_control))
+        .then(|| name.to_owned())
+}
+
+/// Remembers `name` as the last name used.
+pub fn remember_name(name: &str) {
+    let Some(dir) = dir() else { return };
+    let saved = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("last-name"), format!("{name}\n")));
+    if let Err(error) = saved {
+        tracing::debug!(%error, "could not remember the name");
+    }
 }
 
 /// The last room joined: where, and what it said it was.

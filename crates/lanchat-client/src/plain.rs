@@ -179,13 +179,23 @@ async fn choose_name(
 ) -> Result<Joined, ClientError> {
     let mut candidate = first;
     let mut reconnected = false;
+    let last = crate::memory::last_name();
     loop {
         let name = match candidate.take() {
             Some(name) => name,
             None => {
-                let _ = write!(diag, "name: ");
+                // The last name used is the default: Enter takes it.
+                match &last {
+                    Some(last) => write!(diag, "name [{}]: ", inert(last)),
+                    None => write!(diag, "name: "),
+                }
+                .ok();
                 let _ = diag.flush();
-                input.recv().await.ok_or(ClientError::NoName)?
+                let typed = input.recv().await.ok_or(ClientError::NoName)?;
+                match &last {
+                    Some(last) if typed.trim().is_empty() => last.clone(),
+                    _ => typed,
+                }
             }
         };
         match conn.register(&name).await {
@@ -196,13 +206,14 @@ async fn choose_name(
                 limits,
                 ..
             }) => {
+                crate::memory::remember_name(&name);
                 return Ok(Joined {
                     conn,
                     me: name,
                     room,
                     users,
                     limits,
-                })
+                });
             }
             Ok(Registration::Rejected { reason }) => {
                 let _ = writeln!(

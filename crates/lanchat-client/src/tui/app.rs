@@ -131,6 +131,8 @@ pub struct App {
     pub users: UserList,
     /// The room's topic (empty: none), shown in the status bar.
     pub topic: String,
+    /// The name offered at the name prompt (the last one used).
+    pub default_name: Option<String>,
     /// What Ctrl-K cut last, for Ctrl-Y.
     pub killed: String,
     /// Who is away, and why (marked in the user list).
@@ -173,6 +175,7 @@ impl App {
             away: HashMap::new(),
             topic: String::new(),
             killed: String::new(),
+            default_name: None,
             transcript: Transcript::default(),
             editor: Editor::default(),
             scroll: 0,
@@ -242,6 +245,12 @@ impl App {
     /// Asks for a name (shown when the user gave none, or it was refused).
     pub fn ask_name(&mut self, now: &str, why: Option<&str>) {
         self.mode = Mode::AskName;
+        // The last name used is offered, ready to accept with Enter.
+        if why.is_none() && self.editor.is_empty() {
+            if let Some(name) = &self.default_name {
+                self.editor.set(name.clone());
+            }
+        }
         match why {
             Some(why) => self.error(
                 now,

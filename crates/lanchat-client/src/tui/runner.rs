@@ -96,8 +96,10 @@ struct Session {
 impl Session {
     fn new(options: TuiOptions) -> Self {
         let (tx, rx) = mpsc::channel(4096);
+        let mut app = App::new();
+        app.default_name = crate::memory::last_name();
         Session {
-            app: App::new(),
+            app,
             tx,
             rx,
             tasks: JoinSet::new(),
@@ -204,6 +206,9 @@ impl Session {
                 tracing::warn!(%error, "the chat log could not be written; going on without it");
                 self.log = None;
             }
+        }
+        if let Event::Server(ServerFrame::Welcome { name, .. }) = &event {
+            crate::memory::remember_name(name);
         }
         if let (Event::Server(ServerFrame::Welcome { limits, .. }), Some(writer)) =
             (&event, &self.writer)

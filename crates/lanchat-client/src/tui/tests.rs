@@ -656,3 +656,14 @@ fn the_room_chooser_shows_its_keys() {
     assert!(shown.contains("Enter join"), "{shown}");
     assert!(shown.contains("Esc leave"), "{shown}");
 }
+
+/// The last name used is offered at the name prompt, ready for Enter.
+#[test]
+fn the_name_prompt_offers_the_last_name() {
+    let mut app = App::new();
+    app.default_name = Some("erin".into());
+    connect(&mut app, "lab", "10.0.0.5:8081");
+    app.ask_name(NOW, None);
+    assert_eq!(app.editor.text(), "erin");
+    assert_eq!(enter(&mut app), [Effect::Join("erin".into())]);
+}

@@ -358,3 +358,29 @@ fn log_appends_the_conversation_with_server_times() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// The last name used is offered at the name prompt; Enter takes it.
+#[test]
+fn the_last_name_used_is_the_default() {
+    let server = Server::start();
+    let home = std::env::temp_dir().join(format!("lanchat-names-{}", std::process::id()));
+    let run = |args: &[&str]| {
+        let mut cmd = lanchat();
+        cmd.env("XDG_CONFIG_HOME", &home)
+            .args(["join", "--plain", "--server", &server.addr])
+            .args(args);
+        Proc::spawn(cmd)
+    };
+    let mut first = run(&["--name", "erin"]);
+    first.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, erin!"));
+    first.send("/x");
+    assert_eq!(first.wait().code(), Some(0));
+    let mut again = run(&[]);
+    again.send("");
+    again.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, erin!"));
+    again.send("/x");
+    assert_eq!(again.wait().code(), Some(0));
+    let diagnostics = again.rest_of_stderr().join("\n");
+    assert!(diagnostics.contains("name [erin]: "), "{diagnostics:?}");
+    let _ = std::fs::remove_dir_all(&home);
+}
