@@ -256,7 +256,15 @@ impl App {
                 now,
                 format!("Can't use that name: {}. Choose another.", inert(why)),
             ),
-            None => self.notice(now, "Choose a name and press Enter.".into()),
+            None => {
+                self.notice(now, "Choose a name and press Enter.".into());
+                // The server gives a name 10 s; past that, Enter connects
+                // again, so the prompt never looks broken.
+                self.notice(
+                    now,
+                    "(The room waits 10 s for it; after that, Enter connects again.)".into(),
+                );
+            }
         }
     }
 
