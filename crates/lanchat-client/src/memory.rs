@@ -11,10 +11,16 @@ fn path() -> Option<PathBuf> {
 }
 
 fn dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
+    xdg("XDG_CONFIG_HOME", ".config")
+}
+
+/// `$VAR/lanchat`, or `~/FALLBACK/lanchat`, by the XDG rules (a relative
+/// `$VAR` is ignored).
+fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
+    let base = std::env::var_os(var)
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))?;
     Some(base.join("lanchat"))
 }
 
@@ -29,11 +35,17 @@ pub fn last_name() -> Option<String> {
 
 /// Remembers `name` as the last name used.
 pub fn remember_name(name: &str) {
+    keep_line("last-name", name);
+}
+
+/// Writes one line to the config file `file`. Failing to is not an error
+/// worth bothering the user with.
+fn keep_line(file: &str, line: &str) {
     let Some(dir) = dir() else { return };
     let saved = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("last-name"), format!("{name}\n")));
+        .and_then(|()| std::fs::write(dir.join(file), format!("{line}\n")));
     if let Err(error) = saved {
-        tracing::debug!(%error, "could not remember the name");
+        tracing::debug!(%error, file, "could not keep a setting");
     }
 }
 
@@ -97,5 +109,88 @@ pub fn remember(addr: &str, greeting: &Greeting) {
         .and_then(|_| std::fs::write(&path, text));
     if let Err(error) = saved {
         tracing::debug!(%error, path = %path.display(), "could not remember the server");
+    }
+}
+
+/// Where the client keeps its state (XDG state): the TUI's log and input
+/// history.
+pub fn state_dir() -> Option<PathBuf> {
+    xdg("XDG_STATE_HOME", ".local/state")
+}
+
+/// The most lines of input history kept, and the longest.
+const HISTORY_LINES: usize = 500;
+const HISTORY_LINE_BYTES: usize = 4096;
+
+/// The input history of earlier runs, oldest first.
+pub fn history() -> Vec<String> {
+    state_dir().map_or_else(Vec::new, |d| history_in(&d))
+}
+
+fn history_in(dir: &std::path::Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(dir.join("history")) else {
+        return Vec::new();
+    };
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && l.len() <= HISTORY_LINE_BYTES)
+        .map(str::to_owned)
+        .collect();
+    let skip = lines.len().saturating_sub(HISTORY_LINES);
+    lines.into_iter().skip(skip).collect()
+}
+
+/// Keeps the input history for the next run (a multi-line entry is kept
+/// as its lines).
+pub fn save_history(lines: &[String]) {
+    if let Some(dir) = state_dir() {
+        save_history_in(&dir, lines);
+    }
+}
+
+fn save_history_in(dir: &std::path::Path, lines: &[String]) {
+    let skip = lines.len().saturating_sub(HISTORY_LINES);
+    let text: String = lines
+        .iter()
+        .skip(skip)
+        .flat_map(|l| l.lines())
+        .filter(|l| l.len() <= HISTORY_LINE_BYTES)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let saved =
+        std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join("history"), text));
+    if let Err(error) = saved {
+        tracing::debug!(%error, "could not keep the input history");
+    }
+}
+
+/// The `/bell` setting of earlier runs, as `/bell` takes it.
+pub fn bell() -> Option<String> {
+    let text = std::fs::read_to_string(dir()?.join("bell")).ok()?;
+    Some(text.trim().to_owned())
+}
+
+/// Keeps the `/bell` setting.
+pub fn save_bell(setting: &str) {
+    keep_line("bell", setting);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_history_is_kept_bounded_and_line_by_line() {
+        let dir = std::env::temp_dir().join(format!("lanchat-history-{}", std::process::id()));
+        let mut lines: Vec<String> = (0..600).map(|i| format!("line {i}")).collect();
+        lines.push("two\nlines".into());
+        lines.push("x".repeat(HISTORY_LINE_BYTES + 1));
+        save_history_in(&dir, &lines);
+        let back = history_in(&dir);
+        assert!(back.len() <= HISTORY_LINES, "{}", back.len());
+        assert_eq!(back.last().map(String::as_str), Some("lines"));
+        assert!(back.iter().all(|l| l.len() <= HISTORY_LINE_BYTES));
+        assert_eq!(history_in(&dir.join("nowhere")), Vec::<String>::new());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

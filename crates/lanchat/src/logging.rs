@@ -21,13 +21,7 @@ pub fn init(default: &str) {
 /// `$XDG_STATE_HOME/lanchat/client.log` (or `~/.local/state/...`). Without
 /// a usable place, logs are dropped rather than drawn over the UI.
 pub fn init_file(default: &str) {
-    let dir = std::env::var_os("XDG_STATE_HOME")
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
-        })
-        .map(|d| d.join("lanchat"));
+    let dir = lanchat_client::memory::state_dir();
     let file = dir.and_then(|d| {
         std::fs::create_dir_all(&d).ok()?;
         CappedLog::open(d.join("client.log")).ok()

@@ -62,6 +62,27 @@ pub enum Bell {
     All,
 }
 
+impl Bell {
+    /// The setting as `/bell` takes it (and as it is saved).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bell::Off => "off",
+            Bell::Mentions => "mentions",
+            Bell::All => "all",
+        }
+    }
+
+    /// A setting as `/bell` takes it.
+    pub fn parse(word: &str) -> Option<Bell> {
+        match word.to_ascii_lowercase().as_str() {
+            "off" => Some(Bell::Off),
+            "mentions" => Some(Bell::Mentions),
+            "all" => Some(Bell::All),
+            _ => None,
+        }
+    }
+}
+
 /// IO the runner must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -150,7 +171,8 @@ pub struct App {
     pub exit: Option<Exit>,
     /// The terminal's height, for page-sized scrolling.
     pub height: u16,
-    history: Vec<String>,
+    /// Lines sent, oldest first (kept between runs by the runner).
+    pub history: Vec<String>,
     history_pos: Option<usize>,
     draft: String,
     completion: Option<Completion>,
@@ -651,13 +673,11 @@ impl App {
 
     fn set_bell(&mut self, arg: Option<&str>, now: &str) {
         let changed = arg.is_some();
-        self.bell = match arg.map(str::to_ascii_lowercase).as_deref() {
+        self.bell = match arg.map(Bell::parse) {
             // Alone, `/bell` says how it is set.
             None => self.bell,
-            Some("off") => Bell::Off,
-            Some("mentions") => Bell::Mentions,
-            Some("all") => Bell::All,
-            Some(_) => {
+            Some(Some(bell)) => bell,
+            Some(None) => {
                 self.error(now, "usage: /bell [off|mentions|all]".into());
                 return;
             }

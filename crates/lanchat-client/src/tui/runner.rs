@@ -20,7 +20,7 @@ use crate::connection::{Connection, ANSWER_TIMEOUT, CLIENT_CAPS};
 use crate::error::ClientError;
 use crate::gather::Gather;
 use crate::pacer::Pacer;
-use crate::tui::app::{App, Effect, Exit, Link, COMMANDS_LABEL};
+use crate::tui::app::{App, Bell, Effect, Exit, Link, COMMANDS_LABEL};
 use crate::tui::event::Event;
 use crate::tui::{terminal, ui};
 
@@ -98,6 +98,10 @@ impl Session {
         let (tx, rx) = mpsc::channel(4096);
         let mut app = App::new();
         app.default_name = crate::memory::last_name();
+        app.history = crate::memory::history();
+        if let Some(bell) = crate::memory::bell().as_deref().and_then(Bell::parse) {
+            app.bell = bell;
+        }
         Session {
             app,
             tx,
@@ -399,6 +403,9 @@ impl Session {
 
     /// Leaves: a best-effort goodbye if we were killed, then the result.
     async fn finish(&mut self, exit: Exit) -> Result<(), ClientError> {
+        // Kept for the next run.
+        crate::memory::save_history(&self.app.history);
+        crate::memory::save_bell(self.app.bell.as_str());
         if !self.app.quitting && self.app.link == Link::Connected {
             if let Some(writer) = &self.writer {
                 let bye = writer.urgent.send(ClientFrame::Input {
