@@ -265,9 +265,7 @@ impl Room {
                 self.relay(asker, me, &text, action, now_ms, out);
             }
             Command::Whisper { to, text } => {
-                let target = self
-                    .find(&to)
-                    .ok_or_else(|| format!("no user named '{}' is here", shown(&to)));
+                let target = self.find(&to).ok_or_else(|| no_such_user(&to));
                 self.whisper(asker, me, target, &text, now_ms, out);
             }
             Command::Nick { name } => self.rename(asker, &name, now_ms, out),
@@ -296,7 +294,7 @@ impl Room {
                     self.tell_ignoring(&asker, out);
                 }
                 None => {
-                    let text = format!("no user named '{}' is here", shown(&name));
+                    let text = no_such_user(&name);
                     self.error(&asker, "no_such_user", text, out);
                 }
             },
@@ -322,7 +320,7 @@ impl Room {
                     self.reply(&asker, event, out);
                 }
                 None => {
-                    let text = format!("no user named '{}' is here", shown(&name));
+                    let text = no_such_user(&name);
                     self.error(&asker, "no_such_user", text, out);
                 }
             },
@@ -687,12 +685,13 @@ fn order_key(name: &Name) -> (String, String) {
     (fold(name.as_str()), name.as_str().to_owned())
 }
 
-/// A typed name as quoted back in an error: at most a name's length.
-fn shown(typed: &str) -> &str {
-    match typed.char_indices().nth(MAX_NAME_CHARS) {
-        Some((at, _)) => &typed[..at],
-        None => typed,
-    }
+/// The error for a name nobody here has, quoting what was typed cut to a
+/// name's length.
+fn no_such_user(typed: &str) -> String {
+    format!(
+        "no user named '{}' is here",
+        text::excerpt(typed, MAX_NAME_CHARS)
+    )
 }
 
 fn text_code(e: &TextError) -> &'static str {

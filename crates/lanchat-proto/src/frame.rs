@@ -318,30 +318,26 @@ impl ServerFrame {
     /// The room event's id, or 0 for a frame that is not one (or from a
     /// revision 1 server).
     pub fn id(&self) -> u64 {
-        match self {
-            ServerFrame::Joined { id, .. }
-            | ServerFrame::Left { id, .. }
-            | ServerFrame::Message { id, .. }
-            | ServerFrame::Renamed { id, .. }
-            | ServerFrame::Away { id, .. }
-            | ServerFrame::Topic { id, .. }
-            | ServerFrame::Whisper { id, .. }
-            | ServerFrame::Notice { id, .. } => *id,
-            _ => 0,
-        }
+        self.stamp().map_or(0, |(id, _)| id)
     }
 
     /// The room event's time as sent, if it has one.
     pub fn ts(&self) -> Option<&str> {
+        self.stamp().map(|(_, ts)| ts).filter(|ts| !ts.is_empty())
+    }
+
+    /// The id and time fields of a room event (one list of the stamped
+    /// frames for both).
+    fn stamp(&self) -> Option<(u64, &str)> {
         match self {
-            ServerFrame::Joined { ts, .. }
-            | ServerFrame::Left { ts, .. }
-            | ServerFrame::Message { ts, .. }
-            | ServerFrame::Renamed { ts, .. }
-            | ServerFrame::Away { ts, .. }
-            | ServerFrame::Topic { ts, .. }
-            | ServerFrame::Whisper { ts, .. }
-            | ServerFrame::Notice { ts, .. } => Some(ts.as_str()).filter(|t| !t.is_empty()),
+            ServerFrame::Joined { id, ts, .. }
+            | ServerFrame::Left { id, ts, .. }
+            | ServerFrame::Message { id, ts, .. }
+            | ServerFrame::Renamed { id, ts, .. }
+            | ServerFrame::Away { id, ts, .. }
+            | ServerFrame::Topic { id, ts, .. }
+            | ServerFrame::Whisper { id, ts, .. }
+            | ServerFrame::Notice { id, ts, .. } => Some((*id, ts.as_str())),
             _ => None,
         }
     }

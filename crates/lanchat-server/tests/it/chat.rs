@@ -174,9 +174,7 @@ async fn a_whisper_reaches_only_its_recipient() {
 #[tokio::test]
 async fn command_errors_go_to_the_sender_only() {
     let server = TestServer::start().await;
-    let mut alice = server.join("alice").await;
-    let mut bob = server.join("bob").await;
-    let _ = alice.recv().await;
+    let (mut alice, mut bob) = server.alice_and_bob().await;
     for (line, code) in [
         ("/w nobody hi", "no_such_user"),
         ("/dance", "unknown_command"),

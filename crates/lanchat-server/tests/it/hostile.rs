@@ -21,14 +21,6 @@ async fn until(c: &mut Client, pred: impl Fn(&ServerFrame) -> bool) -> ServerFra
     }
 }
 
-/// Alice and bob in the room, alice having seen bob arrive.
-async fn alice_and_bob(server: &TestServer) -> (Client, Client) {
-    let mut alice = server.join("alice").await;
-    let bob = server.join("bob").await;
-    let _ = alice.recv().await;
-    (alice, bob)
-}
-
 /// How many sockets this process holds open on the server side of `port`
 /// (accepted connections, not the listener). Only this test's server
 /// listens on its port, so sockets of tests running beside it are never
@@ -116,9 +108,7 @@ async fn a_flooder_is_slowed_then_kicked_while_others_are_served() {
 #[tokio::test]
 async fn a_paste_within_the_burst_arrives_whole_in_order_without_errors() {
     let server = TestServer::start().await;
-    let mut alice = server.join("alice").await;
-    let mut bob = server.join("bob").await;
-    let _ = alice.recv().await;
+    let (mut alice, mut bob) = server.alice_and_bob().await;
     for i in 0..15 {
         bob.say(&format!("pasted line {i}")).await;
     }
@@ -134,9 +124,7 @@ async fn a_paste_within_the_burst_arrives_whole_in_order_without_errors() {
 #[tokio::test]
 async fn two_thousand_connections_from_one_address_are_capped_and_chat_goes_on() {
     let server = TestServer::start().await; // default: 32 per address
-    let mut alice = server.join("alice").await;
-    let mut bob = server.join("bob").await;
-    let _ = alice.recv().await;
+    let (mut alice, mut bob) = server.alice_and_bob().await;
     let mut horde = Vec::new();
     let mut refused = 0;
     for _ in 0..2000 {
@@ -167,7 +155,7 @@ async fn two_thousand_idle_connections_do_not_slow_the_room_and_are_reaped() {
         c.register_timeout = Duration::from_secs(2);
     })
     .await;
-    let (mut alice, mut bob) = alice_and_bob(&server).await;
+    let (mut alice, mut bob) = server.alice_and_bob().await;
     let mut idle = Vec::new();
     for _ in 0..2000 {
         idle.push(TcpStream::connect(server.addr).await.unwrap());
@@ -237,9 +225,7 @@ async fn a_slowloris_is_closed_at_the_deadline_measured_from_accept() {
 #[tokio::test]
 async fn a_reset_in_the_middle_of_a_frame_drops_the_line_and_announces_once() {
     let server = TestServer::start().await;
-    let mut alice = server.join("alice").await;
-    let mut bob = server.join("bob").await;
-    let _ = alice.recv().await;
+    let (mut alice, mut bob) = server.alice_and_bob().await;
     bob.send_raw(b"{\"type\":\"input\",\"text\":\"half a mes")
         .await;
     bob.reset();
@@ -315,7 +301,7 @@ async fn free_frames_are_metered_and_their_flooder_kicked() {
         c.flood_kick_after = Duration::from_millis(600);
     })
     .await;
-    let (mut alice, mut bob) = alice_and_bob(&server).await;
+    let (mut alice, mut bob) = server.alice_and_bob().await;
     // Blank lines are metered by their bytes; pongs nobody asked for are
     // bad frames as well.
     let cases = [

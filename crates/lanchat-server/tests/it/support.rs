@@ -73,6 +73,16 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Alice and bob in the room, alice having seen bob arrive.
+    pub async fn alice_and_bob(&self) -> (Client, Client) {
+        let mut alice = self.join("alice").await;
+        let bob = self.join("bob").await;
+        let _ = alice.recv().await;
+        (alice, bob)
+    }
+}
+
 pub struct Client {
     pub stream: TcpStream,
     buf: bytes::BytesMut,
