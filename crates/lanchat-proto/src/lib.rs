@@ -8,6 +8,8 @@
 //! - [`greeting`]: the server's first line, which identifies a lanchat server.
 //! - [`codec`]: newline framing with a hard size cap, plus encode and decode.
 //! - [`discovery`]: the UDP query and reply datagrams, and the mDNS type.
+//! - [`irc`]: IRC lines (tags, source, command, parameters) and nick and
+//!   channel mapping, for the IRC door.
 //! - [`time`]: the `ts` of room events (RFC 3339, UTC, milliseconds).
 //!
 //! The crate never touches a socket or a runtime; transports feed it bytes
@@ -19,6 +21,7 @@ pub mod codec;
 pub mod discovery;
 pub mod frame;
 pub mod greeting;
+pub mod irc;
 pub mod limits;
 pub mod time;
 

@@ -13,8 +13,10 @@
 //! - `outbox`: each connection's bounded outbound queue.
 //! - `admission`: limits on connections in total and per address.
 //! - `rate`: the token bucket behind the per-client rate limit.
-//! - `connection`: the lanchat door: one connection, from greeting to
-//!   goodbye, over any byte stream.
+//! - `link`: one connection's IO and rules, whatever the door, around the
+//!   door's dialect.
+//! - `connection`: the lanchat door: JSON lines, from greeting to goodbye,
+//!   over any byte stream.
 //! - [`json_format`]: room events as lanchat JSON lines.
 //! - `memory`: giving the allocator's free pages back after a burst.
 //!
@@ -33,6 +35,7 @@ mod connection;
 pub mod door;
 mod hub;
 pub mod json_format;
+mod link;
 mod memory;
 mod outbox;
 mod rate;
