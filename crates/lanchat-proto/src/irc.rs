@@ -101,6 +101,19 @@ impl<'a> Message<'a> {
     }
 }
 
+/// The longest start of `text` of at most `max` bytes that ends on a
+/// character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The characters a nick may not contain anywhere (Modern IRC), with the
 /// look-alike lanchat shows IRC clients instead: its fullwidth form, which
 /// lanchat's name rules fold back to the same name, so the two can never

@@ -40,6 +40,7 @@ fn route_one_message(bencher: Bencher, members: usize) {
                         event: &d.event,
                         stamp: d.stamp,
                         label: None,
+                        recipient: None,
                     });
                     for outbox in &outboxes {
                         let _ = outbox.push(bytes.clone());

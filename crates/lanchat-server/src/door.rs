@@ -32,6 +32,9 @@ pub struct EventRef<'a> {
     pub stamp: Option<Stamp>,
     /// The label of the request that caused it, on the asker's copy only.
     pub label: Option<&'a str>,
+    /// The name of the member this copy is for, when it is for one member
+    /// only (replies, whispers); `None` on copies for many.
+    pub recipient: Option<&'a str>,
 }
 
 /// A door's wire format: how events become bytes on its connections.

@@ -49,7 +49,7 @@ const MAX_RUN_BYTES: usize = 16 * 1024;
 #[derive(Clone)]
 pub struct Hub {
     requests: mpsc::Sender<Request>,
-    departures: mpsc::UnboundedSender<(MemberId, LeaveReason)>,
+    departures: mpsc::UnboundedSender<Departure>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -69,7 +69,8 @@ pub struct HubGone;
 pub struct Membership {
     id: MemberId,
     reason: LeaveReason,
-    departures: mpsc::UnboundedSender<(MemberId, LeaveReason)>,
+    keep_open: bool,
+    departures: mpsc::UnboundedSender<Departure>,
 }
 
 impl Membership {
@@ -82,13 +83,34 @@ impl Membership {
     pub fn set_reason(&mut self, reason: LeaveReason) {
         self.reason = reason;
     }
+
+    /// Leaves the room (as having quit) but keeps the connection: the
+    /// member's outbox stays open, for a door whose clients may leave and
+    /// come back on one connection (IRC's PART and JOIN).
+    pub fn part(mut self) {
+        self.reason = LeaveReason::Quit;
+        self.keep_open = true;
+    }
+}
+
+/// A member leaving, sent when their [`Membership`] is dropped.
+#[derive(Debug)]
+struct Departure {
+    id: MemberId,
+    reason: LeaveReason,
+    /// Leave the member's outbox open (see [`Membership::part`]).
+    keep_open: bool,
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
         // Fails only when the hub is gone, and then there is no room left
         // to leave.
-        let _ = self.departures.send((self.id, self.reason));
+        let _ = self.departures.send(Departure {
+            id: self.id,
+            reason: self.reason,
+            keep_open: self.keep_open,
+        });
     }
 }
 
@@ -130,6 +152,7 @@ impl Hub {
         Ok(answer.await.map_err(|_| HubGone)?.map(|id| Membership {
             id,
             reason: LeaveReason::Dropped,
+            keep_open: false,
             departures: self.departures.clone(),
         }))
     }
@@ -261,7 +284,7 @@ impl HubTask {
     async fn run(
         mut self,
         mut requests: mpsc::Receiver<Request>,
-        mut departures: mpsc::UnboundedReceiver<(MemberId, LeaveReason)>,
+        mut departures: mpsc::UnboundedReceiver<Departure>,
         shutdown: CancellationToken,
     ) {
         loop {
@@ -272,13 +295,19 @@ impl HubTask {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                Some((id, reason)) = departures.recv() => {
+                Some(Departure { id, reason, keep_open }) = departures.recv() => {
                     // Last words first: a connection hands over every
                     // frame it read before its membership is dropped, so
                     // whatever waits in the request queue now was said
                     // before this departure and is applied before it.
                     while self.apply_waiting(&mut requests, STEP) == STEP {
                         self.deliver();
+                    }
+                    if keep_open {
+                        // Out of the hub's members first, so the room's
+                        // goodbye finds no outbox to close.
+                        self.deliver();
+                        self.remove_member(id);
                     }
                     self.room.leave(id, reason, now_ms(), &mut self.out);
                 }
@@ -451,6 +480,7 @@ impl HubTask {
             event: &d.event,
             stamp: d.stamp,
             label,
+            recipient: None,
         };
         match (d.to, &d.label) {
             // Consecutive events for everyone go out together.
@@ -514,10 +544,22 @@ impl HubTask {
     /// Encodes `event` once for each format among the recipients and
     /// queues it for each of them.
     fn send(&mut self, to: Target, event: EventRef<'_>) {
+        // A copy for one member is addressed to them by name, for the
+        // wire formats that say whom a reply is for (IRC numerics).
+        let recipient = match &to {
+            Target::One(id) => self.room.name_of(*id),
+            _ => None,
+        };
+        let event = EventRef { recipient, ..event };
         let mut encoded: Vec<Option<Bytes>> = vec![None; self.formats.len()];
         let mut push = |id: MemberId, member: &Member| {
             let bytes = encoded[member.format]
                 .get_or_insert_with(|| self.formats[member.format].wire.encode_one(event));
+            // A format may have nothing to say (an IRC client's own line
+            // comes back only if it asked for echo-message).
+            if bytes.is_empty() {
+                return;
+            }
             self.queued_since_trim += bytes.len();
             let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
             push_to(id, member, bytes.clone(), wake, too_slow, pressed);
@@ -563,6 +605,7 @@ impl HubTask {
                 event: &bye,
                 stamp: None,
                 label: None,
+                recipient: None,
             },
         );
         for (_, member) in self.members.drain() {

@@ -261,6 +261,7 @@ mod tests {
                 event,
                 stamp,
                 label,
+                recipient: None,
             },
             &mut out,
         );

@@ -18,6 +18,7 @@
 //! - `connection`: the lanchat door: JSON lines, from greeting to goodbye,
 //!   over any byte stream.
 //! - [`json_format`]: room events as lanchat JSON lines.
+//! - [`irc`]: the IRC door (registration, IRC commands, IRC lines).
 //! - `memory`: giving the allocator's free pages back after a burst.
 //!
 //! **Architecture invariant:** the hub never waits on a connection. It
@@ -34,6 +35,7 @@ pub mod config;
 mod connection;
 pub mod door;
 mod hub;
+pub mod irc;
 pub mod json_format;
 mod link;
 mod memory;
@@ -79,14 +81,56 @@ pub fn advertised_limits(config: &Config) -> Limits {
     }
 }
 
+/// The listening sockets of the doors.
+#[derive(Debug)]
+pub struct Listeners {
+    /// lanchat's own protocol.
+    pub lanchat: TcpListener,
+    /// IRC, when the server was asked to open it (`--irc`).
+    pub irc: Option<TcpListener>,
+}
+
+/// Which door a connection came through.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    Lanchat,
+    Irc,
+}
+
 /// Serves the room on `listener` until `shutdown` completes, then tells
 /// everyone the server is going away, flushes their queues and returns.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) {
+    let listeners = Listeners {
+        lanchat: listener,
+        irc: None,
+    };
+    run_doors(listeners, config, shutdown).await
+}
+
+/// Accepts on `listener`, or waits forever when there is none.
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves the room through every door in `listeners` until `shutdown`
+/// completes, then tells everyone the server is going away, flushes their
+/// queues and returns.
+pub async fn run_doors(listeners: Listeners, config: Config, shutdown: impl Future<Output = ()>) {
     let config = Arc::new(config);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     let hub = hub::spawn(&config, &tracker, token.clone());
     let greeting = Greeting::new(&config.room, &config.server_name).with_software(&config.software);
+    let irc = Arc::new(irc::IrcDoor::new(
+        hub.clone(),
+        config.clone(),
+        token.clone(),
+    ));
     let door = Arc::new(Door {
         hub,
         format: Arc::new(JsonLines::new(advertised_limits(&config))),
@@ -101,48 +145,62 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         config.max_per_ip,
         config.max_connects_per_minute,
     );
+    let refuse = |stream, via, code: &str, reason: &str| match via {
+        Via::Lanchat => connection::refuse(stream, &door, code, reason),
+        Via::Irc => irc::refuse(stream, reason),
+    };
 
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(5);
     loop {
-        tokio::select! {
+        let accepted = tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    backoff = Duration::from_millis(5);
-                    let allowed = config.peer_check.as_ref().is_none_or(|f| (f.0)(peer.ip()));
-                    if !allowed {
-                        tracing::info!(%peer, "refused: not on this server's networks");
-                        connection::refuse(stream, &door, "not_allowed", NOT_ALLOWED);
+            accepted = listeners.lanchat.accept() => accepted.map(|a| (a, Via::Lanchat)),
+            accepted = accept(listeners.irc.as_ref()) => accepted.map(|a| (a, Via::Irc)),
+        };
+        match accepted {
+            Ok(((stream, peer), via)) => {
+                backoff = Duration::from_millis(5);
+                let allowed = config.peer_check.as_ref().is_none_or(|f| (f.0)(peer.ip()));
+                if !allowed {
+                    tracing::info!(%peer, "refused: not on this server's networks");
+                    refuse(stream, via, "not_allowed", NOT_ALLOWED);
+                    continue;
+                }
+                let ticket = match admission.admit(peer.ip(), tokio::time::Instant::now()) {
+                    Ok(ticket) => ticket,
+                    Err(refusal) => {
+                        tracing::debug!(%peer, reason = refusal.reason(), "refused");
+                        refuse(stream, via, refusal.code(), refusal.reason());
                         continue;
                     }
-                    let ticket = match admission.admit(peer.ip(), tokio::time::Instant::now()) {
-                        Ok(ticket) => ticket,
-                        Err(refusal) => {
-                            tracing::debug!(%peer, reason = refusal.reason(), "refused");
-                            connection::refuse(stream, &door, refusal.code(), refusal.reason());
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    tracker.spawn(connection::serve(stream, peer, door.clone(), ticket));
-                }
-                Err(error) => {
-                    // Typically EMFILE: back off instead of spinning, and keep
-                    // serving the connections we have.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::select! {
-                        _ = &mut shutdown => break,
-                        _ = tokio::time::sleep(backoff) => {}
+                };
+                let _ = stream.set_nodelay(true);
+                match via {
+                    Via::Lanchat => {
+                        tracker.spawn(connection::serve(stream, peer, door.clone(), ticket));
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    Via::Irc => {
+                        tracker.spawn(irc::serve(stream, peer, irc.clone(), ticket));
+                    }
                 }
+            }
+            Err(error) => {
+                // Typically EMFILE: back off instead of spinning, and keep
+                // serving the connections we have.
+                tracing::warn!(%error, "accept failed");
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
     }
     tracing::info!("shutting down");
-    drop(listener);
+    drop(listeners);
     drop(door);
+    drop(irc);
     token.cancel();
     tracker.close();
     if tokio::time::timeout(config.shutdown_grace, tracker.wait())

@@ -62,6 +62,11 @@ pub struct ServeArgs {
     /// Only this command line sets the topic: `/topic TEXT` is refused.
     #[arg(long)]
     pub topic_locked: bool,
+    /// Also open an IRC door on this port (6667 is IRC's usual one), at the
+    /// --bind address or at ADDR: irssi, weechat and other IRC clients join
+    /// the room as the channel #ROOM.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub irc: Option<String>,
     /// Do not answer discovery queries or advertise over mDNS.
     #[arg(long)]
     pub no_announce: bool,

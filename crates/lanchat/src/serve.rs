@@ -38,6 +38,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).with_context(|| format!("could not listen on {addr}")),
     };
     let local = listener.local_addr().context("reading the bound address")?;
+    let irc = match &args.irc {
+        Some(spec) => Some(bind_irc(spec, args.bind).await?),
+        None => None,
+    };
     let mut config = config(room.clone(), host.clone(), &args.limits)?;
     config.topic = args.topic.clone().unwrap_or_default();
     config.topic_locked = args.topic_locked;
@@ -86,7 +90,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     eprintln!("lanchat: serving room '{room}' on {local} (Ctrl-C to stop); {announcing}");
     eprintln!("lanchat: {}", how_to_join(local, args.no_announce));
-    lanchat_server::run(listener, config, shutdown_signal()).await;
+    let irc = match irc {
+        Some(irc) => {
+            let at = irc.local_addr().context("reading the IRC door's address")?;
+            let channel = lanchat_proto::irc::channel(&room);
+            eprintln!(
+                "lanchat: IRC door on {at}: in irssi or weechat, /connect {} {}, then /join {channel}",
+                at.ip(),
+                at.port()
+            );
+            Some(irc)
+        }
+        None => None,
+    };
+    let listeners = lanchat_server::Listeners {
+        lanchat: listener,
+        irc,
+    };
+    lanchat_server::run_doors(listeners, config, shutdown_signal()).await;
     stop_announcing.cancel();
     if let Some(responder) = responder {
         let _ = responder.await;
@@ -94,6 +115,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     drop(advertiser);
     eprintln!("lanchat: server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds the IRC door: `PORT` (at `bind`) or `ADDR:PORT`.
+async fn bind_irc(spec: &str, bind: IpAddr) -> anyhow::Result<TcpListener> {
+    let addr = match spec.parse::<u16>() {
+        Ok(port) => SocketAddr::new(bind, port),
+        Err(_) => spec.parse::<SocketAddr>().map_err(|_| {
+            usage(format!(
+                "--irc takes a port or ADDR:PORT (such as 6667 or 0.0.0.0:6667), not '{spec}'"
+            ))
+        })?,
+    };
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("could not open the IRC door on {addr} (choose another port with --irc)")
+    })
 }
 
 fn config(room: String, host: String, limits: &LimitArgs) -> anyhow::Result<Config> {

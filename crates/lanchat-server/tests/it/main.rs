@@ -4,5 +4,6 @@
 mod chat;
 mod faults;
 mod hostile;
+mod irc;
 mod support;
 mod v2;

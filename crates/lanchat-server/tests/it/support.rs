@@ -16,6 +16,8 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The IRC door.
+    pub irc: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -28,17 +30,24 @@ impl TestServer {
     pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let irc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let irc_addr = irc.local_addr().unwrap();
+        let listeners = lanchat_server::Listeners {
+            lanchat: listener,
+            irc: Some(irc),
+        };
         let mut config = Config::new("lab", "testhost");
         // Tests connect from one address many times a second; the connect
         // rate has tests of its own, which turn it back on.
         config.max_connects_per_minute = 0;
         tweak(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(lanchat_server::run(listener, config, async {
+        let task = tokio::spawn(lanchat_server::run_doors(listeners, config, async {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            irc: irc_addr,
             stop: Some(stop),
             task: Some(task),
         }
@@ -157,18 +166,7 @@ impl Client {
     }
 
     async fn recv_line(&mut self) -> Option<Vec<u8>> {
-        loop {
-            if let Some(line) = self.decoder.next_line(&mut self.buf).unwrap() {
-                return Some(line.to_vec());
-            }
-            let n = tokio::time::timeout(PATIENCE, self.stream.read_buf(&mut self.buf))
-                .await
-                .expect("timed out waiting for the server")
-                .unwrap_or(0);
-            if n == 0 {
-                return None;
-            }
-        }
+        read_line(&mut self.stream, &mut self.buf, &mut self.decoder).await
     }
 
     /// The next line as raw JSON, pings included, or `None` once the
@@ -238,6 +236,27 @@ impl Client {
             frames.push(f.unstamped());
         }
         frames
+    }
+}
+
+/// The next line from `stream` (buffered in `buf`), or `None` once the
+/// server closed the connection.
+pub async fn read_line(
+    stream: &mut TcpStream,
+    buf: &mut bytes::BytesMut,
+    decoder: &mut LineDecoder,
+) -> Option<Vec<u8>> {
+    loop {
+        if let Some(line) = decoder.next_line(buf).unwrap() {
+            return Some(line.to_vec());
+        }
+        let n = tokio::time::timeout(PATIENCE, stream.read_buf(buf))
+            .await
+            .expect("timed out waiting for the server")
+            .unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
     }
 }
 
