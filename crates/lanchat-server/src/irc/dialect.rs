@@ -15,7 +15,7 @@ use lanchat_core::Command;
 use lanchat_proto::irc::{self, Message, ParseError};
 use lanchat_proto::LineDecoder;
 
-use super::format::{closing, numeric};
+use super::format::{closing, nick_refused, numeric};
 use super::{Ask, Caps, IrcDoor, SERVER};
 use crate::door::{Fault, JoinRequest};
 use crate::link::{Dialect, Link, Next};
@@ -105,7 +105,7 @@ impl Irc {
             }
             Ok(Err(e)) => {
                 // Registration goes on: the client picks another nick.
-                let code = if e.code() == "taken" { "433" } else { "432" };
+                let code = nick_refused(e.code());
                 let shown = lanchat_core::text::excerpt(&name, 64);
                 self.nick = None;
                 link.push(numeric(code, "*", &[&shown], &e.to_string()));

@@ -190,6 +190,16 @@ fn repeat(out: &mut Vec<u8>, head: &[u8], room: usize, text: &str, pre: &str, po
     }
 }
 
+/// The numeric for a nick the room refused, by lanchat's code: 433 when
+/// somebody (or the server) has it, so that clients try another one by
+/// themselves; 432 when it breaks the name rules.
+pub(crate) fn nick_refused(code: &str) -> &'static str {
+    match code {
+        "taken" | "reserved" => "433",
+        _ => "432",
+    }
+}
+
 /// How a departure reads in a QUIT message.
 fn quit_reason(reason: LeaveReason) -> &'static str {
     match reason {
@@ -377,9 +387,8 @@ impl IrcLines {
         match (ask, code) {
             // Nothing ever answers a NOTICE (RFC 2812), not even an error.
             (Ask::Notice, _) => {}
-            (Ask::Nick(wanted), "taken") => numeric(out, "433", wanted),
-            (Ask::Nick(wanted), "invalid" | "reserved" | "empty" | "too_long") => {
-                numeric(out, "432", wanted)
+            (Ask::Nick(wanted), "taken" | "reserved" | "invalid" | "empty" | "too_long") => {
+                numeric(out, nick_refused(code), wanted)
             }
             (Ask::Whisper(to_whom), "no_such_user") => numeric(out, "401", to_whom),
             (Ask::Whois(whom), "no_such_user") => {

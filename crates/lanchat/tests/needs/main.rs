@@ -1,6 +1,6 @@
 //! End-to-end tests that need something a machine may lack: root and
 //! iproute2 for the simulated LAN of network namespaces, tmux for the
-//! terminal UI, tcpdump and avahi for the packet and interoperability
+//! terminal UI, irssi and weechat for the IRC door, tcpdump and avahi for the packet and interoperability
 //! checks.
 //!
 //! A harness of our own (libtest-mimic), so that a skip cannot pass for a
@@ -13,6 +13,7 @@ use std::process::{Command, ExitCode, Stdio};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+mod irc_clients;
 mod lan;
 #[allow(dead_code)] // Shared with the `it` binary, which uses other parts.
 #[path = "../it/support.rs"]
@@ -116,6 +117,11 @@ fn trial(module: &str, test: &Test, skipped: &mut Vec<String>) -> Trial {
 fn every_test_is_listed() -> Result<(), Failed> {
     for (source, tests, module) in [
         (include_str!("lan.rs"), lan::TESTS, "lan"),
+        (
+            include_str!("irc_clients.rs"),
+            irc_clients::TESTS,
+            "irc_clients",
+        ),
         (include_str!("tui.rs"), tui::TESTS, "tui"),
     ] {
         for line in source.lines() {
@@ -135,7 +141,11 @@ fn main() -> ExitCode {
     let args = Arguments::from_args();
     let mut trials = vec![Trial::test("every_test_is_listed", every_test_is_listed)];
     let mut skipped = Vec::new();
-    for (module, tests) in [("lan", lan::TESTS), ("tui", tui::TESTS)] {
+    for (module, tests) in [
+        ("lan", lan::TESTS),
+        ("tui", tui::TESTS),
+        ("irc_clients", irc_clients::TESTS),
+    ] {
         trials.extend(tests.iter().map(|t| trial(module, t, &mut skipped)));
     }
     let conclusion = libtest_mimic::run(&args, trials);

@@ -14,12 +14,12 @@ use crate::{Need, Test};
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A private tmux server (its own socket), killed on drop.
-struct Tmux {
+pub struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn new() -> Tmux {
+    pub fn new() -> Tmux {
         let socket = format!(
             "lc{}x{}",
             std::process::id(),
@@ -57,6 +57,12 @@ impl Tmux {
             home = home.display(),
             status = status.display(),
         );
+        self.run(session, width, height, &command);
+    }
+
+    /// Starts the shell command line `command` in a new `width` × `height`
+    /// session.
+    pub fn run(&self, session: &str, width: u16, height: u16, command: &str) {
         self.tmux(&[
             "new-session",
             "-d",
@@ -68,10 +74,10 @@ impl Tmux {
             &height.to_string(),
         ]);
         self.tmux(&["set-option", "-t", session, "remain-on-exit", "on"]);
-        self.tmux(&["respawn-pane", "-k", "-t", session, &command]);
+        self.tmux(&["respawn-pane", "-k", "-t", session, command]);
     }
 
-    fn screen(&self, session: &str) -> String {
+    pub fn screen(&self, session: &str) -> String {
         self.tmux(&["capture-pane", "-p", "-t", session])
     }
 
@@ -82,7 +88,7 @@ impl Tmux {
 
     /// Waits until the screen shows `needle`; returns the screen.
     #[track_caller]
-    fn wait_for(&self, session: &str, needle: &str) -> String {
+    pub fn wait_for(&self, session: &str, needle: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let screen = self.screen(session);
@@ -98,7 +104,7 @@ impl Tmux {
     }
 
     /// Types `text` and presses Enter.
-    fn type_line(&self, session: &str, text: &str) {
+    pub fn type_line(&self, session: &str, text: &str) {
         self.tmux(&["send-keys", "-t", session, "-l", text]);
         self.tmux(&["send-keys", "-t", session, "Enter"]);
     }
