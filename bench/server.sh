@@ -3,6 +3,7 @@
 #
 #   cargo build --release -p lanchat -p lanchat-bench && bench/server.sh [RUNS]
 #   (TARGETS="lanchat" or TARGETS="ngircd inspircd" runs only those;
+#    TARGETS="lanchat-irc" runs lanchat's IRC door with the IRC generator;
 #    WORKLOADS="fanout light" runs only those workloads;
 #    LANCHAT_BIN=/path/to/an/older/lanchat measures another build of the
 #    server with the same generator, for A/B runs; STAMPS=1 has the lanchat
@@ -37,6 +38,14 @@ one() {
       server_pid=$!; sleep 0.3
       "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" \
         ${STAMPS:+--stamps} "$@" | tail -1 ;;
+    lanchat-irc)
+      # The same server, reached through its IRC door by the same IRC
+      # clients as the anchors: the comparison with them is exact.
+      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 --irc 16669 \
+        --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
+      server_pid=$!; sleep 0.3
+      "$bin/lanchat-bench" --proto irc --channel '#bench' --server 127.0.0.1:16669 --server-pid "$server_pid" \
+        "$@" | tail -1 ;;
     ngircd)
       ngircd -n -f "$root/bench/irc/ngircd.conf" >/dev/null 2>&1 &
       server_pid=$!; sleep 0.5
@@ -74,8 +83,8 @@ workload() {
 }
 
 echo "machine: $(nproc) cores; runs per workload: $runs (medians)"
-for target in ${TARGETS:-lanchat ngircd inspircd}; do
-  if [ $target != lanchat ] && ! command -v $target >/dev/null; then
+for target in ${TARGETS:-lanchat lanchat-irc ngircd inspircd}; do
+  if [ "${target#lanchat}" = "$target" ] && ! command -v $target >/dev/null; then
     echo "$target is not installed (apt-get install $target): no anchor"; continue
   fi
   echo "== $target"
