@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use lanchat_core::Command;
+use lanchat_core::{Command, Label};
 use lanchat_proto::irc::{self, Message, ParseError};
 use lanchat_proto::LineDecoder;
 
@@ -22,6 +22,17 @@ use crate::link::{Dialect, Link, Next};
 
 /// The door's name, as `/whois` shows it.
 const DOOR: &str = "irc";
+
+/// What a line leaves for the room to do.
+enum Action {
+    /// Nothing: it was answered here, or needs no answer.
+    Done,
+    /// A command for the hub, labelled with what the client asked.
+    Ask(Command, Label),
+    /// Join the room: registration is complete, or the client is back
+    /// after a PART.
+    Join { rejoin: bool },
+}
 
 /// One IRC connection's state.
 pub(crate) struct Irc {
@@ -62,17 +73,27 @@ impl Irc {
         link.push(Bytes::from(line));
     }
 
-    /// Hands the room a command, marked with what the IRC client asked.
-    async fn ask(&mut self, link: &mut Link, command: Command, ask: Ask<'_>) {
-        let Some(member) = &link.member else {
-            let channel = self.door.room.channel.clone();
+    /// A command for the room, marked with what the IRC client asked; or,
+    /// outside the room, why not.
+    fn asking(&self, link: &Link, command: Command, ask: Ask<'_>) -> Action {
+        if link.member.is_none() {
+            let channel = &self.door.room.channel;
             let text = format!("You are not in {channel}: JOIN {channel} first");
-            return self.reply(link, "442", &[&channel], &text);
+            self.reply(link, "442", &[channel], &text);
+            return Action::Done;
+        }
+        Action::Ask(command, ask.label())
+    }
+
+    /// Hands the room a command.
+    async fn ask(&mut self, link: &mut Link, command: Command, label: Label) {
+        let Some(member) = &link.member else {
+            return;
         };
         if self
             .door
             .hub
-            .command(member, command, Some(ask.label()))
+            .command(member, command, Some(label))
             .await
             .is_err()
         {
@@ -82,7 +103,8 @@ impl Irc {
 
     /// Joins the room under the nick asked for, once registration is
     /// complete (or again after a PART).
-    async fn join(&mut self, link: &mut Link, ask: Ask<'_>) {
+    async fn join(&mut self, link: &mut Link, rejoin: bool) {
+        let ask = if rejoin { Ask::Rejoin } else { Ask::Register };
         let Some(name) = self.nick.clone() else {
             return;
         };
@@ -114,14 +136,17 @@ impl Irc {
         }
     }
 
-    async fn register_if_ready(&mut self, link: &mut Link) {
+    /// Joining, if registration is complete.
+    fn register_if_ready(&self, link: &Link) -> Action {
         if link.member.is_none()
             && !link.session.is_registered()
             && self.nick.is_some()
             && self.user
             && !self.negotiating
         {
-            self.join(link, Ask::Register).await;
+            Action::Join { rejoin: false }
+        } else {
+            Action::Done
         }
     }
 
@@ -170,15 +195,31 @@ impl Irc {
         }
     }
 
+    /// Handles one line: everything that needs no waiting first, so the
+    /// line and its parse are gone before the one wait (for the hub).
     async fn handle_line(&mut self, link: &mut Link, line: String) {
-        let msg = match Message::parse(&line) {
+        let action = self.read(link, &line);
+        drop(line);
+        match action {
+            Action::Done => {}
+            Action::Ask(command, label) => self.ask(link, command, label).await,
+            Action::Join { rejoin } => self.join(link, rejoin).await,
+        }
+    }
+
+    /// Reads one line: answers what can be answered here, and says what is
+    /// left for the room.
+    fn read(&mut self, link: &mut Link, line: &str) -> Action {
+        let msg = match Message::parse(line) {
             Ok(msg) => msg,
             Err(ParseError::TooLong) => {
-                return self.reply(link, "417", &[], "Input line was too long");
+                self.reply(link, "417", &[], "Input line was too long");
+                return Action::Done;
             }
             Err(e) => {
                 link.push(numeric("NOTICE", self.me(), &[], &e.to_string()));
-                return link.bad_frame(self);
+                link.bad_frame(self);
+                return Action::Done;
             }
         };
         let command = msg.command.to_ascii_uppercase();
@@ -186,22 +227,23 @@ impl Irc {
         match command.as_str() {
             "CAP" => {
                 self.cap(link, &msg);
-                self.register_if_ready(link).await;
+                return self.register_if_ready(link);
             }
             "PASS" if !registered => {}
             "NICK" if !registered => match msg.param(0) {
                 Some(nick) if !nick.is_empty() => {
                     self.nick = Some(irc::cut(nick, 256).to_owned());
-                    self.register_if_ready(link).await;
+                    return self.register_if_ready(link);
                 }
                 _ => self.reply(link, "431", &[], "No nickname given"),
             },
             "USER" if !registered => {
                 if msg.params.len() < 4 {
-                    return self.reply(link, "461", &["USER"], "Not enough parameters");
+                    self.reply(link, "461", &["USER"], "Not enough parameters");
+                } else {
+                    self.user = true;
+                    return self.register_if_ready(link);
                 }
-                self.user = true;
-                self.register_if_ready(link).await;
             }
             "PASS" | "USER" => self.reply(link, "462", &[], "You may not reregister"),
             "PING" => {
@@ -216,18 +258,18 @@ impl Irc {
             }
             "QUIT" => {
                 if link.member.is_some() {
-                    self.ask(link, Command::Quit, Ask::Other).await;
-                } else {
-                    link.say_bye(self, "quit", "goodbye");
+                    return Action::Ask(Command::Quit, Ask::Other.label());
                 }
+                link.say_bye(self, "quit", "goodbye");
             }
             _ if !registered => self.reply(link, "451", &[], "You have not registered"),
-            _ => self.registered(link, &command, &msg).await,
+            _ => return self.registered(link, &command, &msg),
         }
+        Action::Done
     }
 
     /// A command from a registered client.
-    async fn registered(&mut self, link: &mut Link, command: &str, msg: &Message<'_>) {
+    fn registered(&mut self, link: &mut Link, command: &str, msg: &Message<'_>) -> Action {
         let channel = self.door.room.channel.clone();
         let is_channel = |t: &str| {
             t.eq_ignore_ascii_case(&channel) || t.to_lowercase() == channel.to_lowercase()
@@ -243,19 +285,19 @@ impl Irc {
                         };
                         self.reply(link, code, &[], text);
                     }
-                    return;
+                    return Action::Done;
                 };
                 if target.contains(',') {
                     if !notice {
                         let t = irc::cut(target, 64);
                         self.reply(link, "407", &[t], "One target at a time");
                     }
-                    return;
+                    return Action::Done;
                 }
                 let (action, text) = match ctcp(text) {
                     Some(("ACTION", body)) => (true, strip_formatting(body)),
                     // Other CTCP queries (VERSION, PING) go unanswered.
-                    Some(_) => return,
+                    Some(_) => return Action::Done,
                     None => (false, strip_formatting(text)),
                 };
                 let ask = |a| if notice { Ask::Notice } else { a };
@@ -265,7 +307,7 @@ impl Irc {
                     } else {
                         Command::Say { text }
                     };
-                    self.ask(link, command, ask(Ask::Say)).await;
+                    return self.asking(link, command, ask(Ask::Say));
                 } else if target.starts_with(['#', '&']) {
                     if !notice {
                         let text = format!("No such channel: this room is {channel}");
@@ -278,21 +320,23 @@ impl Irc {
                         to: to.to_owned(),
                         text,
                     };
-                    self.ask(link, whisper, ask(Ask::Whisper(to))).await;
+                    return self.asking(link, whisper, ask(Ask::Whisper(to)));
                 }
             }
             "JOIN" => {
+                let mut rejoin = false;
                 for target in msg.param(0).unwrap_or("").split(',') {
                     if target == "0" {
                         self.part(link);
                     } else if is_channel(target) {
-                        if link.member.is_none() {
-                            self.join(link, Ask::Rejoin).await;
-                        }
+                        rejoin = link.member.is_none();
                     } else {
                         let text = format!("No such channel: this room is {channel}");
                         self.reply(link, "403", &[irc::cut(target, 64)], &text);
                     }
+                }
+                if rejoin {
+                    return Action::Join { rejoin: true };
                 }
             }
             "PART" => match msg.param(0) {
@@ -301,7 +345,7 @@ impl Irc {
             },
             "NAMES" => {
                 if link.member.is_some() {
-                    self.ask(link, Command::List, Ask::Names).await;
+                    return self.asking(link, Command::List, Ask::Names);
                 } else {
                     self.reply(link, "366", &[&channel], "End of /NAMES list");
                 }
@@ -309,7 +353,7 @@ impl Irc {
             "WHO" => {
                 let mask = msg.param(0).filter(|m| !is_channel(m) && *m != "*");
                 let mask = mask.map(|m| irc::cut(m, 128));
-                self.ask(link, Command::List, Ask::Who(mask)).await;
+                return self.asking(link, Command::List, Ask::Who(mask));
             }
             "WHOIS" => match msg.params.last() {
                 Some(name) => {
@@ -317,7 +361,7 @@ impl Irc {
                     let whois = Command::Whois {
                         name: name.to_owned(),
                     };
-                    self.ask(link, whois, Ask::Whois(name)).await;
+                    return self.asking(link, whois, Ask::Whois(name));
                 }
                 None => self.reply(link, "431", &[], "No nickname given"),
             },
@@ -327,22 +371,23 @@ impl Irc {
                     let command = Command::Nick {
                         name: nick.to_owned(),
                     };
-                    self.ask(link, command, Ask::Nick(nick)).await;
+                    let action = self.asking(link, command, Ask::Nick(nick));
                     if link.member.is_some() {
                         self.nick = Some(nick.to_owned());
                     }
+                    return action;
                 }
                 _ => self.reply(link, "431", &[], "No nickname given"),
             },
             "AWAY" => {
                 let reason = msg.param(0).filter(|r| !r.is_empty());
                 let reason = reason.map(strip_formatting);
-                self.ask(link, Command::Away { reason }, Ask::Other).await;
+                return self.asking(link, Command::Away { reason }, Ask::Other);
             }
             "TOPIC" => match (msg.param(0), msg.param(1)) {
                 (Some(target), text) if is_channel(target) => {
                     let text = text.map(strip_formatting);
-                    self.ask(link, Command::Topic { text }, Ask::Other).await;
+                    return self.asking(link, Command::Topic { text }, Ask::Other);
                 }
                 _ => self.reply(link, "403", &[], "No such channel"),
             },
@@ -352,7 +397,7 @@ impl Irc {
                 self.door.format(self.caps).motd(&mut out, self.me());
                 link.push(Bytes::from(out));
             }
-            "HELP" => self.ask(link, Command::Help, Ask::Other).await,
+            "HELP" => return self.asking(link, Command::Help, Ask::Other),
             "USERHOST" => {
                 let me = self.me().to_owned();
                 let mine = msg.params.iter().any(|p| p.eq_ignore_ascii_case(&me));
@@ -368,6 +413,7 @@ impl Irc {
                 self.reply(link, "421", &[shown], "Unknown command");
             }
         }
+        Action::Done
     }
 
     /// MODE: the channel's modes are fixed (`+nt`), and nobody is an

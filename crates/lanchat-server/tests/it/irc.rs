@@ -466,3 +466,17 @@ async fn whois_away_and_who_answer_in_numerics() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_irc_door_obeys_the_same_admission_limits() {
+    let server = TestServer::with_config(|c| c.max_per_ip = 1).await;
+    let _alice = server.join("alice").await;
+    // Alice's connection is the address's one: an IRC client from the
+    // same address is refused, in IRC, with the reason.
+    let mut bob = Irc::connect(server.irc).await;
+    let lines = bob.until_closed().await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("ERROR :Closing link: "), "{lines:?}");
+    assert!(lines[0].contains("connections"), "{lines:?}");
+    server.shutdown().await;
+}
