@@ -10,6 +10,7 @@
 //! - [`editor`]: the input line, measured in display columns.
 //! - [`transcript`]: the bounded scrollback.
 //! - [`ui`]: rendering, a pure function of `&App`.
+//! - [`wrap`]: styled text into rows, by grapheme cluster and word.
 //! - [`terminal`]: entering and always restoring the terminal.
 //! - [`runner`]: the IO loop that feeds events in and carries effects out.
 //!
@@ -24,6 +25,7 @@ pub mod terminal;
 pub mod transcript;
 pub mod ui;
 pub mod users;
+pub mod wrap;
 
 pub use app::{App, Effect, Exit};
 pub use event::Event;

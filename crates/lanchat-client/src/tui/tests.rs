@@ -667,3 +667,55 @@ fn the_name_prompt_offers_the_last_name() {
     assert_eq!(app.editor.text(), "erin");
     assert_eq!(enter(&mut app), [Effect::Join("erin".into())]);
 }
+
+/// Flags, skin tones and ZWJ families keep two columns each, and a view
+/// that scrolls under them is drawn exactly as a fresh screen would be:
+/// no cell of an earlier frame is left behind.
+#[test]
+fn emoji_sequences_keep_their_width_and_leave_no_ghost_cells() {
+    let family = "👨\u{200d}👩\u{200d}👧";
+    let mut app = in_room();
+    app.handle(
+        message("bob", &format!("family {family} flag 🇫🇷 thumbs 👍🏽 done")),
+        NOW,
+    );
+    app.handle(
+        message("李雷", &format!("{family}{family}{family} 🇯🇵🇯🇵")),
+        NOW,
+    );
+    insta::assert_snapshot!("emoji_sequences", screen(&app, 50, 8));
+
+    // The same terminal, drawn again after the view scrolled by one line:
+    // what ratatui sends is a diff, so a width we got wrong would leave a
+    // stale cell here that a fresh screen does not have.
+    let mut terminal = Terminal::new(TestBackend::new(50, 8)).expect("test terminal");
+    terminal.draw(|f| ui::render(&app, f)).expect("draw");
+    app.handle(message("bob", "one more 🇫🇷 line"), NOW);
+    terminal.draw(|f| ui::render(&app, f)).expect("draw");
+    let fresh = screen(&app, 50, 8);
+    assert_eq!(visible(terminal.backend()), visible(&fresh));
+}
+
+/// What a terminal shows of each row: the cells a wide character covers
+/// are not shown (whatever a backend keeps in them).
+fn visible(backend: &TestBackend) -> Vec<String> {
+    let buffer = backend.buffer();
+    let width = usize::from(buffer.area.width);
+    buffer
+        .content
+        .chunks(width)
+        .map(|row| {
+            let mut shown = String::new();
+            let mut covered = 0;
+            for cell in row {
+                if covered > 0 {
+                    covered -= 1;
+                    continue;
+                }
+                shown.push_str(cell.symbol());
+                covered = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
+            }
+            shown
+        })
+        .collect()
+}

@@ -20,8 +20,9 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::display::inert;
 use crate::tui::app::{App, Link, Mode};
-use crate::tui::editor::char_width;
 use crate::tui::transcript::{Entry, Kind};
+pub use crate::tui::wrap::wrap;
+use crate::tui::wrap::{cut, wrap_indented};
 
 /// The user list's width when there is room for it.
 const USERS_WIDTH: u16 = 20;
@@ -139,42 +140,6 @@ fn entry_spans(entry: &Entry) -> Vec<Span<'static>> {
     spans
 }
 
-/// Cuts spans into rows of at most `width` display columns. Wide
-/// characters never straddle a row end; combining marks stay with their
-/// base character.
-pub fn wrap(spans: &[Span<'static>], width: usize) -> Vec<Line<'static>> {
-    let mut rows: Vec<Line<'static>> = Vec::new();
-    let mut row: Vec<Span<'static>> = Vec::new();
-    let mut used = 0;
-    for span in spans {
-        let mut run = String::new();
-        for c in span.content.chars() {
-            let mut c = c;
-            let mut w = char_width(c);
-            if w > width {
-                c = '?';
-                w = 1;
-            }
-            if used + w > width && w > 0 {
-                if !run.is_empty() {
-                    row.push(Span::styled(std::mem::take(&mut run), span.style));
-                }
-                rows.push(Line::from(std::mem::take(&mut row)));
-                used = 0;
-            }
-            run.push(c);
-            used += w;
-        }
-        if !run.is_empty() {
-            row.push(Span::styled(run, span.style));
-        }
-    }
-    if !row.is_empty() || rows.is_empty() {
-        rows.push(Line::from(row));
-    }
-    rows
-}
-
 fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
     let title = match &app.mode {
         Mode::ChooseRoom { .. } => " choose a room ".to_owned(),
@@ -213,7 +178,14 @@ fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
         // pane is full, skipping those scrolled past.
         let mut stack: Vec<Line<'static>> = Vec::new();
         for entry in app.transcript.newest_first().skip(app.scroll) {
-            let mut lines = wrap(&entry_spans(entry), width);
+            let spans = entry_spans(entry);
+            // Continuation rows line up under the text, after the time
+            // and the name.
+            let indent = spans[..spans.len().saturating_sub(1)]
+                .iter()
+                .map(Span::width)
+                .sum();
+            let mut lines = wrap_indented(&spans, width, indent);
             if app.marker == Some(entry.seq) {
                 lines.insert(0, marker_line(width));
             }
@@ -265,10 +237,9 @@ fn render_users(app: &App, frame: &mut Frame, area: Rect) {
             if app.me.as_deref() == Some(u) {
                 spans.push(Span::styled(" (you)", NOTICE));
             }
-            let mut rows = wrap(&spans, width).into_iter();
-            let first = rows.next().unwrap_or_default();
+            let (first, more) = cut(&spans, width);
             // A name too long for the column ends in `…`, not mid-glyph.
-            if rows.next().is_some() {
+            if more {
                 ellipsize(first, width)
             } else {
                 first
@@ -344,7 +315,7 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
         spans.extend([sep, Span::raw(format!("topic: {}", app.topic))]);
     }
     let width = usize::from(area.width);
-    let line = wrap(&spans, width).into_iter().next().unwrap_or_default();
+    let (line, _) = cut(&spans, width);
     frame.render_widget(
         Paragraph::new(line).style(Style::new().bg(Color::Rgb(40, 40, 40))),
         area,
