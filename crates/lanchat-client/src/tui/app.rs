@@ -98,6 +98,11 @@ pub enum Effect {
     /// Ask the server for its commands, labelled [`COMMANDS_LABEL`], to
     /// complete them.
     FetchCommands,
+    /// Clear the terminal and draw everything again (Ctrl-L).
+    Redraw,
+    /// Capture the mouse (the wheel scrolls), or not (the terminal's own
+    /// selection works: select mode).
+    MouseCapture(bool),
 }
 
 /// Why the app ended.
@@ -182,6 +187,14 @@ pub struct App {
     ctrl_c_armed: bool,
     /// We asked to leave; the server's goodbye (or its closing) ends us.
     pub quitting: bool,
+    /// Select mode (Alt-M): no mouse capture, and the conversation alone,
+    /// without borders or the user list, so a mouse selection copies
+    /// only text.
+    pub select: bool,
+    /// Whether the terminal window has the focus (as far as we were told).
+    pub focused: bool,
+    /// Lines that arrived while the window was not focused.
+    pub unseen: usize,
 }
 
 impl App {
@@ -213,6 +226,25 @@ impl App {
             commands: LOCAL_COMMANDS.iter().map(|c| (*c).to_owned()).collect(),
             ctrl_c_armed: false,
             quitting: false,
+            select: false,
+            focused: true,
+            unseen: 0,
+        }
+    }
+
+    /// The terminal window's title: the room, and while the window is not
+    /// focused, how many lines arrived since (`(3) lanchat: lab`).
+    pub fn title(&self) -> String {
+        let room = if self.room.is_empty() {
+            "lanchat".to_owned()
+        } else {
+            let name: String = self.room.chars().take(64).collect();
+            format!("lanchat: {name}")
+        };
+        if self.unseen > 0 {
+            format!("({}) {room}", self.unseen)
+        } else {
+            room
         }
     }
 
@@ -231,6 +263,12 @@ impl App {
             Event::Paste(text) => self.paste(&text),
             Event::Mouse(mouse) => self.mouse(mouse),
             Event::Resize { height, .. } => self.height = height,
+            Event::Focus(focused) => {
+                self.focused = focused;
+                if focused {
+                    self.unseen = 0;
+                }
+            }
             Event::Searching => {
                 self.mode = Mode::Searching;
                 self.notice(now, "Looking for rooms on the local network...".into());
@@ -582,7 +620,11 @@ impl App {
             KeyCode::Char('u') if ctrl => self.editor.clear_to_start(),
             KeyCode::Char('a') if ctrl => self.editor.home(),
             KeyCode::Char('e') if ctrl => self.editor.end(),
-            KeyCode::Char('l') if ctrl => self.scroll_to_bottom(),
+            KeyCode::Char('l') if ctrl => effects.push(Effect::Redraw),
+            KeyCode::Char('m') if alt => {
+                self.select = !self.select;
+                effects.push(Effect::MouseCapture(!self.select));
+            }
             KeyCode::Char(c) if !ctrl && !alt => self.editor.insert(c),
             KeyCode::Left => self.editor.left(),
             KeyCode::Right => self.editor.right(),
@@ -837,6 +879,9 @@ impl App {
 
     fn push(&mut self, now: &str, kind: Kind, text: String) {
         let seq = self.transcript.push(now, kind, text);
+        if !self.focused {
+            self.unseen += 1;
+        }
         if self.scroll > 0 {
             // Keep the view still while new lines arrive below it.
             self.scroll = (self.scroll + 1).min(self.transcript.len().saturating_sub(1));

@@ -13,6 +13,8 @@ pub enum Event {
     Paste(String),
     /// A mouse event (only the wheel is used).
     Mouse(MouseEvent),
+    /// The terminal window gained (`true`) or lost the focus.
+    Focus(bool),
     /// The terminal is now `width` × `height`.
     Resize { width: u16, height: u16 },
     /// Discovery is running.

@@ -91,6 +91,10 @@ struct Session {
     /// Ends the session if a `join` goes unanswered (a server that greets
     /// and then says nothing must not leave the user waiting forever).
     answer_timer: Option<tokio::task::AbortHandle>,
+    /// Ctrl-L: clear the terminal before the next draw.
+    clear: bool,
+    /// The window title last set.
+    title: String,
 }
 
 impl Session {
@@ -114,6 +118,8 @@ impl Session {
             sent: 0,
             answer_timer: None,
             log: options.log,
+            clear: false,
+            title: String::new(),
         }
     }
 
@@ -171,7 +177,15 @@ impl Session {
                     dirty = true;
                 }
                 _ = frames.tick(), if dirty => {
+                    if std::mem::take(&mut self.clear) {
+                        terminal.clear()?;
+                    }
                     terminal.draw(|f| ui::render(&self.app, f))?;
+                    let title = self.app.title();
+                    if title != self.title {
+                        terminal::set_title(&title);
+                        self.title = title;
+                    }
                     dirty = false;
                 }
                 _ = signals.next() => self.apply(Event::Terminate).await,
@@ -255,6 +269,8 @@ impl Session {
                     let _ = out.write_all(b"\x07");
                     let _ = out.flush();
                 }
+                Effect::Redraw => self.clear = true,
+                Effect::MouseCapture(on) => terminal::mouse_capture(on),
             }
         }
     }
@@ -449,7 +465,8 @@ fn from_terminal(event: TermEvent) -> Option<Event> {
         TermEvent::Paste(text) => Event::Paste(text),
         TermEvent::Mouse(mouse) => Event::Mouse(mouse),
         TermEvent::Resize(width, height) => Event::Resize { width, height },
-        TermEvent::FocusGained | TermEvent::FocusLost => return None,
+        TermEvent::FocusGained => Event::Focus(true),
+        TermEvent::FocusLost => Event::Focus(false),
     })
 }
 

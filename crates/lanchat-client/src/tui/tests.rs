@@ -719,3 +719,47 @@ fn visible(backend: &TestBackend) -> Vec<String> {
         })
         .collect()
 }
+
+fn alt_key(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT))
+}
+
+/// Alt-M: select mode lets the mouse go (so the terminal selects) and
+/// draws the conversation alone, without borders or the user list; again,
+/// it takes the mouse back.
+#[test]
+fn select_mode_shows_only_the_conversation_and_frees_the_mouse() {
+    let mut app = busy_room();
+    assert_eq!(app.handle(alt_key('m'), NOW), [Effect::MouseCapture(false)]);
+    let screen = screen(&app, 60, 10);
+    insta::assert_snapshot!("select_mode", screen);
+    let text = format!("{screen:?}");
+    assert!(!text.contains("users (") && !text.contains('┌'), "{text}");
+    assert_eq!(app.handle(alt_key('m'), NOW), [Effect::MouseCapture(true)]);
+    assert!(!app.select);
+}
+
+/// Ctrl-L asks for a clean redraw and changes nothing else.
+#[test]
+fn ctrl_l_redraws() {
+    let mut app = busy_room();
+    let before = app.editor.text().to_owned();
+    assert_eq!(app.handle(ctrl('l'), NOW), [Effect::Redraw]);
+    assert_eq!(app.editor.text(), before);
+}
+
+/// The window title names the room, and counts what arrives while the
+/// window is not focused, until it is again.
+#[test]
+fn the_title_counts_unseen_lines_while_unfocused() {
+    let mut app = in_room();
+    assert_eq!(app.title(), "lanchat: lab");
+    app.handle(Event::Focus(false), NOW);
+    app.handle(message("bob", "one"), NOW);
+    app.handle(message("bob", "two"), NOW);
+    assert_eq!(app.title(), "(2) lanchat: lab");
+    app.handle(Event::Focus(true), NOW);
+    assert_eq!(app.title(), "lanchat: lab");
+    app.handle(message("bob", "three"), NOW);
+    assert_eq!(app.title(), "lanchat: lab");
+}

@@ -50,7 +50,11 @@ pub fn render(app: &App, frame: &mut Frame) {
         Constraint::Length(1),
     ])
     .areas(area);
-    if area.width >= USERS_MIN_TOTAL {
+    if app.select {
+        // Select mode: the conversation alone, edge to edge, so what the
+        // mouse selects is text and nothing else.
+        render_transcript(app, frame, main);
+    } else if area.width >= USERS_MIN_TOTAL {
         let [messages, users] =
             Layout::horizontal([Constraint::Min(10), Constraint::Length(USERS_WIDTH)]).areas(main);
         render_messages(app, frame, messages);
@@ -149,6 +153,11 @@ fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
     let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    render_transcript(app, frame, inner);
+}
+
+/// The conversation (or the room chooser) in `inner`, without a frame.
+fn render_transcript(app: &App, frame: &mut Frame, inner: Rect) {
     if inner.width == 0 || inner.height == 0 {
         return;
     }
@@ -285,6 +294,12 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     let sep = Span::raw(" │ ");
     // The unread badge comes first, so a narrow terminal still shows it.
     let mut spans = Vec::new();
+    if app.select {
+        spans.push(Span::styled(
+            " select mode: drag to copy · Alt-M returns ",
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ));
+    }
     if app.unread > 0 {
         spans.push(Span::styled(
             format!(" ↓ {} new (PgDn) ", app.unread),

@@ -184,6 +184,9 @@ pub fn two_people_chat_in_the_tui() {
         !title.contains("pwned"),
         "the title was changed to {title:?}"
     );
+    // The window title is the room's (with an unread count while the
+    // window is not focused: see the app's tests).
+    assert_eq!(title.trim(), "lanchat: lab");
     prankster.send("/x");
 
     // Typing is never scrambled by incoming messages.
