@@ -9,6 +9,7 @@
 //!   and returns [`Effect`]s (IO requests); it does no IO itself.
 //! - [`editor`]: the input line, measured in display columns.
 //! - [`transcript`]: the bounded scrollback.
+//! - [`search`]: finding text in it.
 //! - [`ui`]: rendering, a pure function of `&App`.
 //! - [`wrap`]: styled text into rows, by grapheme cluster and word.
 //! - [`terminal`]: entering and always restoring the terminal.
@@ -21,6 +22,7 @@ pub mod app;
 pub mod editor;
 pub mod event;
 pub mod runner;
+pub mod search;
 pub mod terminal;
 pub mod transcript;
 pub mod ui;

@@ -12,6 +12,7 @@ use crate::display::{departure, ignoring, inert, whois};
 use crate::plain::is_quit;
 use crate::tui::editor::Editor;
 use crate::tui::event::Event;
+use crate::tui::search::{self, Search, Step};
 use crate::tui::transcript::{Kind, Transcript};
 use crate::tui::users::UserList;
 
@@ -23,7 +24,7 @@ const WHEEL_STEP: usize = 3;
 
 /// Commands of this client itself, offered by Tab completion beside the
 /// server's (which it learns from the server's `commands` answer).
-pub const LOCAL_COMMANDS: &[&str] = &["/bell", "/clear"];
+pub const LOCAL_COMMANDS: &[&str] = &["/bell", "/clear", "/search"];
 
 /// The label on the request for the command list made at welcome: its
 /// answer fills Tab completion and is not shown.
@@ -195,6 +196,8 @@ pub struct App {
     pub focused: bool,
     /// Lines that arrived while the window was not focused.
     pub unseen: usize,
+    /// The scrollback search under way (`/search`, Ctrl-R).
+    pub search: Option<Search>,
 }
 
 impl App {
@@ -229,6 +232,7 @@ impl App {
             select: false,
             focused: true,
             unseen: 0,
+            search: None,
         }
     }
 
@@ -601,6 +605,19 @@ impl App {
             return;
         }
         match key.code {
+            KeyCode::Char('r') if ctrl => match &self.search {
+                Some(_) => self.step_search(Step::Older),
+                None if self.editor.is_empty() => self.editor.set("/search ".into()),
+                None => {
+                    let query = self.editor.take();
+                    self.start_search(&query, now);
+                }
+            },
+            KeyCode::Char('s') if ctrl && self.search.is_some() => self.step_search(Step::Newer),
+            KeyCode::Esc if self.search.is_some() => {
+                self.search = None;
+                self.scroll_to_bottom();
+            }
             KeyCode::Char('c') if ctrl => self.interrupt(now, effects),
             KeyCode::Char('w') if ctrl => self.editor.delete_word(),
             KeyCode::Char('k') if ctrl => {
@@ -696,6 +713,10 @@ impl App {
         {
             // Handled here: the bell is this client's business, not the room's.
             self.set_bell(words.next(), now);
+        } else if words_are(&text, "/search") {
+            let query = text.trim_start()["/search".len()..].trim();
+            self.start_search(query, now);
+            return;
         } else if text.trim().eq_ignore_ascii_case("/clear") {
             // The local view only: the room is not told.
             self.transcript.clear();
@@ -776,6 +797,34 @@ impl App {
         self.scroll = self.scroll.saturating_sub(by);
         if self.scroll == 0 {
             self.unread = 0;
+        }
+    }
+
+    /// Finds the newest line containing `query` and shows it.
+    fn start_search(&mut self, query: &str, now: &str) {
+        if query.is_empty() {
+            self.notice(now, "Type /search TEXT (or Ctrl-R, then the text).".into());
+            return;
+        }
+        match search::find(&self.transcript, query, None, Step::Older) {
+            Some((pos, seq)) => {
+                self.search = Some(Search::new(&self.transcript, query, seq));
+                self.scroll = pos;
+            }
+            None => {
+                let shown = crate::display::inert(query).into_owned();
+                self.notice(now, format!("No line contains \"{shown}\"."));
+            }
+        }
+    }
+
+    /// Moves the search to the next older or newer match, if there is one.
+    fn step_search(&mut self, step: Step) {
+        let Some(current) = &self.search else { return };
+        let from = search::position(&self.transcript, current.at);
+        if let Some((pos, seq)) = search::find(&self.transcript, &current.query, from, step) {
+            self.scroll = pos;
+            self.search = Some(Search::new(&self.transcript, &current.query, seq));
         }
     }
 
@@ -903,6 +952,13 @@ impl Default for App {
     fn default() -> Self {
         App::new()
     }
+}
+
+/// Whether the line's first word is `command`, in any case.
+fn words_are(text: &str, command: &str) -> bool {
+    text.split_whitespace()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case(command))
 }
 
 /// Whether `text` mentions `name` as a word, case-insensitively.

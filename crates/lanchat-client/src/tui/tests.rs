@@ -763,3 +763,55 @@ fn the_title_counts_unseen_lines_while_unfocused() {
     app.handle(message("bob", "three"), NOW);
     assert_eq!(app.title(), "lanchat: lab");
 }
+
+/// `/search TEXT` shows the newest line containing it, highlighted; Ctrl-R
+/// steps to older ones and Ctrl-S back; Esc ends the search at the bottom.
+#[test]
+fn search_finds_highlights_and_steps_through_matches() {
+    let mut app = in_room();
+    app.handle(message("bob", "Pizza at 8?"), NOW);
+    for i in 0..30 {
+        app.handle(message("bob", &format!("filler {i}")), NOW);
+    }
+    app.handle(message("李雷", "pizza sounds good"), NOW);
+    app.handle(message("bob", "see you"), NOW);
+    type_text(&mut app, "/search PIZZA");
+    app.handle(key(KeyCode::Enter), NOW);
+    let search = app.search.clone().expect("a search");
+    assert_eq!((search.index, search.total), (2, 2));
+    assert_eq!(app.scroll, 1);
+    let shown = screen(&app, 60, 10);
+    insta::assert_snapshot!("search_newest_match", shown);
+    // The match itself is highlighted (black on yellow), and only it.
+    let yellow: String = shown
+        .buffer()
+        .content
+        .iter()
+        .take(60 * 8)
+        .filter(|c| c.bg == ratatui::style::Color::Yellow)
+        .map(|c| c.symbol())
+        .collect();
+    assert_eq!(yellow, "pizza");
+
+    app.handle(ctrl('r'), NOW);
+    assert_eq!(app.search.as_ref().map(|s| s.index), Some(1));
+    let older = format!("{:?}", screen(&app, 60, 10));
+    assert!(older.contains("Pizza at 8?"), "{older}");
+    // No older match: it stays.
+    app.handle(ctrl('r'), NOW);
+    assert_eq!(app.search.as_ref().map(|s| s.index), Some(1));
+    app.handle(ctrl('s'), NOW);
+    assert_eq!(app.search.as_ref().map(|s| s.index), Some(2));
+
+    app.handle(key(KeyCode::Esc), NOW);
+    assert_eq!((app.search.clone(), app.scroll), (None, 0));
+
+    // Ctrl-R on an empty line starts typing a search; nothing found says so.
+    app.handle(ctrl('r'), NOW);
+    assert_eq!(app.editor.text(), "/search ");
+    type_text(&mut app, "nowhere");
+    app.handle(key(KeyCode::Enter), NOW);
+    assert!(app.search.is_none());
+    let last = app.transcript.last().map(|e| e.text.clone());
+    assert_eq!(last.as_deref(), Some("No line contains \"nowhere\"."));
+}

@@ -20,6 +20,7 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::display::inert;
 use crate::tui::app::{App, Link, Mode};
+use crate::tui::search::{self, Search};
 use crate::tui::transcript::{Entry, Kind};
 pub use crate::tui::wrap::wrap;
 use crate::tui::wrap::{cut, wrap_indented};
@@ -95,8 +96,48 @@ fn name_span(name: &str) -> Span<'static> {
     )
 }
 
-/// The spans of one entry, before wrapping.
-fn entry_spans(entry: &Entry) -> Vec<Span<'static>> {
+/// A search match on the line the search is on.
+const FOUND: Style = Style::new().fg(Color::Black).bg(Color::Yellow);
+
+/// A search match elsewhere.
+const ALSO_FOUND: Style = Style::new()
+    .add_modifier(Modifier::UNDERLINED)
+    .add_modifier(Modifier::BOLD);
+
+/// The spans of one entry, before wrapping, with the matches of the
+/// search under way highlighted.
+fn entry_spans(entry: &Entry, search: Option<&Search>) -> Vec<Span<'static>> {
+    let mut spans = entry_spans_plain(entry);
+    let Some(search) = search else { return spans };
+    let Some(last) = spans.pop() else {
+        return spans;
+    };
+    let found = if search.at == entry.seq {
+        FOUND
+    } else {
+        ALSO_FOUND
+    };
+    let text = last.content.as_ref();
+    let mut at = 0;
+    for (start, end) in search::matches(text, &search.query) {
+        if start > at {
+            spans.push(Span::styled(text[at..start].to_owned(), last.style));
+        }
+        spans.push(Span::styled(
+            text[start..end].to_owned(),
+            last.style.patch(found),
+        ));
+        at = end;
+    }
+    if at < text.len() {
+        spans.push(Span::styled(text[at..].to_owned(), last.style));
+    }
+    spans
+}
+
+/// The spans of one entry: the time, how it is marked, then its text
+/// (always the last span).
+fn entry_spans_plain(entry: &Entry) -> Vec<Span<'static>> {
     let mut spans = vec![Span::styled(format!("{} ", entry.time), TIME)];
     let text = entry.text.clone();
     match &entry.kind {
@@ -187,13 +228,17 @@ fn render_transcript(app: &App, frame: &mut Frame, inner: Rect) {
         // pane is full, skipping those scrolled past.
         let mut stack: Vec<Line<'static>> = Vec::new();
         for entry in app.transcript.newest_first().skip(app.scroll) {
-            let spans = entry_spans(entry);
             // Continuation rows line up under the text, after the time
             // and the name.
-            let indent = spans[..spans.len().saturating_sub(1)]
+            let plain = entry_spans_plain(entry);
+            let indent = plain[..plain.len().saturating_sub(1)]
                 .iter()
                 .map(Span::width)
                 .sum();
+            let spans = match &app.search {
+                Some(search) => entry_spans(entry, Some(search)),
+                None => plain,
+            };
             let mut lines = wrap_indented(&spans, width, indent);
             if app.marker == Some(entry.seq) {
                 lines.insert(0, marker_line(width));
@@ -300,7 +345,17 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ));
     }
-    if app.unread > 0 {
+    if let Some(search) = &app.search {
+        spans.push(Span::styled(
+            format!(
+                " search \"{}\": {} of {} · Ctrl-R older · Ctrl-S newer · Esc ends ",
+                inert(&search.query),
+                search.index,
+                search.total
+            ),
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    } else if app.unread > 0 {
         spans.push(Span::styled(
             format!(" ↓ {} new (PgDn) ", app.unread),
             Style::new().fg(Color::Black).bg(Color::Yellow),
