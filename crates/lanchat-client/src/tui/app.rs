@@ -716,7 +716,6 @@ impl App {
         } else if words_are(&text, "/search") {
             let query = text.trim_start()["/search".len()..].trim();
             self.start_search(query, now);
-            return;
         } else if text.trim().eq_ignore_ascii_case("/clear") {
             // The local view only: the room is not told.
             self.transcript.clear();
