@@ -39,10 +39,10 @@ fn full_room() -> App {
             room: "bench".into(),
             users: (0..40).map(|i| format!("user{i}")).collect(),
         }),
-        "12:00",
+        lanchat_client::clock::Moment(0),
     );
     for i in 0..10_000 {
-        app.handle(message(i), "12:00");
+        app.handle(message(i), lanchat_client::clock::Moment(0));
     }
     app
 }
@@ -55,7 +55,7 @@ fn apply_one_message(bencher: Bencher) {
     let mut i = 0;
     bencher.bench_local(|| {
         i += 1;
-        app.handle(message(i), "12:00")
+        app.handle(message(i), lanchat_client::clock::Moment(0))
     });
 }
 
@@ -66,7 +66,7 @@ fn apply_one_keystroke(bencher: Bencher) {
     bencher.bench_local(|| {
         app.handle(
             Event::Key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)),
-            "12:00",
+            lanchat_client::clock::Moment(0),
         )
     });
 }

@@ -13,11 +13,13 @@
 //! - [`error`]: the error type, [`ClientError`].
 //! - [`gather`]: a user list split over several frames, made whole.
 //! - [`memory`]: the last server joined, remembered between runs.
+//! - [`clock`]: times in the local zone, in the format the user chose.
 //!
 //! Nothing here trusts the server: every string it sends is made inert
 //! before it reaches a terminal.
 
 pub mod chat_log;
+pub mod clock;
 pub mod connection;
 pub mod display;
 pub mod error;

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use crate::chat_log::ChatLog;
+use crate::clock::{self, Moment};
 use crate::connection::{Connection, Registration};
 use crate::display::{departure, inert};
 use crate::error::ClientError;
@@ -37,6 +38,9 @@ pub struct PlainOptions {
     pub color: bool,
     /// Where to append the conversation (`--log`), if anywhere.
     pub log: Option<ChatLog>,
+    /// When set (`--timestamps`, already checked), every line starts with
+    /// its time in this strftime format: the server's, else its arrival.
+    pub timestamps: Option<String>,
 }
 
 /// Registers a name, then relays lines between `input` and the room until
@@ -67,7 +71,12 @@ pub async fn run(
         );
         let _ = log.line(None, &welcome);
     }
-    let chatted = chat(joined.conn, &joined.me, &style, pacer, input, out, log).await;
+    let show = Show {
+        me: &joined.me,
+        style: &style,
+        timestamps: options.timestamps.as_deref(),
+    };
+    let chatted = chat(joined.conn, show, pacer, input, out, log).await;
     if let Err(e) = &chatted {
         // The contract: losing the server is always said on stdout, once
         // (a `bye` has said it already).
@@ -82,17 +91,29 @@ pub async fn run(
     chatted
 }
 
+/// How the relay shows what arrives: to whom, in colour or not, and with
+/// times or not.
+struct Show<'a> {
+    me: &'a str,
+    style: &'a Style,
+    timestamps: Option<&'a str>,
+}
+
 /// Relays lines between `input` and the room until the user quits (`Ok`)
 /// or the server goes away (`Err`).
 async fn chat(
     mut conn: Connection,
-    me: &str,
-    style: &Style,
+    show: Show<'_>,
     mut pacer: Pacer,
     mut input: mpsc::Receiver<String>,
     out: &mut dyn Write,
     mut log: Option<ChatLog>,
 ) -> Result<(), ClientError> {
+    let Show {
+        me,
+        style,
+        timestamps,
+    } = show;
     let mut quit_deadline: Option<Instant> = None;
     let mut sent = 0u64;
     let mut list = Gather::default();
@@ -144,7 +165,15 @@ async fn chat(
                         }
                     }
                     if let Some(line) = render(&frame, me, style) {
-                        print(out, &line);
+                        match timestamps {
+                            Some(format) => {
+                                let at = frame.ts().and_then(Moment::from_ts);
+                                let at = at.unwrap_or_else(Moment::now);
+                                let time = clock::show(at, clock::local_offset(), format);
+                                print(out, &format!("{} {line}", inert(&time)));
+                            }
+                            None => print(out, &line),
+                        }
                     }
                 }
             },

@@ -152,6 +152,11 @@ pub struct JoinArgs {
     /// with the server's time. Off by default.
     #[arg(long, value_name = "FILE")]
     pub log: Option<std::path::PathBuf>,
+    /// How times are shown, as a strftime format such as %H:%M:%S, in the
+    /// local time zone [TUI default: %H:%M]; with --plain, each line then
+    /// starts with its time.
+    #[arg(long, value_name = "FORMAT")]
+    pub timestamps: Option<String>,
     #[command(flatten)]
     pub discovery: DiscoverArgs,
 }

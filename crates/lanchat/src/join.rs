@@ -34,6 +34,10 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
     if let Some(server) = &args.server {
         args.server = Some(crate::usage::server_address(server, args.discovery.port)?);
     }
+    if let Some(format) = &args.timestamps {
+        lanchat_client::clock::check_format(format)
+            .map_err(|why| crate::usage::usage(format!("--timestamps: {why}")))?;
+    }
     // Opened first, so a log that cannot be written is said before anything
     // else happens.
     let log = args
@@ -80,6 +84,7 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
         name: args.name,
         color: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         log,
+        timestamps: args.timestamps,
     };
     plain::run(
         conn,
@@ -114,6 +119,7 @@ async fn run_tui(args: JoinArgs, log: Option<ChatLog>) -> anyhow::Result<ExitCod
         TuiOptions {
             name: args.name,
             log,
+            timestamps: args.timestamps,
         },
     )
     .await?;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use lanchat_proto::ServerFrame;
 
+use crate::clock::{self, Moment};
 use crate::connection::MAX_USERS;
 use crate::display::{departure, ignoring, inert, whois};
 use crate::plain::is_quit;
@@ -198,6 +199,12 @@ pub struct App {
     pub unseen: usize,
     /// The scrollback search under way (`/search`, Ctrl-R).
     pub search: Option<Search>,
+    /// The local time zone's offset from UTC (kept current by the runner).
+    pub offset: chrono::FixedOffset,
+    /// How times are shown (`--timestamps`, strftime).
+    pub time_format: String,
+    /// Alt-T: every line shows its full time (date, seconds, zone).
+    pub full_times: bool,
 }
 
 impl App {
@@ -233,6 +240,9 @@ impl App {
             focused: true,
             unseen: 0,
             search: None,
+            offset: chrono::Offset::fix(&chrono::Utc),
+            time_format: clock::DEFAULT_FORMAT.to_owned(),
+            full_times: false,
         }
     }
 
@@ -253,7 +263,7 @@ impl App {
     }
 
     /// Applies one event. `now` is the time to stamp new lines with.
-    pub fn handle(&mut self, event: Event, now: &str) -> Vec<Effect> {
+    pub fn handle(&mut self, event: Event, now: Moment) -> Vec<Effect> {
         let mut effects = Vec::new();
         if self.exit.is_some() {
             // Already ending: the first reason is the one the user sees.
@@ -307,7 +317,7 @@ impl App {
     }
 
     /// Asks for a name (shown when the user gave none, or it was refused).
-    pub fn ask_name(&mut self, now: &str, why: Option<&str>) {
+    pub fn ask_name(&mut self, now: Moment, why: Option<&str>) {
         self.mode = Mode::AskName;
         // The last name used is offered, ready to accept with Enter.
         if why.is_none() && self.editor.is_empty() {
@@ -332,7 +342,7 @@ impl App {
         }
     }
 
-    fn lost(&mut self, reason: String, now: &str) {
+    fn lost(&mut self, reason: String, now: Moment) {
         if matches!(self.link, Link::Lost(_)) {
             // A goodbye followed by the connection closing: one event.
             return;
@@ -355,10 +365,9 @@ impl App {
         }
     }
 
-    fn server_frame(&mut self, frame: ServerFrame, now: &str, effects: &mut Vec<Effect>) {
+    fn server_frame(&mut self, frame: ServerFrame, now: Moment, effects: &mut Vec<Effect>) {
         // A room event is shown at the server's time when it says.
-        let stamped = frame.ts().and_then(local_time);
-        let now = stamped.as_deref().unwrap_or(now);
+        let now = frame.ts().and_then(Moment::from_ts).unwrap_or(now);
         match frame {
             ServerFrame::Welcome {
                 name,
@@ -407,7 +416,10 @@ impl App {
                 away,
                 ..
             } => {
-                let since = local_time(&since).unwrap_or(since);
+                let since = match Moment::from_ts(&since) {
+                    Some(at) => clock::show(at, self.offset, &self.time_format),
+                    None => since,
+                };
                 let line = whois(&inert(&name), &since, &door, away.as_deref());
                 self.notice(now, line);
             }
@@ -574,7 +586,7 @@ impl App {
         }
     }
 
-    fn key(&mut self, key: KeyEvent, now: &str, effects: &mut Vec<Effect>) {
+    fn key(&mut self, key: KeyEvent, now: Moment, effects: &mut Vec<Effect>) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         if !(ctrl && key.code == KeyCode::Char('c')) {
@@ -638,6 +650,7 @@ impl App {
             KeyCode::Char('a') if ctrl => self.editor.home(),
             KeyCode::Char('e') if ctrl => self.editor.end(),
             KeyCode::Char('l') if ctrl => effects.push(Effect::Redraw),
+            KeyCode::Char('t') if alt => self.full_times = !self.full_times,
             KeyCode::Char('m') if alt => {
                 self.select = !self.select;
                 effects.push(Effect::MouseCapture(!self.select));
@@ -660,7 +673,7 @@ impl App {
     }
 
     /// Ctrl-C: clears the line; on an empty line, a second one quits.
-    fn interrupt(&mut self, now: &str, effects: &mut Vec<Effect>) {
+    fn interrupt(&mut self, now: Moment, effects: &mut Vec<Effect>) {
         if !self.editor.is_empty() {
             self.editor.take();
             self.history_pos = None;
@@ -683,7 +696,7 @@ impl App {
         }
     }
 
-    fn submit(&mut self, now: &str, effects: &mut Vec<Effect>) {
+    fn submit(&mut self, now: Moment, effects: &mut Vec<Effect>) {
         let text = self.editor.take();
         self.history_pos = None;
         if text.trim().is_empty() {
@@ -733,7 +746,7 @@ impl App {
         }
     }
 
-    fn set_bell(&mut self, arg: Option<&str>, now: &str) {
+    fn set_bell(&mut self, arg: Option<&str>, now: Moment) {
         let changed = arg.is_some();
         self.bell = match arg.map(Bell::parse) {
             // Alone, `/bell` says how it is set.
@@ -800,7 +813,7 @@ impl App {
     }
 
     /// Finds the newest line containing `query` and shows it.
-    fn start_search(&mut self, query: &str, now: &str) {
+    fn start_search(&mut self, query: &str, now: Moment) {
         if query.is_empty() {
             self.notice(now, "Type /search TEXT (or Ctrl-R, then the text).".into());
             return;
@@ -925,7 +938,7 @@ impl App {
         )));
     }
 
-    fn push(&mut self, now: &str, kind: Kind, text: String) {
+    fn push(&mut self, now: Moment, kind: Kind, text: String) {
         let seq = self.transcript.push(now, kind, text);
         if !self.focused {
             self.unseen += 1;
@@ -938,11 +951,11 @@ impl App {
         }
     }
 
-    fn notice(&mut self, now: &str, text: String) {
+    fn notice(&mut self, now: Moment, text: String) {
         self.push(now, Kind::Notice, text);
     }
 
-    fn error(&mut self, now: &str, text: String) {
+    fn error(&mut self, now: Moment, text: String) {
         self.push(now, Kind::Error, text);
     }
 }
@@ -969,15 +982,4 @@ pub fn mentions(text: &str, name: &str) -> bool {
         let after = text[i + m.len()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
-}
-
-/// A server timestamp as the local `HH:MM` it shows as.
-fn local_time(ts: &str) -> Option<String> {
-    let ms = lanchat_proto::time::parse_ms(ts)?;
-    let utc = chrono::DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)?;
-    Some(
-        utc.with_timezone(&chrono::Local)
-            .format("%H:%M")
-            .to_string(),
-    )
 }

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::chat_log::ChatLog;
+use crate::clock::{self, Moment};
 use crate::connection::{Connection, ANSWER_TIMEOUT, CLIENT_CAPS};
 use crate::error::ClientError;
 use crate::gather::Gather;
@@ -55,6 +56,8 @@ pub struct TuiOptions {
     pub name: Option<String>,
     /// Where to append the conversation (`--log`), if anywhere.
     pub log: Option<ChatLog>,
+    /// How times are shown (`--timestamps`, already checked).
+    pub timestamps: Option<String>,
 }
 
 /// What the background tasks report.
@@ -106,6 +109,10 @@ impl Session {
         if let Some(bell) = crate::memory::bell().as_deref().and_then(Bell::parse) {
             app.bell = bell;
         }
+        if let Some(format) = options.timestamps {
+            app.time_format = format;
+        }
+        app.offset = clock::local_offset();
         Session {
             app,
             tx,
@@ -241,8 +248,8 @@ impl Session {
                 timer.abort();
             }
         }
-        let now = chrono::Local::now().format("%H:%M").to_string();
-        for effect in self.app.handle(event, &now) {
+        self.app.offset = clock::local_offset();
+        for effect in self.app.handle(event, Moment::now()) {
             match effect {
                 Effect::Send(text) => {
                     // Labelled, so the server's echo of it is known to be ours.
@@ -410,8 +417,7 @@ impl Session {
         match self.pending_name.take() {
             Some(name) => self.send_join(name).await,
             None if self.app.me.is_none() => {
-                let now = chrono::Local::now().format("%H:%M").to_string();
-                self.app.ask_name(&now, None);
+                self.app.ask_name(Moment::now(), None);
             }
             None => {}
         }

@@ -123,7 +123,7 @@ mod tests {
     fn find_steps_older_and_newer() {
         let mut t = Transcript::default();
         for text in ["pizza one", "other", "pizza two", "more", "pizza three"] {
-            t.push("12:00", Kind::Notice, text.into());
+            t.push(crate::clock::Moment(0), Kind::Notice, text.into());
         }
         let newest = find(&t, "PIZZA", None, Step::Older).unwrap();
         assert_eq!(newest, (0, 4));

@@ -11,8 +11,10 @@ use super::app::{App, Bell, Effect, Exit, Mode, COMMANDS_LABEL};
 use super::editor::Editor;
 use super::event::Event;
 use super::ui;
+use crate::clock::Moment;
 
-const NOW: &str = "12:34";
+/// 2026-11-27 12:34 UTC (the app shows UTC until told its zone).
+const NOW: Moment = Moment(1_795_782_840_000);
 
 fn key(code: KeyCode) -> Event {
     Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -814,4 +816,38 @@ fn search_finds_highlights_and_steps_through_matches() {
     assert!(app.search.is_none());
     let last = app.transcript.last().map(|e| e.text.clone());
     assert_eq!(last.as_deref(), Some("No line contains \"nowhere\"."));
+}
+
+fn message_at(from: &str, text: &str, ts: &str) -> Event {
+    server(ServerFrame::Message {
+        id: 1,
+        ts: ts.into(),
+        action: false,
+        label: None,
+        from: from.into(),
+        text: text.into(),
+    })
+}
+
+/// Lines show the server's time in the chosen format; a new day gets a
+/// separator; Alt-T shows every line's full time, and again hides it.
+#[test]
+fn timestamps_follow_the_format_and_days_are_separated() {
+    let mut app = in_room();
+    app.time_format = "%H:%M:%S".into();
+    app.handle(message_at("bob", "late", "2026-11-27T23:59:58.000Z"), NOW);
+    app.handle(message_at("bob", "early", "2026-11-28T00:00:03.250Z"), NOW);
+    let shown = format!("{:?}", screen(&app, 70, 12));
+    assert!(shown.contains("23:59:58 <bob> late"), "{shown}");
+    assert!(shown.contains("00:00:03 <bob> early"), "{shown}");
+    insta::assert_snapshot!("day_separator", screen(&app, 70, 12));
+
+    app.handle(alt_key('t'), NOW);
+    let full = format!("{:?}", screen(&app, 70, 12));
+    assert!(
+        full.contains("2026-11-28 00:00:03.250 +00:00 <bob> early"),
+        "{full}"
+    );
+    app.handle(alt_key('t'), NOW);
+    assert!(!format!("{:?}", screen(&app, 70, 12)).contains(".250"));
 }

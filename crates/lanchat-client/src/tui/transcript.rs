@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use crate::clock::Moment;
+
 /// The most entries kept.
 pub const CAPACITY: usize = 10_000;
 
@@ -32,8 +34,9 @@ pub enum Kind {
 pub struct Entry {
     /// Increases by one per entry, never reused; marks unread positions.
     pub seq: u64,
-    /// When it arrived, as shown (`HH:MM`).
-    pub time: String,
+    /// When it happened: the server's time for room events, else when it
+    /// arrived.
+    pub at: Moment,
     pub kind: Kind,
     /// The text, already made inert.
     pub text: String,
@@ -48,7 +51,7 @@ pub struct Transcript {
 
 impl Transcript {
     /// Appends an entry; returns its sequence number.
-    pub fn push(&mut self, time: &str, kind: Kind, text: String) -> u64 {
+    pub fn push(&mut self, at: Moment, kind: Kind, text: String) -> u64 {
         if self.entries.len() == CAPACITY {
             self.entries.pop_front();
         }
@@ -56,7 +59,7 @@ impl Transcript {
         self.next_seq += 1;
         self.entries.push_back(Entry {
             seq,
-            time: time.to_owned(),
+            at,
             kind,
             text,
         });

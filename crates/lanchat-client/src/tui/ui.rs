@@ -18,6 +18,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
+use crate::clock::{self, Moment};
 use crate::display::inert;
 use crate::tui::app::{App, Link, Mode};
 use crate::tui::search::{self, Search};
@@ -106,8 +107,8 @@ const ALSO_FOUND: Style = Style::new()
 
 /// The spans of one entry, before wrapping, with the matches of the
 /// search under way highlighted.
-fn entry_spans(entry: &Entry, search: Option<&Search>) -> Vec<Span<'static>> {
-    let mut spans = entry_spans_plain(entry);
+fn entry_spans(app: &App, entry: &Entry, search: Option<&Search>) -> Vec<Span<'static>> {
+    let mut spans = entry_spans_plain(app, entry);
     let Some(search) = search else { return spans };
     let Some(last) = spans.pop() else {
         return spans;
@@ -137,8 +138,14 @@ fn entry_spans(entry: &Entry, search: Option<&Search>) -> Vec<Span<'static>> {
 
 /// The spans of one entry: the time, how it is marked, then its text
 /// (always the last span).
-fn entry_spans_plain(entry: &Entry) -> Vec<Span<'static>> {
-    let mut spans = vec![Span::styled(format!("{} ", entry.time), TIME)];
+fn entry_spans_plain(app: &App, entry: &Entry) -> Vec<Span<'static>> {
+    let format = if app.full_times {
+        clock::FULL_FORMAT
+    } else {
+        &app.time_format
+    };
+    let time = clock::show(entry.at, app.offset, format);
+    let mut spans = vec![Span::styled(format!("{} ", inert(&time)), TIME)];
     let text = entry.text.clone();
     match &entry.kind {
         Kind::Message { from, mention, .. } => {
@@ -227,16 +234,17 @@ fn render_transcript(app: &App, frame: &mut Frame, inner: Rect) {
         // Newest at the bottom: wrap entries from the newest back until the
         // pane is full, skipping those scrolled past.
         let mut stack: Vec<Line<'static>> = Vec::new();
-        for entry in app.transcript.newest_first().skip(app.scroll) {
+        let mut entries = app.transcript.newest_first().skip(app.scroll).peekable();
+        while let Some(entry) = entries.next() {
             // Continuation rows line up under the text, after the time
             // and the name.
-            let plain = entry_spans_plain(entry);
+            let plain = entry_spans_plain(app, entry);
             let indent = plain[..plain.len().saturating_sub(1)]
                 .iter()
                 .map(Span::width)
                 .sum();
             let spans = match &app.search {
-                Some(search) => entry_spans(entry, Some(search)),
+                Some(search) => entry_spans(app, entry, Some(search)),
                 None => plain,
             };
             let mut lines = wrap_indented(&spans, width, indent);
@@ -245,6 +253,13 @@ fn render_transcript(app: &App, frame: &mut Frame, inner: Rect) {
             }
             for line in lines.into_iter().rev() {
                 stack.push(line);
+            }
+            // A new day starts with this entry: say which, above it.
+            let day = |at: Moment| at.at(app.offset).map(|t| t.date_naive());
+            if let Some(older) = entries.peek() {
+                if day(older.at) != day(entry.at) {
+                    stack.push(day_line(app, entry.at, width));
+                }
             }
             if stack.len() >= height {
                 break;
@@ -257,6 +272,20 @@ fn render_transcript(app: &App, frame: &mut Frame, inner: Rect) {
         rows = stack;
     }
     frame.render_widget(Paragraph::new(rows), inner);
+}
+
+/// The separator above the first line of a day: `── Monday 30 November 2026 ──`.
+fn day_line(app: &App, at: Moment, width: usize) -> Line<'static> {
+    let day = clock::show(at, app.offset, "%A %-d %B %Y");
+    let label = format!(" {day} ");
+    let side = width.saturating_sub(label.chars().count()) / 2;
+    let text = format!(
+        "{}{label}{}",
+        "─".repeat(side),
+        "─".repeat(width.saturating_sub(side + label.chars().count()))
+    );
+    let (line, _) = cut(&[Span::styled(text, NOTICE)], width);
+    line
 }
 
 fn marker_line(width: usize) -> Line<'static> {

@@ -384,3 +384,31 @@ fn the_last_name_used_is_the_default() {
     assert!(diagnostics.contains("name [erin]: "), "{diagnostics:?}");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// `--timestamps FORMAT` starts every `--plain` line with its time (the
+/// server's for room events) in that format; a format that is not one is
+/// a usage error.
+#[test]
+fn plain_timestamps_follow_the_format() {
+    let server = Server::start();
+    let mut alice = server.client(&["--name", "alice", "--timestamps", "[%H:%M:%S]"]);
+    alice.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, alice!"));
+    let mut bob = server.join("bob");
+    let is_time = |t: &str| {
+        t.len() == 10
+            && t.starts_with('[')
+            && t.ends_with(']')
+            && t[1..9].chars().filter(|c| c.is_ascii_digit()).count() == 6
+    };
+    let joined = alice.expect_out("bob joined", |l| l.ends_with(" *** bob joined"));
+    assert!(is_time(&joined[..10]), "{joined}");
+    bob.send("hello alice");
+    let said = alice.expect_out("bob's line", |l| l.ends_with(" <bob> hello alice"));
+    assert!(is_time(&said[..10]), "{said}");
+    alice.send("/x");
+    assert_eq!(alice.wait().code(), Some(0));
+
+    let mut bad = server.client(&["--name", "carol", "--timestamps", "%Q"]);
+    bad.expect_err("--timestamps");
+    assert_eq!(bad.wait().code(), Some(2), "a usage error");
+}
