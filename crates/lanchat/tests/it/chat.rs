@@ -412,3 +412,35 @@ fn plain_timestamps_follow_the_format() {
     bad.expect_err("--timestamps");
     assert_eq!(bad.wait().code(), Some(2), "a usage error");
 }
+
+/// Every alias `/commands` lists does what its command does, end to end in
+/// `--plain`: `/msg`, `/whisper`, `/reply`, `/users`, `/names`, `/help` and
+/// `/exit`.
+#[test]
+fn every_alias_works_in_plain() {
+    let server = Server::start();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    alice.send("/msg bob one");
+    alice.expect_line("[whisper to bob] one");
+    bob.expect_line("[whisper from alice] one");
+    alice.send("/whisper bob two");
+    alice.expect_line("[whisper to bob] two");
+    bob.expect_line("[whisper from alice] two");
+    bob.send("/reply three");
+    bob.expect_line("[whisper to alice] three");
+    alice.expect_line("[whisper from bob] three");
+    for list in ["/users", "/names", "/who", "/list"] {
+        alice.send(list);
+        alice.expect_line("*** 2 users: alice, bob");
+    }
+    alice.send("/help");
+    let help = alice.expect_out("commands", |l| l.starts_with("*** commands:"));
+    for alias in [
+        "/msg", "/whisper", "/users", "/names", "/exit", "/reply", "/r ",
+    ] {
+        assert!(help.contains(alias), "{alias} in {help}");
+    }
+    bob.send("/exit");
+    assert_eq!(bob.wait().code(), Some(0));
+    alice.expect_line("*** bob left");
+}
