@@ -243,7 +243,7 @@ impl Connection {
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What this client understands, announced in `join`.
-pub const CLIENT_CAPS: &[&str] = &["stamps", "labels", "split_users"];
+pub const CLIENT_CAPS: &[&str] = &["stamps", "labels", "split_users", "history"];
 
 /// The most names a client keeps in its user list.
 pub const MAX_USERS: usize = 100_000;

@@ -156,6 +156,11 @@ async fn chat(
                     print(out, &format!("{} disconnected: {}", style.notice(), inert(&reason)));
                     return Err(ClientError::Disconnected(reason));
                 }
+                Some(ServerFrame::History { events, .. }) => {
+                    for line in earlier(&events, me, style, timestamps) {
+                        print(out, &line);
+                    }
+                }
                 Some(frame) => {
                     let Some(frame) = list.gather(frame) else { continue };
                     if let Some(file) = &mut log {
@@ -293,12 +298,37 @@ pub fn is_quit(line: &str) -> bool {
     ["/x", "/quit", "/exit"].contains(&word.to_ascii_lowercase().as_str())
 }
 
+/// The earlier conversation (a `history` frame), one line per event, each
+/// marked `[earlier TIME] ` with its original time (in the `--timestamps`
+/// format, or `%H:%M`).
+pub fn earlier(
+    events: &[ServerFrame],
+    me: &str,
+    style: &Style,
+    timestamps: Option<&str>,
+) -> Vec<String> {
+    let format = timestamps.unwrap_or(clock::DEFAULT_FORMAT);
+    events
+        .iter()
+        .filter_map(|event| {
+            let line = render(event, me, style)?;
+            let time = match event.ts().and_then(Moment::from_ts) {
+                Some(at) => clock::show(at, clock::local_offset(), format),
+                None => "?".to_owned(),
+            };
+            Some(format!("[earlier {}] {line}", inert(&time)))
+        })
+        .collect()
+}
+
 /// One event as one line, or `None` for frames that print nothing.
 pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
     let n = |name: &str| style.name(name);
     let t = |text: &str| inert(text).into_owned();
     let notice = style.notice();
     Some(match frame {
+        // Several lines: see `earlier`.
+        ServerFrame::History { .. } => return None,
         ServerFrame::Message {
             from,
             text,

@@ -99,6 +99,11 @@ pub enum Event {
     Users {
         users: Vec<String>,
     },
+    /// The earlier conversation a newcomer may see, oldest first, each
+    /// event with its original stamp.
+    History {
+        events: Vec<crate::history::Past>,
+    },
     Commands {
         commands: &'static [CommandInfo],
     },

@@ -9,6 +9,7 @@
 //!   users type.
 //! - [`event`]: [`Event`], what members are told, and the [`Stamp`] (id and
 //!   time) every room event gets.
+//! - [`history`]: the recent conversation, shown to newcomers and stored.
 //! - [`name`]: validating names and the key that decides uniqueness.
 //! - [`text`]: what message text may contain before it is relayed.
 //!
@@ -21,6 +22,7 @@
 
 pub mod command;
 pub mod event;
+pub mod history;
 pub mod name;
 pub mod room;
 pub mod text;
@@ -28,6 +30,7 @@ pub mod typed;
 
 pub use command::{Command, CommandInfo, COMMANDS};
 pub use event::{Event, Label, LeaveReason, Stamp};
+pub use history::{History, Past};
 pub use name::{Name, NameError};
 pub use room::{Delivery, MemberId, Output, Room, RoomId, Target};
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::command::{Command, COMMANDS};
 use crate::event::{Event, Label, LeaveReason, Stamp};
+use crate::history::{self, History, Past};
 use crate::name::{fold, lookup_keys, Name, NameError, MAX_NAME_CHARS};
 use crate::text::{self, TextError};
 
@@ -72,6 +73,10 @@ pub enum Output {
     /// Close this member's connection once what was sent to it is delivered.
     /// The member is already out of the room.
     Close(MemberId),
+    /// Keep this part of the conversation (a server stores it), once per
+    /// event whatever the number of copies delivered. Only while history
+    /// is kept ([`Room::keep_history`]).
+    Record(Past),
 }
 
 /// One chat room.
@@ -101,6 +106,8 @@ pub struct Room {
     next_member: u64,
     /// The last event's stamp (id 0 before the first).
     last: Stamp,
+    /// The recent conversation, shown to newcomers who ask for it.
+    history: History,
     max_text_len: usize,
 }
 
@@ -129,8 +136,48 @@ impl Room {
             topic_locked: false,
             next_member: 1,
             last: Stamp { id: 0, ms: 0 },
+            history: History::new(0),
             max_text_len,
         }
+    }
+
+    /// Keeps the last `capacity` events of the conversation (0: none), to
+    /// show newcomers and to [`Output::Record`].
+    pub fn keep_history(&mut self, capacity: usize) {
+        self.history = History::new(capacity);
+    }
+
+    /// Takes back a stored conversation (oldest first), after a restart:
+    /// it is shown to newcomers, and ids go on after the last of it.
+    pub fn restore(&mut self, pasts: Vec<Past>) {
+        for past in pasts {
+            self.last = self.last.max(past.stamp);
+            self.history.push(past);
+        }
+    }
+
+    /// The kept conversation.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Continues ids and times after `last` (the last stored event).
+    pub fn continue_after(&mut self, last: Stamp) {
+        self.last = self.last.max(last);
+    }
+
+    /// Tells member `id` the earlier conversation they may see, if any
+    /// is kept (after their welcome, for doors whose clients want it).
+    pub fn tell_history(&self, id: MemberId, label: Option<Label>, out: &mut Vec<Output>) {
+        let Some(name) = self.members.get(&id) else {
+            return;
+        };
+        let events = self.history.for_member(name.as_str());
+        if events.is_empty() {
+            return;
+        }
+        let asker = Asker { id, label };
+        self.reply(&asker, Event::History { events }, out);
     }
 
     /// Records which door `id` came through (`/whois` says it).
@@ -434,7 +481,22 @@ impl Room {
         out: &mut Vec<Output>,
     ) {
         let stamp = self.stamp(now_ms);
+        self.record(stamp, &event, out);
         out.push(self.delivery(to, event, Some(stamp), label));
+    }
+
+    /// Keeps `event` in the history and asks for it to be stored, when it
+    /// is part of the conversation and history is kept.
+    fn record(&mut self, stamp: Stamp, event: &Event, out: &mut Vec<Output>) {
+        if !self.history.is_on() || !history::is_kept(event) {
+            return;
+        }
+        let past = Past {
+            stamp,
+            event: event.clone(),
+        };
+        self.history.push(past.clone());
+        out.push(Output::Record(past));
     }
 
     /// An answer to the asker alone, with their label.
@@ -477,6 +539,7 @@ impl Room {
                 // One event, one stamp: both copies are the same event in
                 // the room's history.
                 let stamp = self.stamp(now_ms);
+                self.record(stamp, &event, out);
                 // Somebody who ignores the sender does not get it, and the
                 // sender is not told.
                 if !self.ignores.get(&t).is_some_and(|i| i.contains(&id)) {

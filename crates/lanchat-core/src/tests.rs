@@ -79,6 +79,7 @@ impl World {
         out.into_iter()
             .map(|o| match o {
                 Output::Close(id) => format!("close {}", self.who(id)),
+                Output::Record(past) => format!("record {}", past.stamp.id),
                 Output::Send(Delivery { to, event, .. }) => {
                     let to = match to {
                         Target::One(id) => self.who(id).to_string(),
@@ -684,7 +685,7 @@ fn replies_are_not_stamped_and_labels_reach_only_the_asker() {
         .into_iter()
         .filter_map(|o| match o {
             Output::Send(d) => Some(d.label),
-            Output::Close(_) => None,
+            Output::Close(_) | Output::Record(_) => None,
         })
         .collect();
     assert_eq!(labels, [None, Some((w.ids["alice"], Label::from("a2")))]);
@@ -786,4 +787,102 @@ mod properties {
             let _ = typed::parse(&s);
         }
     }
+}
+
+/// With history kept, every message, action and whisper is recorded once
+/// (a whisper's two copies are one event), and a newcomer who asks is told
+/// the conversation, whispers only when they are one of the two.
+#[test]
+fn history_is_recorded_once_and_told_to_newcomers() {
+    let mut room = Room::new(RoomId::MAIN, "lab", 4096);
+    room.keep_history(10);
+    let mut out = Vec::new();
+    let alice = room.join("alice", None, 1, &mut out).unwrap();
+    let bob = room.join("bob", None, 2, &mut out).unwrap();
+    out.clear();
+    room.apply(
+        alice,
+        Command::Say {
+            text: "hi all".into(),
+        },
+        None,
+        3,
+        &mut out,
+    );
+    room.apply(
+        bob,
+        Command::Me {
+            text: "waves".into(),
+        },
+        None,
+        4,
+        &mut out,
+    );
+    let whisper = Command::Whisper {
+        to: "alice".into(),
+        text: "psst".into(),
+    };
+    room.apply(bob, whisper, None, 5, &mut out);
+    let recorded: Vec<u64> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Record(p) => Some(p.stamp.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded.len(), 3, "{out:?}");
+
+    let told = |room: &Room, id| {
+        let mut out = Vec::new();
+        room.tell_history(id, None, &mut out);
+        match out.pop() {
+            Some(Output::Send(Delivery {
+                event: Event::History { events },
+                to: Target::One(to),
+                ..
+            })) if to == id => events.into_iter().map(|p| p.event).collect::<Vec<_>>(),
+            None => Vec::new(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let carol = room.join("carol", None, 6, &mut out).unwrap();
+    assert_eq!(
+        told(&room, carol),
+        [
+            Event::Message {
+                from: "alice".into(),
+                text: "hi all".into()
+            },
+            Event::Action {
+                from: "bob".into(),
+                text: "waves".into()
+            },
+        ]
+    );
+    // Alice comes back (under the same name, any case): her whisper too.
+    room.leave(alice, LeaveReason::Quit, 7, &mut out);
+    let alice = room.join("ALICE", None, 8, &mut out).unwrap();
+    assert_eq!(told(&room, alice).len(), 3);
+
+    // After a restart: the stored conversation is told, and ids go on.
+    let stored: Vec<Past> = room.history().all();
+    let mut again = Room::new(RoomId::MAIN, "lab", 4096);
+    again.keep_history(10);
+    again.restore(stored.clone());
+    let dave = again.join("dave", None, 9, &mut out).unwrap();
+    assert_eq!(told(&again, dave).len(), 2);
+    out.clear();
+    again.apply(
+        dave,
+        Command::Say {
+            text: "back".into(),
+        },
+        None,
+        10,
+        &mut out,
+    );
+    let last = stored.iter().map(|p| p.stamp.id).max().unwrap();
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Record(p) if p.stamp.id > last)));
 }

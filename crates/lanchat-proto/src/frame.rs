@@ -277,6 +277,16 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },
+    /// The earlier conversation, for a client that announced the
+    /// `history` capability: right after its welcome, the room's last
+    /// messages, actions and whispers (its own only), oldest first, each a
+    /// `message` or `whisper` frame with its original `id` and `ts`.
+    /// `more` means another `history` frame follows.
+    History {
+        events: Vec<ServerFrame>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
+    },
     /// The answer to `/commands`.
     Commands {
         commands: Vec<CommandHelp>,
@@ -387,6 +397,12 @@ impl ServerFrame {
             | ServerFrame::Users { label, .. }
             | ServerFrame::Commands { label, .. }
             | ServerFrame::Error { label, .. } => *label = None,
+            ServerFrame::History { events, .. } => {
+                *events = std::mem::take(events)
+                    .into_iter()
+                    .map(ServerFrame::unstamped)
+                    .collect();
+            }
             ServerFrame::Bye { .. }
             | ServerFrame::Ping { .. }
             | ServerFrame::Pong { .. }

@@ -33,4 +33,4 @@ pub const MAX_LABEL_LEN: usize = 64;
 /// What a revision 2 server offers, in the welcome's `caps`: event ids and
 /// times, labels echoed, structured request frames, and user lists split
 /// over several frames.
-pub const SERVER_CAPS: &[&str] = &["stamps", "labels", "structured", "split_users"];
+pub const SERVER_CAPS: &[&str] = &["stamps", "labels", "structured", "split_users", "history"];

@@ -71,6 +71,9 @@ pub struct Config {
     pub max_connects_per_minute: u32,
     /// Which peers may connect; everyone when `None`. Others get a refusal.
     pub peer_check: Option<PeerCheck>,
+    /// How many of the last messages a newcomer is shown (0: none; no
+    /// history is kept then).
+    pub history: usize,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
             topic: String::new(),
             topic_locked: false,
             peer_check: None,
+            history: 100,
         }
     }
 }

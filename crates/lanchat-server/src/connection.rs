@@ -128,8 +128,9 @@ impl Lanchat {
         };
         let command = match frame {
             ClientFrame::Join { name, caps, .. } => {
-                let stamps = caps.iter().any(|c| c == "stamps");
-                return self.join(link, name, stamps, label).await;
+                let has = |cap: &str| caps.iter().any(|c| c == cap);
+                let (stamps, history) = (has("stamps"), has("history"));
+                return self.join(link, name, (stamps, history), label).await;
             }
             ClientFrame::Ping { token } => {
                 return link.push(self.encode(&ServerFrame::Pong { token }))
@@ -160,13 +161,22 @@ impl Lanchat {
         }
     }
 
-    async fn join(&mut self, link: &mut Link, name: String, stamps: bool, label: Option<Label>) {
+    /// Joins as `name`, with the `stamps` and `history` capabilities or
+    /// not.
+    async fn join(
+        &mut self,
+        link: &mut Link,
+        name: String,
+        (stamps, history): (bool, bool),
+        label: Option<Label>,
+    ) {
         if link.member.is_some() {
             let text = "you are already in the room";
             return self.error_to(link, "already_joined", text, label.as_deref());
         }
         let request = JoinRequest {
             door: lanchat_core::room::DEFAULT_DOOR,
+            history,
             room: lanchat_core::RoomId::MAIN,
             name: name.clone(),
             label: label.clone(),

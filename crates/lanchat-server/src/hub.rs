@@ -126,6 +126,9 @@ pub struct JoinRequest {
     pub format: Arc<dyn WireFormat>,
     /// The door, as `/whois` names it: `terminal`, `irc`, `web`.
     pub door: &'static str,
+    /// Whether the newcomer is told the earlier conversation after its
+    /// welcome ([`Event::History`]).
+    pub history: bool,
 }
 
 enum Request {
@@ -221,6 +224,7 @@ pub(crate) fn spawn(config: &Config, tracker: &TaskTracker, shutdown: Cancellati
             let mut room = Room::new(RoomId::MAIN, config.room.clone(), config.max_text_len);
             room.set_topic(&config.topic);
             room.lock_topic(config.topic_locked);
+            room.keep_history(config.history);
             room
         },
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
@@ -379,8 +383,12 @@ impl HubTask {
                     return;
                 }
                 let now = now_ms();
+                let label = join.label.clone();
                 match self.room.join(&join.name, join.label, now, &mut self.out) {
                     Ok(id) => {
+                        if join.history {
+                            self.room.tell_history(id, label, &mut self.out);
+                        }
                         self.room.set_door(id, join.door);
                         let name = self.room.name_of(id).unwrap_or_default();
                         tracing::info!(member = id.get(), %name, "joined");
@@ -452,6 +460,7 @@ impl HubTask {
                         }
                         self.queue(delivery)
                     }
+                    Output::Record(_past) => {}
                     Output::Close(id) => {
                         self.send_runs();
                         if let Some(outbox) = self.remove_member(id) {
@@ -656,6 +665,7 @@ mod tests {
 
         fn request(&self, name: &str, outbox: &Outbox) -> JoinRequest {
             JoinRequest {
+                history: false,
                 door: "terminal",
                 room: RoomId::MAIN,
                 name: name.into(),

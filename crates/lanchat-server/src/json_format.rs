@@ -2,7 +2,7 @@
 //! ([`lanchat_proto::ServerFrame`]), converted by hand so that the room
 //! stays free of any wire format.
 
-use lanchat_core::{Event, LeaveReason};
+use lanchat_core::{Event, LeaveReason, Past};
 use lanchat_proto::codec::encode_into;
 use lanchat_proto::limits::SERVER_CAPS;
 use lanchat_proto::{frame, time, CommandHelp, Limits, ServerFrame};
@@ -104,12 +104,8 @@ impl JsonLines {
 
 impl WireFormat for JsonLines {
     fn encode(&self, e: EventRef<'_>, out: &mut Vec<u8>) {
-        let (id, ts) = match e.stamp {
-            Some(s) if self.stamps => (s.id, time::format_ms(s.ms)),
-            _ => (0, String::new()),
-        };
         let label = || e.label.map(str::to_owned);
-        let frame = match e.event {
+        match e.event {
             Event::Welcome { name, room, users } => {
                 let caps = SERVER_CAPS.iter().map(|c| (*c).to_owned()).collect();
                 let make = |users, more| ServerFrame::Welcome {
@@ -121,7 +117,7 @@ impl WireFormat for JsonLines {
                     limits: Some(self.limits),
                     label: label(),
                 };
-                return self.push_users(users, e.label, make, out);
+                self.push_users(users, e.label, make, out)
             }
             Event::Users { users } => {
                 let make = |users, more| ServerFrame::Users {
@@ -129,8 +125,62 @@ impl WireFormat for JsonLines {
                     more,
                     label: label(),
                 };
-                return self.push_users(users, e.label, make, out);
+                self.push_users(users, e.label, make, out)
             }
+            Event::History { events } => self.push_history(events, out),
+            event => {
+                let (id, ts) = match e.stamp {
+                    Some(s) if self.stamps => (s.id, time::format_ms(s.ms)),
+                    _ => (0, String::new()),
+                };
+                if let Some(frame) = self.frame(event, id, ts, e.label) {
+                    self.push(&frame, out);
+                }
+            }
+        }
+    }
+}
+
+impl JsonLines {
+    /// The earlier conversation as `history` frames, each under the frame
+    /// limit, every one but the last saying `more`. Its events always
+    /// carry their ids and times.
+    fn push_history(&self, events: &[Past], out: &mut Vec<u8>) {
+        let budget = self.limits.frame_out.saturating_sub(1024).max(1024);
+        let mut chunks: Vec<Vec<ServerFrame>> = vec![Vec::new()];
+        let mut size = 0;
+        for past in events {
+            let ts = time::format_ms(past.stamp.ms);
+            let Some(frame) = self.frame(&past.event, past.stamp.id, ts, None) else {
+                continue;
+            };
+            let cost = lanchat_proto::encode(&frame).map_or(budget, |b| b.len());
+            let last = chunks.len() - 1;
+            if size + cost > budget && !chunks[last].is_empty() {
+                chunks.push(Vec::new());
+                size = 0;
+            }
+            size += cost;
+            let last = chunks.len() - 1;
+            chunks[last].push(frame);
+        }
+        let count = chunks.len();
+        for (i, events) in chunks.into_iter().enumerate() {
+            let more = i + 1 < count;
+            self.push(&ServerFrame::History { events, more }, out);
+        }
+    }
+
+    /// The one frame of an event that is not a list (`None` for a list).
+    fn frame(
+        &self,
+        event: &Event,
+        id: u64,
+        ts: String,
+        label: Option<&str>,
+    ) -> Option<ServerFrame> {
+        let label = || label.map(str::to_owned);
+        Some(match event {
             Event::Joined { name } => ServerFrame::Joined {
                 id,
                 ts,
@@ -147,7 +197,7 @@ impl WireFormat for JsonLines {
                 ts,
                 from: from.clone(),
                 text: text.clone(),
-                action: matches!(e.event, Event::Action { .. }),
+                action: matches!(event, Event::Action { .. }),
                 label: label(),
             },
             Event::Ignoring { names } => ServerFrame::Ignoring {
@@ -219,8 +269,9 @@ impl WireFormat for JsonLines {
                 code: (*code).to_owned(),
                 reason: reason.clone(),
             },
-        };
-        self.push(&frame, out);
+            // Lists are several frames: see `encode`.
+            Event::Welcome { .. } | Event::Users { .. } | Event::History { .. } => return None,
+        })
     }
 }
 

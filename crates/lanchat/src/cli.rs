@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Only this command line sets the topic: `/topic TEXT` is refused.
     #[arg(long)]
     pub topic_locked: bool,
+    /// How many of the last messages newcomers are shown as earlier
+    /// conversation (0 turns history off).
+    #[arg(long, default_value_t = defaults().history, value_name = "N")]
+    pub history: usize,
     /// Also open an IRC door on this port (6667 is IRC's usual one), at the
     /// --bind address or at ADDR: irssi, weechat and other IRC clients join
     /// the room as the channel #ROOM.

@@ -45,6 +45,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = config(room.clone(), host.clone(), &args.limits)?;
     config.topic = args.topic.clone().unwrap_or_default();
     config.topic_locked = args.topic_locked;
+    config.history = args.history;
     raise_open_file_limit(config.max_clients);
     let filter = Arc::new(PeerFilter::new(args.allow.clone(), args.allow_any));
     let check = filter.clone();

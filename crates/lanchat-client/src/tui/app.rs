@@ -369,6 +369,16 @@ impl App {
         // A room event is shown at the server's time when it says.
         let now = frame.ts().and_then(Moment::from_ts).unwrap_or(now);
         match frame {
+            ServerFrame::History { events, more } => {
+                // Shown as they were, at their own times, without bells.
+                let mut quiet = Vec::new();
+                for event in events {
+                    self.server_frame(event, now, &mut quiet);
+                }
+                if !more {
+                    self.push(now, Kind::Separator, "earlier conversation above".into());
+                }
+            }
             ServerFrame::Welcome {
                 name,
                 room,

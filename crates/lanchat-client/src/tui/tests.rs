@@ -851,3 +851,31 @@ fn timestamps_follow_the_format_and_days_are_separated() {
     app.handle(alt_key('t'), NOW);
     assert!(!format!("{:?}", screen(&app, 70, 12)).contains(".250"));
 }
+
+/// The earlier conversation is shown at its own times, above a separator,
+/// and rings no bell even when it mentions us.
+#[test]
+fn earlier_conversation_sits_above_a_separator() {
+    let mut app = in_room();
+    let said = |id, ts: &str, from: &str, text: &str| ServerFrame::Message {
+        id,
+        ts: ts.into(),
+        action: false,
+        label: None,
+        from: from.into(),
+        text: text.into(),
+    };
+    let effects = app.handle(
+        server(ServerFrame::History {
+            events: vec![
+                said(3, "2026-11-27T11:58:00.000Z", "bob", "lunch, alice?"),
+                said(4, "2026-11-27T12:01:00.000Z", "李雷", "yes!"),
+            ],
+            more: false,
+        }),
+        NOW,
+    );
+    assert_eq!(effects, []);
+    app.handle(message("bob", "live again"), NOW);
+    insta::assert_snapshot!("earlier_conversation", screen(&app, 60, 12));
+}

@@ -27,6 +27,9 @@ pub enum Kind {
     Notice,
     /// Something went wrong.
     Error,
+    /// A line across the view with a label, such as the end of the
+    /// earlier conversation shown on joining.
+    Separator,
 }
 
 /// One line of the transcript.

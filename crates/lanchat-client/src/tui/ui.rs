@@ -184,6 +184,8 @@ fn entry_spans_plain(app: &App, entry: &Entry) -> Vec<Span<'static>> {
             spans.push(Span::styled("── ", NOTICE));
             spans.push(Span::styled(text, NOTICE));
         }
+        // Drawn as a rule across the view: see `rule`.
+        Kind::Separator => spans.push(Span::styled(text, NOTICE)),
         Kind::Error => {
             spans.push(Span::styled("!! ", ERROR));
             spans.push(Span::styled(text, ERROR));
@@ -247,7 +249,10 @@ fn render_transcript(app: &App, frame: &mut Frame, inner: Rect) {
                 Some(search) => entry_spans(app, entry, Some(search)),
                 None => plain,
             };
-            let mut lines = wrap_indented(&spans, width, indent);
+            let mut lines = match entry.kind {
+                Kind::Separator => vec![rule(&inert(&entry.text), width, NOTICE)],
+                _ => wrap_indented(&spans, width, indent),
+            };
             if app.marker == Some(entry.seq) {
                 lines.insert(0, marker_line(width));
             }
@@ -274,29 +279,28 @@ fn render_transcript(app: &App, frame: &mut Frame, inner: Rect) {
     frame.render_widget(Paragraph::new(rows), inner);
 }
 
-/// The separator above the first line of a day: `── Monday 30 November 2026 ──`.
-fn day_line(app: &App, at: Moment, width: usize) -> Line<'static> {
-    let day = clock::show(at, app.offset, "%A %-d %B %Y");
-    let label = format!(" {day} ");
-    let side = width.saturating_sub(label.chars().count()) / 2;
+/// A line across the view with `label` in its middle.
+fn rule(label: &str, width: usize, style: Style) -> Line<'static> {
+    let label = format!(" {label} ");
+    let used = label.width();
+    let side = width.saturating_sub(used) / 2;
     let text = format!(
         "{}{label}{}",
         "─".repeat(side),
-        "─".repeat(width.saturating_sub(side + label.chars().count()))
+        "─".repeat(width.saturating_sub(side + used))
     );
-    let (line, _) = cut(&[Span::styled(text, NOTICE)], width);
+    let (line, _) = cut(&[Span::styled(text, style)], width);
     line
 }
 
+/// The separator above the first line of a day: `── Monday 30 November 2026 ──`.
+fn day_line(app: &App, at: Moment, width: usize) -> Line<'static> {
+    rule(&clock::show(at, app.offset, "%A %-d %B %Y"), width, NOTICE)
+}
+
+/// Where the lines not yet seen start.
 fn marker_line(width: usize) -> Line<'static> {
-    let label = " new ";
-    let side = width.saturating_sub(label.len()) / 2;
-    let text = format!(
-        "{}{label}{}",
-        "─".repeat(side),
-        "─".repeat(width.saturating_sub(side + label.len()))
-    );
-    Line::from(Span::styled(text, Style::new().fg(Color::Red)))
+    rule("new", width, Style::new().fg(Color::Red))
 }
 
 fn render_users(app: &App, frame: &mut Frame, area: Rect) {

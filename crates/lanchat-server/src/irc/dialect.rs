@@ -110,6 +110,8 @@ impl Irc {
         };
         let request = JoinRequest {
             door: DOOR,
+            // Played back after the channel's names, as IRC bouncers do.
+            history: true,
             room: lanchat_core::RoomId::MAIN,
             name: name.clone(),
             label: Some(ask.label()),

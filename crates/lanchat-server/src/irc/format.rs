@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 
 use bytes::Bytes;
-use lanchat_core::{Event, LeaveReason, Stamp};
+use lanchat_core::{Event, LeaveReason, Past, Stamp};
 use lanchat_proto::irc::{cut, nick, MAX_LINE};
 use lanchat_proto::time;
 
@@ -233,6 +233,37 @@ impl IrcLines {
         }
     }
 
+    /// The earlier conversation, between two notices, each line with its
+    /// original time and id for clients that asked for the tags (others
+    /// see the time in the notices' frame only).
+    fn playback(&self, out: &mut Vec<u8>, events: &[Past]) {
+        let channel = &self.room.channel;
+        let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            return;
+        };
+        let at = |ms: u64| time::format_ms(ms);
+        let start = format!(
+            "Earlier conversation, {} to {} (UTC):",
+            at(first.stamp.ms),
+            at(last.stamp.ms)
+        );
+        self.notice(out, channel, &start);
+        for past in events {
+            let stamp = Some(past.stamp);
+            match &past.event {
+                Event::Message { from, text } => {
+                    self.privmsg(out, stamp, from, channel, text, false)
+                }
+                Event::Action { from, text } => self.privmsg(out, stamp, from, channel, text, true),
+                Event::Whisper { from, to, text } => {
+                    self.privmsg(out, stamp, from, &nick(to), text, false)
+                }
+                _ => {}
+            }
+        }
+        self.notice(out, channel, "End of the earlier conversation.");
+    }
+
     /// Whether the asker's own copy of a chat line is sent back.
     fn echo(&self, label: Option<&str>) -> bool {
         label.is_none() || self.caps.has(Caps::ECHO_MESSAGE)
@@ -419,6 +450,7 @@ impl WireFormat for IrcLines {
                 self.join(out, name, users);
             }
             Event::Users { users } => self.names(out, to, users, ask),
+            Event::History { events } => self.playback(out, events),
             Event::Joined { name } => Line::new(out)
                 .tags(self.caps, e.stamp)
                 .from(name)

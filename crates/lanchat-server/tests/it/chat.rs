@@ -24,7 +24,7 @@ async fn welcome_names_the_room_and_who_is_in_it_and_joins_are_announced() {
         alice.recv().await,
         ServerFrame::Welcome {
             more: false,
-            caps: ["stamps", "labels", "structured", "split_users"]
+            caps: ["stamps", "labels", "structured", "split_users", "history"]
                 .map(String::from)
                 .to_vec(),
             limits: Some(lanchat_proto::Limits {

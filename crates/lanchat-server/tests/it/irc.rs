@@ -168,6 +168,22 @@ async fn irc_and_lanchat_users_chat_both_ways_without_echo_unless_asked() {
         &["echo-message", "server-time", "message-tags"],
     )
     .await;
+    // A newcomer is played the earlier conversation, at its own times.
+    let earlier = carol.until("End of the earlier conversation").await;
+    assert_eq!(earlier.len(), 4, "{earlier:#?}");
+    assert!(
+        earlier[0].starts_with(":lanchat NOTICE #lab :Earlier conversation, 20"),
+        "{earlier:#?}"
+    );
+    assert!(
+        earlier[1].starts_with("@time=20")
+            && earlier[1].ends_with(":bob!u@lanchat PRIVMSG #lab :hello from irc"),
+        "{earlier:#?}"
+    );
+    assert!(
+        earlier[2].ends_with(":alice!u@lanchat PRIVMSG #lab :hello from lanchat"),
+        "{earlier:#?}"
+    );
     carol.send("PRIVMSG #lab :tagged").await;
     let echo = carol.line().await;
     assert!(echo.starts_with("@time=20"), "{echo}");

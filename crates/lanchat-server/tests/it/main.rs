@@ -3,6 +3,7 @@
 
 mod chat;
 mod faults;
+mod history;
 mod hostile;
 mod irc;
 mod support;

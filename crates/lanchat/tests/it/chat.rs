@@ -444,3 +444,32 @@ fn every_alias_works_in_plain() {
     assert_eq!(bob.wait().code(), Some(0));
     alice.expect_line("*** bob left");
 }
+
+/// A newcomer sees the earlier conversation after the welcome, each line
+/// marked `[earlier HH:MM] `; `serve --history 0` shows none.
+#[test]
+fn newcomers_see_the_earlier_conversation_marked() {
+    let server = Server::start();
+    let mut alice = server.join("alice");
+    alice.send("before you came");
+    alice.expect_line("<alice> before you came");
+    alice.send("/me waves");
+    alice.expect_line("* alice waves");
+    let mut bob = server.join("bob");
+    let first = bob.expect_out("history", |l| l.starts_with("[earlier "));
+    assert!(first.ends_with("] <alice> before you came"), "{first}");
+    let time = &first["[earlier ".len()..first.find(']').unwrap_or(0)];
+    assert!(time.len() == 5 && time.as_bytes()[2] == b':', "{first}");
+    let second = bob.expect_out("history", |l| l.starts_with("[earlier "));
+    assert!(second.ends_with("] * alice waves"), "{second}");
+    alice.send("now live");
+    bob.expect_line("<alice> now live");
+
+    let server = Server::start_with(&["--room", "lab", "--history", "0"]);
+    let mut alice = server.join("alice");
+    alice.send("forgotten");
+    alice.expect_line("<alice> forgotten");
+    let mut bob = server.join("bob");
+    alice.send("live");
+    bob.expect_line("<alice> live");
+}

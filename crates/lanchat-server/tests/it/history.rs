@@ -1,0 +1,112 @@
+//! History: a newcomer that asks (the `history` capability) is told the
+//! earlier conversation after its welcome.
+
+use lanchat_proto::{ClientFrame, ServerFrame};
+
+use crate::support::{join, message, TestServer};
+
+fn join_with_history(name: &str) -> ClientFrame {
+    let ClientFrame::Join {
+        name,
+        mut caps,
+        label,
+    } = join(name)
+    else {
+        unreachable!()
+    };
+    caps.push("history".into());
+    ClientFrame::Join { name, caps, label }
+}
+
+#[tokio::test]
+async fn a_newcomer_who_asks_is_told_the_conversation_and_only_its_own_whispers() {
+    let server = TestServer::start().await;
+    let (mut alice, mut bob) = server.alice_and_bob().await;
+    alice.say("hello bob").await;
+    bob.say("/w alice just for you").await;
+    bob.say("/me waves").await;
+    // Everything said has reached both before anyone new arrives.
+    for _ in 0..3 {
+        let _ = alice.recv().await;
+    }
+    for _ in 0..3 {
+        let _ = bob.recv().await;
+    }
+
+    let mut carol = server.connect().await;
+    carol.send(&join_with_history("carol")).await;
+    assert!(matches!(carol.recv().await, ServerFrame::Welcome { .. }));
+    let ServerFrame::History { events, more } = carol.recv_stamped().await else {
+        panic!("no history")
+    };
+    assert!(!more);
+    // Original ids and times, in order.
+    let ids: Vec<u64> = events.iter().map(ServerFrame::id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > 0, "{ids:?}");
+    assert!(events.iter().all(|e| e.ts().is_some_and(|t| !t.is_empty())));
+    let said: Vec<ServerFrame> = events.into_iter().map(ServerFrame::unstamped).collect();
+    let mut waves = message("bob", "waves");
+    if let ServerFrame::Message { action, .. } = &mut waves {
+        *action = true;
+    }
+    assert_eq!(said, [message("alice", "hello bob"), waves]);
+
+    // Alice, back under her name, sees her whisper too.
+    drop(alice);
+    let _ = bob.recv().await;
+    let _ = carol.recv().await;
+    let mut alice = server.connect().await;
+    alice.send(&join_with_history("alice")).await;
+    assert!(matches!(alice.recv().await, ServerFrame::Welcome { .. }));
+    let ServerFrame::History { events, .. } = alice.recv().await else {
+        panic!("no history")
+    };
+    assert_eq!(events.len(), 3, "{events:#?}");
+    assert!(matches!(&events[1], ServerFrame::Whisper { text, .. } if text == "just for you"));
+
+    // A client that does not ask gets none: the next thing it sees is live.
+    let mut dave = server.join("dave").await;
+    alice.say("live").await;
+    assert_eq!(dave.recv().await, message("alice", "live"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_long_history_is_split_under_the_frame_limit_and_can_be_off() {
+    let server = TestServer::with_config(|c| c.rate_limit = 0.0).await;
+    let mut alice = server.join("alice").await;
+    let long = "x".repeat(4000);
+    for _ in 0..100 {
+        alice.say(&long).await;
+        let _ = alice.recv().await;
+    }
+    let mut bob = server.connect().await;
+    bob.send(&join_with_history("bob")).await;
+    assert!(matches!(bob.recv().await, ServerFrame::Welcome { .. }));
+    let mut total = 0;
+    loop {
+        let line = bob.try_recv_json().await.expect("a frame");
+        assert!(line.to_string().len() < 16 * 1024);
+        let frame: ServerFrame = serde_json::from_value(line).expect("a frame");
+        let ServerFrame::History { events, more } = frame else {
+            panic!("{frame:?}")
+        };
+        total += events.len();
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(total, 100);
+    server.shutdown().await;
+
+    let server = TestServer::with_config(|c| c.history = 0).await;
+    let mut alice = server.join("alice").await;
+    alice.say("gone").await;
+    let _ = alice.recv().await;
+    let mut bob = server.connect().await;
+    bob.send(&join_with_history("bob")).await;
+    assert!(matches!(bob.recv().await, ServerFrame::Welcome { .. }));
+    alice.say("live").await;
+    assert_eq!(bob.recv().await, message("alice", "live"));
+    server.shutdown().await;
+}
