@@ -20,6 +20,8 @@ runs=${1:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/target/release
 lanchat_bin=${LANCHAT_BIN:-$bin/lanchat}
+# Builds before history storage have no --db (for A/B runs against them).
+has_db=0; "$lanchat_bin" serve --help 2>/dev/null | grep -q -- '--db' && has_db=1
 [ -x "$lanchat_bin" ] && [ -x "$bin/lanchat-bench" ] || {
   echo "build first: cargo build --release -p lanchat -p lanchat-bench" >&2; exit 2; }
 ulimit -n 20000 2>/dev/null || true
@@ -31,9 +33,12 @@ trap stop EXIT
 # one BENCH-ARGS...: one fresh server ($target), one bench run; prints its JSON.
 target=lanchat
 one() {
+  # History is on, as by default, in a fresh file for each run.
+  db=/tmp/lanchat-bench-$$.sqlite; rm -f "$db" "$db-wal" "$db-shm"
+  dbarg=(); [ "$has_db" = 1 ] && dbarg=(--db "$db")
   case $target in
     lanchat)
-      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 \
+      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${dbarg[@]}" \
         --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
       "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" \
@@ -41,7 +46,7 @@ one() {
     lanchat-irc)
       # The same server, reached through its IRC door by the same IRC
       # clients as the anchors: the comparison with them is exact.
-      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 --irc 16669 \
+      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 --irc 16669 "${dbarg[@]}" \
         --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
       "$bin/lanchat-bench" --proto irc --channel '#bench' --server 127.0.0.1:16669 --server-pid "$server_pid" \
@@ -60,6 +65,7 @@ one() {
         "$@" | tail -1 ;;
   esac
   stop
+  rm -f "$db" "$db-wal" "$db-shm"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

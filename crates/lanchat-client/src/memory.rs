@@ -24,6 +24,12 @@ fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
     Some(base.join("lanchat"))
 }
 
+/// `$XDG_DATA_HOME/lanchat` (or `~/.local/share/lanchat`): where a server
+/// keeps its rooms' history.
+pub fn data_dir() -> Option<PathBuf> {
+    xdg("XDG_DATA_HOME", ".local/share")
+}
+
 /// The last name a server accepted from us, if any.
 pub fn last_name() -> Option<String> {
     let text = std::fs::read_to_string(dir()?.join("last-name")).ok()?;

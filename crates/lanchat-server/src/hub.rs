@@ -32,6 +32,7 @@ use crate::config::Config;
 use crate::door::{EventRef, WireFormat};
 use crate::memory;
 use crate::outbox::Outbox;
+use crate::store::{Recorder, Store};
 
 /// How many requests may wait for the hub before senders are held back.
 const REQUEST_QUEUE: usize = 1024;
@@ -216,17 +217,36 @@ fn push_to(
 
 /// Starts the hub on `tracker`. It runs until `shutdown` is cancelled (or
 /// every handle is dropped), then says goodbye to everyone.
-pub(crate) fn spawn(config: &Config, tracker: &TaskTracker, shutdown: CancellationToken) -> Hub {
+pub(crate) fn spawn(
+    config: &Config,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+    store: Option<Store>,
+) -> Hub {
     let (requests, request_rx) = mpsc::channel(REQUEST_QUEUE);
     let (departures, departure_rx) = mpsc::unbounded_channel();
-    let hub = HubTask {
-        room: {
-            let mut room = Room::new(RoomId::MAIN, config.room.clone(), config.max_text_len);
-            room.set_topic(&config.topic);
-            room.lock_topic(config.topic_locked);
-            room.keep_history(config.history);
-            room
+    let mut room = Room::new(RoomId::MAIN, config.room.clone(), config.max_text_len);
+    room.set_topic(&config.topic);
+    room.lock_topic(config.topic_locked);
+    room.keep_history(config.history);
+    // The stored conversation comes back, and ids go on after it.
+    let recorder = match store {
+        Some(store) if config.history > 0 => match store.load(config.history) {
+            Ok((pasts, last)) => {
+                room.restore(pasts);
+                room.continue_after(last);
+                Some(store.start(tracker))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "history is kept in memory only");
+                None
+            }
         },
+        _ => None,
+    };
+    let hub = HubTask {
+        room,
+        recorder,
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
         members: HashMap::new(),
         formats: Vec::new(),
@@ -259,6 +279,8 @@ struct Format {
 
 struct HubTask {
     room: Room,
+    /// Where the conversation is stored, if anywhere.
+    recorder: Option<Recorder>,
     members: HashMap<MemberId, Member>,
     formats: Vec<Format>,
     /// Some format's run is not empty.
@@ -460,7 +482,11 @@ impl HubTask {
                         }
                         self.queue(delivery)
                     }
-                    Output::Record(_past) => {}
+                    Output::Record(past) => {
+                        if let Some(recorder) = &self.recorder {
+                            recorder.record(past);
+                        }
+                    }
                     Output::Close(id) => {
                         self.send_runs();
                         if let Some(outbox) = self.remove_member(id) {
@@ -647,7 +673,12 @@ mod tests {
         fn start() -> Self {
             let tracker = TaskTracker::new();
             let shutdown = CancellationToken::new();
-            let hub = spawn(&Config::new("lab", "host"), &tracker, shutdown.clone());
+            let hub = spawn(
+                &Config::new("lab", "host"),
+                &tracker,
+                shutdown.clone(),
+                None,
+            );
             TestHub {
                 hub,
                 format: format(),

@@ -20,6 +20,7 @@
 //! - [`json_format`]: room events as lanchat JSON lines.
 //! - [`irc`]: the IRC door (registration, IRC commands, IRC lines).
 //! - `memory`: giving the allocator's free pages back after a burst.
+//! - [`store`]: the conversation on disk (SQLite), written off the hub.
 //!
 //! **Architecture invariant:** the hub never waits on a connection. It
 //! pushes encoded bytes into each recipient's [`outbox`] without awaiting,
@@ -42,6 +43,7 @@ mod memory;
 mod outbox;
 mod rate;
 mod session;
+pub mod store;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -104,7 +106,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         lanchat: listener,
         irc: None,
     };
-    run_doors(listeners, config, shutdown).await
+    run_doors(listeners, config, None, shutdown).await
 }
 
 /// Accepts on `listener`, or waits forever when there is none.
@@ -119,12 +121,17 @@ async fn accept(
 
 /// Serves the room through every door in `listeners` until `shutdown`
 /// completes, then tells everyone the server is going away, flushes their
-/// queues and returns.
-pub async fn run_doors(listeners: Listeners, config: Config, shutdown: impl Future<Output = ()>) {
+/// queues (and the history `store`, if any) and returns.
+pub async fn run_doors(
+    listeners: Listeners,
+    config: Config,
+    store: Option<store::Store>,
+    shutdown: impl Future<Output = ()>,
+) {
     let config = Arc::new(config);
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let hub = hub::spawn(&config, &tracker, token.clone());
+    let hub = hub::spawn(&config, &tracker, token.clone(), store);
     let greeting = Greeting::new(&config.room, &config.server_name).with_software(&config.software);
     let irc = Arc::new(irc::IrcDoor::new(
         hub.clone(),

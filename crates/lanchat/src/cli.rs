@@ -66,6 +66,17 @@ pub struct ServeArgs {
     /// conversation (0 turns history off).
     #[arg(long, default_value_t = defaults().history, value_name = "N")]
     pub history: usize,
+    /// Where history is stored, so it survives a restart: an SQLite file,
+    /// or :memory: to keep it in memory only [default: the XDG data
+    /// directory, lanchat/history/ROOM-PORT.sqlite].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<String>,
+    /// Days stored history is kept.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    pub keep: u32,
+    /// The most messages stored (the newest are kept).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub keep_rows: u64,
     /// Also open an IRC door on this port (6667 is IRC's usual one), at the
     /// --bind address or at ADDR: irssi, weechat and other IRC clients join
     /// the room as the channel #ROOM.

@@ -24,7 +24,7 @@ const MAX_ROOM_CHARS: usize = 64;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let room = args.room.unwrap_or_else(|| host.clone());
+    let room = args.room.clone().unwrap_or_else(|| host.clone());
     check_room_name(&room)?;
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = match TcpListener::bind(addr).await {
@@ -46,6 +46,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.topic = args.topic.clone().unwrap_or_default();
     config.topic_locked = args.topic_locked;
     config.history = args.history;
+    let store = open_store(&args, &room, local.port())?;
     raise_open_file_limit(config.max_clients);
     let filter = Arc::new(PeerFilter::new(args.allow.clone(), args.allow_any));
     let check = filter.clone();
@@ -104,11 +105,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    match &store {
+        Some(store) if store.path() != lanchat_server::store::MEMORY => {
+            eprintln!("lanchat: history is kept in {}", store.path());
+        }
+        Some(_) => eprintln!("lanchat: history is kept in memory only (--db :memory:)"),
+        None => eprintln!("lanchat: no history is kept (--history 0)"),
+    }
     let listeners = lanchat_server::Listeners {
         lanchat: listener,
         irc,
     };
-    lanchat_server::run_doors(listeners, config, shutdown_signal()).await;
+    lanchat_server::run_doors(listeners, config, store, shutdown_signal()).await;
     stop_announcing.cancel();
     if let Some(responder) = responder {
         let _ = responder.await;
@@ -116,6 +124,52 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     drop(advertiser);
     eprintln!("lanchat: server stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the history database (`--db`, or the room's file in the XDG data
+/// directory), unless history is off. One that cannot be read is an error
+/// naming the file.
+fn open_store(
+    args: &ServeArgs,
+    room: &str,
+    port: u16,
+) -> anyhow::Result<Option<lanchat_server::store::Store>> {
+    use lanchat_server::store::{Retention, Store, MEMORY};
+    if args.history == 0 {
+        return Ok(None);
+    }
+    let path = match &args.db {
+        Some(path) => path.clone(),
+        None => match lanchat_client::memory::data_dir() {
+            Some(dir) => {
+                let dir = dir.join("history");
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("could not create {}", dir.display()))?;
+                let file: String = room
+                    .chars()
+                    .map(|c| {
+                        if c.is_alphanumeric() || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                dir.join(format!("{file}-{port}.sqlite"))
+                    .display()
+                    .to_string()
+            }
+            None => {
+                tracing::warn!("no data directory (neither XDG_DATA_HOME nor HOME): history is kept in memory only");
+                MEMORY.to_owned()
+            }
+        },
+    };
+    let retention = Retention {
+        max_age: Duration::from_secs(u64::from(args.keep) * 86_400),
+        max_rows: args.keep_rows,
+    };
+    Ok(Some(Store::open(&path, retention)?))
 }
 
 /// Binds the IRC door: `PORT` (at `bind`) or `ADDR:PORT`.

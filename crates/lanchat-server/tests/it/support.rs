@@ -42,7 +42,7 @@ impl TestServer {
         config.max_connects_per_minute = 0;
         tweak(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(lanchat_server::run_doors(listeners, config, async {
+        let task = tokio::spawn(lanchat_server::run_doors(listeners, config, None, async {
             let _ = stopped.await;
         }));
         TestServer {

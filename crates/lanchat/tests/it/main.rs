@@ -5,5 +5,6 @@
 mod chat;
 mod discovery;
 mod errors;
+mod history;
 #[allow(dead_code)] // Shared with the `needs` binary, which uses other parts.
 mod support;

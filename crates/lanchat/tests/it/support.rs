@@ -17,7 +17,8 @@ pub fn lanchat() -> Command {
     cmd.env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
         .env("LANCHAT_NO_INTERFACES", "1")
-        .env("XDG_CONFIG_HOME", config_home());
+        .env("XDG_CONFIG_HOME", config_home())
+        .env("XDG_DATA_HOME", config_home().join("data"));
     cmd
 }
 

@@ -142,6 +142,10 @@ impl Lan {
     pub fn serve(&self, i: usize, room: &str, extra: &[&str]) -> Proc {
         let mut cmd = self.lanchat(i);
         cmd.args(["serve", "--room", room]).args(extra);
+        // Each test's room starts empty: no history from an earlier one.
+        if !extra.contains(&"--db") {
+            cmd.args(["--db", ":memory:"]);
+        }
         let mut p = Proc::spawn(cmd);
         p.expect_err("serving room");
         p

@@ -1,0 +1,452 @@
+//! The conversation on disk, so that history survives a restart: SQLite
+//! (bundled, nothing to install), in WAL mode.
+//!
+//! The hub never waits on the disk. It hands each event to a [`Recorder`]
+//! without blocking; a writer of its own (on the blocking pool, owned by
+//! the server's task tracker) takes them in batches, one transaction each.
+//! If the writer falls behind (a slow disk) or a write fails (a full
+//! disk), history goes on in memory only and a warning is logged, once.
+//! Old rows are pruned by age (`--keep`) and count (`--keep-rows`).
+//!
+//! A database that cannot be opened or read is an error naming the file;
+//! it is never deleted or replaced.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lanchat_core::{Event, Past, Stamp};
+use rusqlite::{params, Connection, OpenFlags};
+use tokio_util::task::TaskTracker;
+
+/// The path that keeps the database in memory only.
+pub const MEMORY: &str = ":memory:";
+
+/// Events waiting for the writer before new ones are kept in memory only.
+const QUEUE: usize = 8192;
+
+/// The most events written in one transaction.
+const BATCH: usize = 512;
+
+/// Events written between two prunings.
+const PRUNE_EVERY: usize = 10_000;
+
+/// Why the history database cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not open the history database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the history database {path} is unreadable ({why}); it was left as it is: \
+         move it away, or choose another file with --db"
+    )]
+    Unreadable { path: String, why: String },
+}
+
+/// How long history is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Rows older than this are deleted.
+    pub max_age: Duration,
+    /// At most this many rows are kept (the newest).
+    pub max_rows: u64,
+}
+
+/// An open history database.
+pub struct Store {
+    conn: Connection,
+    path: String,
+    retention: Retention,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if need be) the database at `path`, or one in
+    /// memory for [`MEMORY`], and checks that it can be read.
+    pub fn open(path: &str, retention: Retention) -> Result<Store, StoreError> {
+        let unreadable = |e: rusqlite::Error| StoreError::Unreadable {
+            path: path.to_owned(),
+            why: e.to_string(),
+        };
+        let conn = if path == MEMORY {
+            Connection::open_in_memory()
+        } else {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        // A file that is not a database fails here, at the first read.
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |row| row.get(0))
+            .map_err(unreadable)?;
+        if check != "ok" {
+            return Err(StoreError::Unreadable {
+                path: path.to_owned(),
+                why: check,
+            });
+        }
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             CREATE TABLE IF NOT EXISTS events (
+                 id INTEGER PRIMARY KEY,
+                 ms INTEGER NOT NULL,
+                 kind TEXT NOT NULL,
+                 from_name TEXT NOT NULL,
+                 to_name TEXT,
+                 text TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS events_ms ON events (ms);
+             CREATE TABLE IF NOT EXISTS last_event (
+                 one INTEGER PRIMARY KEY CHECK (one = 1),
+                 id INTEGER NOT NULL,
+                 ms INTEGER NOT NULL
+             );",
+        )
+        .map_err(unreadable)?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+            retention,
+        };
+        store.prune().map_err(unreadable)?;
+        Ok(store)
+    }
+
+    /// Where the database is (or [`MEMORY`]).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The last `limit` events, oldest first, and the stamp of the last
+    /// event ever stored (ids go on after it, even if its row was pruned).
+    pub fn load(&self, limit: usize) -> Result<(Vec<Past>, Stamp), StoreError> {
+        let unreadable = |e: rusqlite::Error| StoreError::Unreadable {
+            path: self.path.clone(),
+            why: e.to_string(),
+        };
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT id, ms, kind, from_name, to_name, text FROM events
+                 ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(unreadable)?;
+        let rows = statement
+            .query_map(params![limit as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(unreadable)?;
+        let mut pasts = Vec::new();
+        for row in rows {
+            let (id, ms, kind, from, to, text) = row.map_err(unreadable)?;
+            let event = match (kind.as_str(), to) {
+                ("message", _) => Event::Message { from, text },
+                ("action", _) => Event::Action { from, text },
+                ("whisper", Some(to)) => Event::Whisper { from, to, text },
+                // A row of a kind this version does not know is skipped.
+                _ => continue,
+            };
+            let stamp = Stamp {
+                id: u64::try_from(id).unwrap_or(0),
+                ms: u64::try_from(ms).unwrap_or(0),
+            };
+            pasts.push(Past { stamp, event });
+        }
+        pasts.reverse();
+        // The last event ever stored, even if pruned since: ids never go
+        // back.
+        let (id, ms): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT MAX(COALESCE((SELECT id FROM last_event), 0), COALESCE(MAX(id), 0)),
+                        MAX(COALESCE((SELECT ms FROM last_event), 0), COALESCE(MAX(ms), 0))
+                 FROM events",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(unreadable)?;
+        let last = Stamp {
+            id: u64::try_from(id).unwrap_or(0),
+            ms: u64::try_from(ms).unwrap_or(0),
+        };
+        Ok((pasts, last))
+    }
+
+    /// Deletes what is too old, then all but the newest rows.
+    fn prune(&self) -> rusqlite::Result<()> {
+        let now = now_ms();
+        let age = i64::try_from(self.retention.max_age.as_millis()).unwrap_or(i64::MAX);
+        let rows = i64::try_from(self.retention.max_rows).unwrap_or(i64::MAX);
+        self.conn.execute(
+            "DELETE FROM events WHERE ms < ?1",
+            params![now.saturating_sub(age)],
+        )?;
+        self.conn.execute(
+            "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?1",
+            params![rows],
+        )?;
+        Ok(())
+    }
+
+    /// Starts the writer on `tracker`; it ends once every [`Recorder`] is
+    /// dropped, after writing what it was given.
+    pub fn start(self, tracker: &TaskTracker) -> Recorder {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let warned = Arc::new(AtomicBool::new(false));
+        let writer_warned = warned.clone();
+        tracker.spawn_blocking(move || self.write(rx, &writer_warned));
+        Recorder { tx, warned }
+    }
+
+    /// The writer: batches of events, one transaction each, until the
+    /// recorders are gone.
+    fn write(mut self, rx: Receiver<Past>, warned: &AtomicBool) {
+        let mut since_prune = 0;
+        let mut failed = false;
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(past) => batch.push(past),
+                    Err(_) => break,
+                }
+            }
+            if failed {
+                continue;
+            }
+            if let Err(error) = self.insert(&batch) {
+                // A full or failing disk: history goes on in memory only.
+                failed = true;
+                warned.store(true, Ordering::Relaxed);
+                tracing::warn!(path = %self.path, %error, "could not write the history database; keeping history in memory only");
+                continue;
+            }
+            since_prune += batch.len();
+            if since_prune >= PRUNE_EVERY {
+                since_prune = 0;
+                if let Err(error) = self.prune() {
+                    tracing::warn!(path = %self.path, %error, "could not prune the history database");
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, batch: &[Past]) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO events (id, ms, kind, from_name, to_name, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for past in batch {
+                let (kind, from, to, text) = match &past.event {
+                    Event::Message { from, text } => ("message", from, None, text),
+                    Event::Action { from, text } => ("action", from, None, text),
+                    Event::Whisper { from, to, text } => ("whisper", from, Some(to), text),
+                    _ => continue,
+                };
+                let id = i64::try_from(past.stamp.id).unwrap_or(i64::MAX);
+                let ms = i64::try_from(past.stamp.ms).unwrap_or(i64::MAX);
+                insert.execute(params![id, ms, kind, from, to, text])?;
+            }
+            if let Some(last) = batch.iter().map(|p| p.stamp).max() {
+                let id = i64::try_from(last.id).unwrap_or(i64::MAX);
+                let ms = i64::try_from(last.ms).unwrap_or(i64::MAX);
+                tx.prepare_cached(
+                    "INSERT INTO last_event (one, id, ms) VALUES (1, ?1, ?2)
+                     ON CONFLICT (one) DO UPDATE SET id = MAX(id, excluded.id), ms = MAX(ms, excluded.ms)",
+                )?
+                .execute(params![id, ms])?;
+            }
+        }
+        tx.commit()
+    }
+}
+
+/// The hub's way to hand events to the writer, without ever waiting.
+#[derive(Debug)]
+pub struct Recorder {
+    tx: SyncSender<Past>,
+    /// A warning about falling behind was logged already.
+    warned: Arc<AtomicBool>,
+}
+
+impl Recorder {
+    /// Hands `past` to the writer; when it is behind (or gone), the event
+    /// stays in memory only.
+    pub fn record(&self, past: Past) {
+        match self.tx.try_send(past) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                if !self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!("the history database is not keeping up; new messages are kept in memory only until it does");
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                if !self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "the history writer has stopped; history is kept in memory only"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEEK: Retention = Retention {
+        max_age: Duration::from_secs(7 * 86_400),
+        max_rows: 100_000,
+    };
+
+    fn past(id: u64, event: Event) -> Past {
+        Past {
+            stamp: Stamp {
+                id,
+                ms: now_ms() as u64 - 1000 + id,
+            },
+            event,
+        }
+    }
+
+    fn file(name: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("lanchat-store-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        path.display().to_string()
+    }
+
+    #[tokio::test]
+    async fn what_is_written_is_read_back_after_a_restart() {
+        let path = file("restart.sqlite");
+        let written = vec![
+            past(
+                5,
+                Event::Message {
+                    from: "alice".into(),
+                    text: "hi".into(),
+                },
+            ),
+            past(
+                6,
+                Event::Whisper {
+                    from: "bob".into(),
+                    to: "alice".into(),
+                    text: "psst".into(),
+                },
+            ),
+            past(
+                7,
+                Event::Action {
+                    from: "bob".into(),
+                    text: "waves".into(),
+                },
+            ),
+        ];
+        let tracker = TaskTracker::new();
+        let recorder = Store::open(&path, WEEK).unwrap().start(&tracker);
+        for p in &written {
+            recorder.record(p.clone());
+        }
+        drop(recorder);
+        tracker.close();
+        tracker.wait().await;
+
+        let store = Store::open(&path, WEEK).unwrap();
+        let (pasts, last) = store.load(100).unwrap();
+        assert_eq!(pasts, written);
+        assert_eq!(last.id, 7);
+        let (pasts, _) = store.load(2).unwrap();
+        assert_eq!(pasts, written[1..]);
+    }
+
+    #[test]
+    fn old_and_surplus_rows_are_pruned() {
+        let path = file("prune.sqlite");
+        let mut store = Store::open(&path, WEEK).unwrap();
+        let old = Past {
+            stamp: Stamp { id: 1, ms: 1000 },
+            event: Event::Message {
+                from: "a".into(),
+                text: "ancient".into(),
+            },
+        };
+        let recent: Vec<Past> = (2..=6)
+            .map(|id| {
+                let text = format!("m{id}");
+                past(
+                    id,
+                    Event::Message {
+                        from: "a".into(),
+                        text,
+                    },
+                )
+            })
+            .collect();
+        store.insert(&[old]).unwrap();
+        store.insert(&recent).unwrap();
+        store.retention.max_rows = 3;
+        store.prune().unwrap();
+        let (pasts, last) = store.load(100).unwrap();
+        assert_eq!(pasts, recent[2..]);
+        assert_eq!(last.id, 6);
+        // Everything too old: nothing is shown, and ids still go on.
+        store.retention.max_age = Duration::ZERO;
+        store.prune().unwrap();
+        let (pasts, last) = store.load(100).unwrap();
+        assert!(pasts.is_empty());
+        assert_eq!(last.id, 6);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+        let path = file("garbage.sqlite");
+        let garbage = b"this is not a database, but somebody's notes\n".repeat(200);
+        std::fs::write(&path, &garbage).unwrap();
+        let error = Store::open(&path, WEEK).unwrap_err().to_string();
+        assert!(
+            error.contains(&path) && error.contains("unreadable"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    }
+
+    #[test]
+    fn memory_only_works_too() {
+        let store = Store::open(MEMORY, WEEK).unwrap();
+        let (pasts, last) = store.load(10).unwrap();
+        assert!(pasts.is_empty() && last.id == 0);
+    }
+}
