@@ -58,6 +58,11 @@ use tokio_util::task::TaskTracker;
 #[doc(hidden)]
 pub mod bench_api {
     pub use crate::outbox::Outbox;
+
+    /// Writes `batch` in one transaction, as the history writer does.
+    pub fn store_write(store: &mut crate::store::Store, batch: &[lanchat_core::Past]) -> bool {
+        store.insert(batch).is_ok()
+    }
 }
 
 use admission::Admission;

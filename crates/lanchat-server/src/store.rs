@@ -253,7 +253,7 @@ impl Store {
         }
     }
 
-    fn insert(&mut self, batch: &[Past]) -> rusqlite::Result<()> {
+    pub(crate) fn insert(&mut self, batch: &[Past]) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
