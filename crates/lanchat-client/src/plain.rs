@@ -329,6 +329,12 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
     Some(match frame {
         // Several lines: see `earlier`.
         ServerFrame::History { .. } => return None,
+        // For the connection, not for people.
+        ServerFrame::Resumable { .. } => return None,
+        ServerFrame::Held { name, .. } => {
+            format!("{notice} {} lost connection; holding the name", n(name))
+        }
+        ServerFrame::Back { name, .. } => format!("{notice} {} is back", n(name)),
         ServerFrame::Message {
             from,
             text,

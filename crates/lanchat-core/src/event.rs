@@ -77,6 +77,15 @@ pub enum Event {
         name: String,
         reason: Option<String>,
     },
+    /// `name` lost their connection; the room keeps their name for a
+    /// while, in case they come back.
+    Held {
+        name: String,
+    },
+    /// `name` came back after losing their connection.
+    Back {
+        name: String,
+    },
     /// `from` is now called `to`.
     Renamed {
         from: String,
@@ -131,6 +140,8 @@ impl Event {
                 | Event::Message { .. }
                 | Event::Action { .. }
                 | Event::Renamed { .. }
+                | Event::Held { .. }
+                | Event::Back { .. }
                 | Event::Away { .. }
                 | Event::Topic { .. }
                 | Event::Whisper { .. }

@@ -166,6 +166,61 @@ impl Room {
         self.last = self.last.max(last);
     }
 
+    /// The welcome a member is given (on joining, and on coming back):
+    /// their name, the room, who else is here, the topic and who is away.
+    fn welcome(&self, asker: &Asker, name: &str, users: Vec<String>, out: &mut Vec<Output>) {
+        let welcome = Event::Welcome {
+            name: name.to_owned(),
+            room: self.name.clone(),
+            users,
+        };
+        self.reply(asker, welcome, out);
+        if !self.topic.is_empty() {
+            let topic = Event::Topic {
+                topic: self.topic.clone(),
+                by: None,
+            };
+            self.reply(asker, topic, out);
+        }
+        self.tell_who_is_away(asker, out);
+    }
+
+    /// Member `id` lost their connection: their name is kept (they stay
+    /// in the room) and the others are told, once.
+    pub fn hold(&mut self, id: MemberId, now_ms: u64, out: &mut Vec<Output>) {
+        let Some(name) = self.members.get(&id) else {
+            return;
+        };
+        let name = name.as_str().to_owned();
+        self.broadcast(Target::AllBut(id), Event::Held { name }, None, now_ms, out);
+    }
+
+    /// Member `id` is back on a new connection: welcomed again (with
+    /// `label`), and the others are told. `was_held`: the others had been
+    /// told they were gone.
+    pub fn back(
+        &mut self,
+        id: MemberId,
+        label: Option<Label>,
+        was_held: bool,
+        now_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(name) = self.members.get(&id).map(|n| n.as_str().to_owned()) else {
+            return;
+        };
+        let users = self
+            .order
+            .iter()
+            .map(|(_, n)| n.clone())
+            .filter(|n| *n != name)
+            .collect();
+        self.welcome(&Asker { id, label }, &name, users, out);
+        if was_held {
+            self.broadcast(Target::AllBut(id), Event::Back { name }, None, now_ms, out);
+        }
+    }
+
     /// Tells member `id` the earlier conversation they may see, if any
     /// is kept (after their welcome, for doors whose clients want it).
     pub fn tell_history(&self, id: MemberId, label: Option<Label>, out: &mut Vec<Output>) {
@@ -254,24 +309,7 @@ impl Room {
             self.by_key.insert(key.clone(), id);
         }
         let asker = Asker { id, label };
-        self.reply(
-            &asker,
-            Event::Welcome {
-                name: name.as_str().to_owned(),
-                room: self.name.clone(),
-                users,
-            },
-            out,
-        );
-        // The topic, and who is away, so the newcomer knows from the start.
-        if !self.topic.is_empty() {
-            let topic = Event::Topic {
-                topic: self.topic.clone(),
-                by: None,
-            };
-            self.reply(&asker, topic, out);
-        }
-        self.tell_who_is_away(&asker, out);
+        self.welcome(&asker, name.as_str(), users, out);
         self.broadcast(
             Target::AllBut(id),
             Event::Joined {

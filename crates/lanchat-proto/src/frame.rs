@@ -28,6 +28,18 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },
+    /// Come back after a connection loss, instead of `join`: `token` is
+    /// the last `resumable` one, `last_id` the id of the last room event
+    /// received (0 if none).
+    Resume {
+        token: String,
+        #[serde(default)]
+        last_id: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        caps: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Label,
+    },
     /// One line as the user typed it: chat text, or a `/command`. The server
     /// interprets it, so every client gets every command for free.
     Input {
@@ -67,6 +79,7 @@ impl ClientFrame {
     pub fn label(&self) -> Option<&str> {
         match self {
             ClientFrame::Join { label, .. }
+            | ClientFrame::Resume { label, .. }
             | ClientFrame::Input { label, .. }
             | ClientFrame::Say { label, .. }
             | ClientFrame::Whisper { label, .. }
@@ -244,6 +257,27 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },
+    /// Somebody lost their connection; their name is kept for them to come
+    /// back (`resume`).
+    Held {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        name: String,
+    },
+    /// Somebody came back after losing their connection.
+    Back {
+        #[serde(default, skip_serializing_if = "is_zero")]
+        id: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        ts: String,
+        name: String,
+    },
+    /// For a client that announced `resume`, after its welcome: the secret
+    /// to come back with after a connection loss, within `grace` seconds.
+    /// Every resume gives a new one.
+    Resumable { token: String, grace: u64 },
     /// Somebody changed name (`/nick`).
     Renamed {
         #[serde(default, skip_serializing_if = "is_zero")]
@@ -342,6 +376,8 @@ impl ServerFrame {
         match self {
             ServerFrame::Joined { id, ts, .. }
             | ServerFrame::Left { id, ts, .. }
+            | ServerFrame::Held { id, ts, .. }
+            | ServerFrame::Back { id, ts, .. }
             | ServerFrame::Message { id, ts, .. }
             | ServerFrame::Renamed { id, ts, .. }
             | ServerFrame::Away { id, ts, .. }
@@ -377,6 +413,8 @@ impl ServerFrame {
         match &mut self {
             ServerFrame::Joined { id, ts, .. }
             | ServerFrame::Left { id, ts, .. }
+            | ServerFrame::Held { id, ts, .. }
+            | ServerFrame::Back { id, ts, .. }
             | ServerFrame::Notice { id, ts, .. } => {
                 *id = 0;
                 ts.clear();
@@ -404,6 +442,7 @@ impl ServerFrame {
                     .collect();
             }
             ServerFrame::Bye { .. }
+            | ServerFrame::Resumable { .. }
             | ServerFrame::Ping { .. }
             | ServerFrame::Pong { .. }
             | ServerFrame::Unknown => {}

@@ -31,6 +31,14 @@ pub const PROTOCOL_REVISION: u32 = 2;
 pub const MAX_LABEL_LEN: usize = 64;
 
 /// What a revision 2 server offers, in the welcome's `caps`: event ids and
-/// times, labels echoed, structured request frames, and user lists split
-/// over several frames.
-pub const SERVER_CAPS: &[&str] = &["stamps", "labels", "structured", "split_users", "history"];
+/// times, labels echoed, structured request frames, user lists split over
+/// several frames, the earlier conversation on joining, and resuming after
+/// a connection loss.
+pub const SERVER_CAPS: &[&str] = &[
+    "stamps",
+    "labels",
+    "structured",
+    "split_users",
+    "history",
+    "resume",
+];

@@ -74,6 +74,9 @@ pub struct Config {
     /// How many of the last messages a newcomer is shown (0: none; no
     /// history is kept then).
     pub history: usize,
+    /// How long the name of a member whose connection dropped is kept for
+    /// them to resume (zero: no resuming).
+    pub resume_grace: Duration,
 }
 
 impl Config {
@@ -102,6 +105,7 @@ impl Config {
             topic_locked: false,
             peer_check: None,
             history: 100,
+            resume_grace: Duration::from_secs(120),
         }
     }
 }

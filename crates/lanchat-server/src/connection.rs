@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::Ticket;
 use crate::config::Config;
-use crate::door::{Fault, Hub, JoinRequest, Session, SessionLimits};
+use crate::door::{Fault, Hub, JoinRequest, Membership, ResumeRequest, Session, SessionLimits};
 use crate::json_format::JsonLines;
 use crate::link::{self, Dialect, Link, Next};
 use crate::outbox::Outbox;
@@ -62,6 +62,25 @@ where
         door,
     };
     link::serve(stream, peer, link, dialect, shutdown, ticket)
+}
+
+/// What a client announced it understands, of what matters here.
+#[derive(Debug, Clone, Copy)]
+struct Caps {
+    stamps: bool,
+    history: bool,
+    resume: bool,
+}
+
+impl Caps {
+    fn of(caps: &[String]) -> Caps {
+        let has = |cap: &str| caps.iter().any(|c| c == cap);
+        Caps {
+            stamps: has("stamps"),
+            history: has("history"),
+            resume: has("resume"),
+        }
+    }
 }
 
 /// The lanchat frames on one connection.
@@ -128,9 +147,16 @@ impl Lanchat {
         };
         let command = match frame {
             ClientFrame::Join { name, caps, .. } => {
-                let has = |cap: &str| caps.iter().any(|c| c == cap);
-                let (stamps, history) = (has("stamps"), has("history"));
-                return self.join(link, name, (stamps, history), label).await;
+                return self.join(link, name, Caps::of(&caps), label).await;
+            }
+            ClientFrame::Resume {
+                token,
+                last_id,
+                caps,
+                ..
+            } => {
+                let caps = Caps::of(&caps);
+                return self.resume(link, token, last_id, caps, label).await;
             }
             ClientFrame::Ping { token } => {
                 return link.push(self.encode(&ServerFrame::Pong { token }))
@@ -161,39 +187,26 @@ impl Lanchat {
         }
     }
 
-    /// Joins as `name`, with the `stamps` and `history` capabilities or
-    /// not.
-    async fn join(
-        &mut self,
-        link: &mut Link,
-        name: String,
-        (stamps, history): (bool, bool),
-        label: Option<Label>,
-    ) {
+    /// Joins as `name`, with the capabilities the client announced.
+    async fn join(&mut self, link: &mut Link, name: String, caps: Caps, label: Option<Label>) {
         if link.member.is_some() {
             let text = "you are already in the room";
             return self.error_to(link, "already_joined", text, label.as_deref());
         }
         let request = JoinRequest {
             door: lanchat_core::room::DEFAULT_DOOR,
-            history,
+            history: caps.history,
+            resume: caps.resume,
             room: lanchat_core::RoomId::MAIN,
             name: name.clone(),
             label: label.clone(),
             outbox: link.outbox.clone(),
-            format: if stamps {
-                self.door.format.clone()
-            } else {
-                self.door.unstamped.clone()
-            },
+            format: self.format(caps),
         };
         // Boxed: it happens once per connection, and kept inline it would
         // make every connection's task bigger for its whole life.
         match Box::pin(self.door.hub.join(request)).await {
-            Ok(Ok(member)) => {
-                link.member = Some(member);
-                link.session.registered();
-            }
+            Ok(Ok(member)) => self.admitted(link, member),
             Ok(Err(e)) => link.push(self.encode(&ServerFrame::NameRejected {
                 name: lanchat_core::text::excerpt(&name, MAX_NAME_SHOWN),
                 code: e.code().into(),
@@ -201,6 +214,56 @@ impl Lanchat {
                 label: label.map(|l| l.to_string()),
             })),
             Err(_) => link.say_bye(self, "shutdown", "server shutting down"),
+        }
+    }
+
+    /// Comes back as the member `token` was given to, after a connection
+    /// loss; or says why not (the client then joins afresh).
+    async fn resume(
+        &mut self,
+        link: &mut Link,
+        token: String,
+        last_id: u64,
+        caps: Caps,
+        label: Option<Label>,
+    ) {
+        if link.member.is_some() {
+            let text = "you are already in the room";
+            return self.error_to(link, "already_joined", text, label.as_deref());
+        }
+        let request = ResumeRequest {
+            token,
+            last_id,
+            label: label.clone(),
+            outbox: link.outbox.clone(),
+            format: self.format(caps),
+        };
+        match Box::pin(self.door.hub.resume(request)).await {
+            Ok(Ok(member)) => self.admitted(link, member),
+            Ok(Err(e)) => self.error_to(link, "cannot_resume", &e.to_string(), label.as_deref()),
+            Err(_) => link.say_bye(self, "shutdown", "server shutting down"),
+        }
+    }
+
+    /// In the room: registered, and told its resume token if it has one.
+    fn admitted(&self, link: &mut Link, member: Membership) {
+        if let Some(token) = member.token() {
+            link.push(self.encode(&ServerFrame::Resumable {
+                token: token.to_owned(),
+                // Whole seconds, rounded up: never less than promised.
+                grace: self.door.config.resume_grace.as_millis().div_ceil(1000) as u64,
+            }));
+        }
+        link.member = Some(member);
+        link.session.registered();
+    }
+
+    /// The format for a client with `caps`.
+    fn format(&self, caps: Caps) -> Arc<dyn crate::door::WireFormat> {
+        if caps.stamps {
+            self.door.format.clone()
+        } else {
+            self.door.unstamped.clone()
         }
     }
 

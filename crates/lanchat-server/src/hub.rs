@@ -22,9 +22,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use lanchat_core::{
-    Command, Delivery, Event, Label, LeaveReason, MemberId, NameError, Output, Room, RoomId, Target,
+    Command, Delivery, Event, Label, LeaveReason, MemberId, NameError, Output, Room, RoomId, Stamp,
+    Target,
 };
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -32,6 +34,7 @@ use crate::config::Config;
 use crate::door::{EventRef, WireFormat};
 use crate::memory;
 use crate::outbox::Outbox;
+use crate::resume::Resume;
 use crate::store::{Recorder, Store};
 
 /// How many requests may wait for the hub before senders are held back.
@@ -69,6 +72,11 @@ pub struct HubGone;
 #[derive(Debug)]
 pub struct Membership {
     id: MemberId,
+    /// Which attachment of the member this is: a departure from an older
+    /// connection (replaced by a resume) is ignored.
+    generation: u64,
+    /// The secret to resume with, if the member may.
+    token: Option<String>,
     reason: LeaveReason,
     keep_open: bool,
     departures: mpsc::UnboundedSender<Departure>,
@@ -78,6 +86,12 @@ impl Membership {
     /// The member's id in the room.
     pub fn id(&self) -> MemberId {
         self.id
+    }
+
+    /// The secret to resume with after a connection loss, if the member
+    /// may (see [`JoinRequest::resume`]).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// Sets the reason announced when this membership is dropped.
@@ -98,6 +112,7 @@ impl Membership {
 #[derive(Debug)]
 struct Departure {
     id: MemberId,
+    generation: u64,
     reason: LeaveReason,
     /// Leave the member's outbox open (see [`Membership::part`]).
     keep_open: bool,
@@ -109,6 +124,7 @@ impl Drop for Membership {
         // to leave.
         let _ = self.departures.send(Departure {
             id: self.id,
+            generation: self.generation,
             reason: self.reason,
             keep_open: self.keep_open,
         });
@@ -130,12 +146,42 @@ pub struct JoinRequest {
     /// Whether the newcomer is told the earlier conversation after its
     /// welcome ([`Event::History`]).
     pub history: bool,
+    /// Whether the member may resume after losing its connection: it is
+    /// given a token ([`Membership::token`]).
+    pub resume: bool,
+}
+
+/// Asking to come back after a connection loss, with the token the last
+/// membership had, and the id of the last room event received.
+pub struct ResumeRequest {
+    pub token: String,
+    pub last_id: u64,
+    pub label: Option<Label>,
+    pub outbox: Outbox,
+    pub format: Arc<dyn WireFormat>,
+}
+
+/// A resume that could not be done: the token is unknown, used, or its
+/// grace period is over. The client should join afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("there is nothing to resume (the token is unknown or its grace period is over)")]
+pub struct CannotResume;
+
+/// What the hub answers a join or a resume.
+struct Joined {
+    id: MemberId,
+    generation: u64,
+    token: Option<String>,
 }
 
 enum Request {
     Join {
         join: JoinRequest,
-        reply: oneshot::Sender<Result<MemberId, NameError>>,
+        reply: oneshot::Sender<Result<Joined, NameError>>,
+    },
+    Resume {
+        resume: ResumeRequest,
+        reply: oneshot::Sender<Result<Joined, CannotResume>>,
     },
     Command {
         id: MemberId,
@@ -148,17 +194,38 @@ impl Hub {
     /// Asks to enter the room; on success, events for the new member will
     /// be encoded with `join.format` and pushed to `join.outbox`.
     pub async fn join(&self, join: JoinRequest) -> Result<Result<Membership, NameError>, HubGone> {
+        let answer = self.ask(|reply| Request::Join { join, reply }).await?;
+        Ok(answer.map(|j| self.membership(j)))
+    }
+
+    /// Asks to come back as the member `resume.token` was given to; on
+    /// success the member is welcomed again and told every room event
+    /// after `resume.last_id` it should have had, then what follows.
+    pub async fn resume(
+        &self,
+        resume: ResumeRequest,
+    ) -> Result<Result<Membership, CannotResume>, HubGone> {
+        let answer = self.ask(|reply| Request::Resume { resume, reply }).await?;
+        Ok(answer.map(|j| self.membership(j)))
+    }
+
+    /// Sends the request `make` builds around a reply channel, and waits
+    /// for the answer.
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Request) -> Result<T, HubGone> {
         let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request::Join { join, reply })
-            .await
-            .map_err(|_| HubGone)?;
-        Ok(answer.await.map_err(|_| HubGone)?.map(|id| Membership {
-            id,
+        self.requests.send(make(reply)).await.map_err(|_| HubGone)?;
+        answer.await.map_err(|_| HubGone)
+    }
+
+    fn membership(&self, joined: Joined) -> Membership {
+        Membership {
+            id: joined.id,
+            generation: joined.generation,
+            token: joined.token,
             reason: LeaveReason::Dropped,
             keep_open: false,
             departures: self.departures.clone(),
-        }))
+        }
     }
 
     /// Hands the hub one command. Waits while the hub is busy, which is
@@ -246,6 +313,8 @@ pub(crate) fn spawn(
     };
     let hub = HubTask {
         room,
+        resume: Resume::new(config.resume_grace),
+        next_generation: 1,
         recorder,
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
         members: HashMap::new(),
@@ -268,6 +337,8 @@ pub(crate) fn spawn(
 struct Member {
     outbox: Outbox,
     format: usize,
+    /// See [`Membership`]'s.
+    generation: u64,
 }
 
 /// A wire format in use, with the run being gathered for it.
@@ -279,6 +350,10 @@ struct Format {
 
 struct HubTask {
     room: Room,
+    /// Tokens, held names and recent events, for resuming.
+    resume: Resume,
+    /// The next member attachment's generation.
+    next_generation: u64,
     /// Where the conversation is stored, if anywhere.
     recorder: Option<Recorder>,
     members: HashMap<MemberId, Member>,
@@ -321,7 +396,7 @@ impl HubTask {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                Some(Departure { id, reason, keep_open }) = departures.recv() => {
+                Some(Departure { id, generation, reason, keep_open }) = departures.recv() => {
                     // Last words first: a connection hands over every
                     // frame it read before its membership is dropped, so
                     // whatever waits in the request queue now was said
@@ -329,13 +404,13 @@ impl HubTask {
                     while self.apply_waiting(&mut requests, STEP) == STEP {
                         self.deliver();
                     }
-                    if keep_open {
-                        // Out of the hub's members first, so the room's
-                        // goodbye finds no outbox to close.
-                        self.deliver();
-                        self.remove_member(id);
+                    self.depart(id, generation, reason, keep_open);
+                }
+                _ = sleep_until(self.resume.next_expiry().unwrap_or_else(Instant::now)), if self.resume.next_expiry().is_some() => {
+                    for id in self.resume.expired(Instant::now()) {
+                        tracing::info!(member = id.get(), "the grace period is over");
+                        self.room.leave(id, LeaveReason::Dropped, now_ms(), &mut self.out);
                     }
-                    self.room.leave(id, reason, now_ms(), &mut self.out);
                 }
                 _ = tokio::time::sleep(PAUSE_TICK), if paused => {}
                 request = requests.recv(), if !paused => match request {
@@ -389,7 +464,7 @@ impl HubTask {
             };
             match &request {
                 // A newcomer must not get what was said before they joined.
-                Request::Join { .. } => self.deliver(),
+                Request::Join { .. } | Request::Resume { .. } => self.deliver(),
                 Request::Command { command, .. } => text_bytes += command.text_len(),
             }
             self.handle(request);
@@ -414,14 +489,17 @@ impl HubTask {
                         self.room.set_door(id, join.door);
                         let name = self.room.name_of(id).unwrap_or_default();
                         tracing::info!(member = id.get(), %name, "joined");
-                        let format = self.format_index(join.format);
-                        self.formats[format].members += 1;
-                        let member = Member {
-                            outbox: join.outbox,
-                            format,
+                        let generation = self.attach(id, join.outbox, join.format);
+                        let token = match join.resume && self.resume.is_on() {
+                            true => self.resume.issue(id),
+                            false => None,
                         };
-                        self.members.insert(id, member);
-                        if reply.send(Ok(id)).is_err() {
+                        let joined = Joined {
+                            id,
+                            generation,
+                            token,
+                        };
+                        if reply.send(Ok(joined)).is_err() {
                             // The connection ended while waiting; take the
                             // name back at once.
                             self.room
@@ -433,9 +511,109 @@ impl HubTask {
                     }
                 }
             }
+            Request::Resume { resume, reply } => self.come_back(resume, reply),
             Request::Command { id, command, label } => {
                 self.room.apply(id, command, label, now_ms(), &mut self.out)
             }
+        }
+    }
+
+    /// Gives member `id` an outbox and a format; returns the attachment's
+    /// generation.
+    fn attach(&mut self, id: MemberId, outbox: Outbox, format: Arc<dyn WireFormat>) -> u64 {
+        let format = self.format_index(format);
+        self.formats[format].members += 1;
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let member = Member {
+            outbox,
+            format,
+            generation,
+        };
+        self.members.insert(id, member);
+        generation
+    }
+
+    /// A connection ended (`generation` is the attachment it was). A
+    /// member who may resume and lost the connection is held; everyone
+    /// else leaves.
+    fn depart(&mut self, id: MemberId, generation: u64, reason: LeaveReason, keep_open: bool) {
+        match self.members.get(&id) {
+            // An older connection of a member who resumed since.
+            Some(member) if member.generation != generation => return,
+            // Held already, or gone.
+            None if self.resume.is_held(id) || self.room.name_of(id).is_none() => return,
+            _ => {}
+        }
+        let lost = matches!(reason, LeaveReason::Dropped | LeaveReason::TimedOut);
+        if lost && !keep_open && self.resume.can_hold(id) {
+            self.deliver();
+            self.remove_member(id);
+            self.resume.hold(id, Instant::now());
+            tracing::info!(member = id.get(), "connection lost; holding the name");
+            self.room.hold(id, now_ms(), &mut self.out);
+            return;
+        }
+        if keep_open {
+            // Out of the hub's members first, so the room's goodbye finds
+            // no outbox to close.
+            self.deliver();
+            self.remove_member(id);
+        }
+        self.resume.forget(id);
+        self.room.leave(id, reason, now_ms(), &mut self.out);
+    }
+
+    /// A resume: the member is attached to the new connection, welcomed
+    /// again, and told what it missed, exactly once.
+    fn come_back(
+        &mut self,
+        resume: ResumeRequest,
+        reply: oneshot::Sender<Result<Joined, CannotResume>>,
+    ) {
+        let Some(id) = self.resume.take(&resume.token) else {
+            let _ = reply.send(Err(CannotResume));
+            return;
+        };
+        // Still attached: the client noticed the loss before we did. The
+        // old connection is let go, and nobody else is told anything.
+        let was_held = match self.remove_member(id) {
+            Some(old) => {
+                old.abort();
+                false
+            }
+            None => true,
+        };
+        let generation = self.attach(id, resume.outbox, resume.format);
+        let now = now_ms();
+        self.room
+            .back(id, resume.label, was_held, now, &mut self.out);
+        // The welcome first; then what was missed, sent to this member
+        // directly (it is kept already, and must not be kept twice).
+        self.deliver();
+        let (missed, gap) = self.resume.replay(id, resume.last_id);
+        let room = self.room.id();
+        if gap {
+            let text = "some of what was said while you were away could not be kept".into();
+            let notice = Event::Notice { text };
+            self.send_one(id, room, &notice, None);
+        }
+        for recent in &missed {
+            self.send_one(id, room, &recent.event, Some(recent.stamp));
+        }
+        let token = self.resume.issue(id);
+        let name = self.room.name_of(id).unwrap_or_default();
+        tracing::info!(member = id.get(), %name, "resumed");
+        let joined = Joined {
+            id,
+            generation,
+            token,
+        };
+        if reply.send(Ok(joined)).is_err() {
+            self.remove_member(id);
+            self.resume.forget(id);
+            self.room
+                .leave(id, LeaveReason::Dropped, now, &mut self.out);
         }
     }
 
@@ -503,6 +681,7 @@ impl HubTask {
                     tracing::info!(member = id.get(), "dropping a client that is not reading");
                     outbox.abort();
                 }
+                self.resume.forget(id);
                 self.room
                     .leave(id, LeaveReason::TooSlow, now_ms(), &mut self.out);
             }
@@ -510,6 +689,7 @@ impl HubTask {
     }
 
     fn queue(&mut self, d: Delivery) {
+        self.resume.remember(&d);
         let event = |label| EventRef {
             room: d.room,
             event: &d.event,
@@ -574,6 +754,18 @@ impl HubTask {
             let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
             push_to(*id, member, run.clone(), wake, too_slow, pressed);
         }
+    }
+
+    /// Sends one event to one member, outside the room's order (a replay).
+    fn send_one(&mut self, id: MemberId, room: RoomId, event: &Event, stamp: Option<Stamp>) {
+        let event = EventRef {
+            room,
+            event,
+            stamp,
+            label: None,
+            recipient: None,
+        };
+        self.send(Target::One(id), event);
     }
 
     /// Encodes `event` once for each format among the recipients and
@@ -697,6 +889,7 @@ mod tests {
         fn request(&self, name: &str, outbox: &Outbox) -> JoinRequest {
             JoinRequest {
                 history: false,
+                resume: false,
                 door: "terminal",
                 room: RoomId::MAIN,
                 name: name.into(),

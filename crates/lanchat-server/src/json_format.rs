@@ -230,6 +230,16 @@ impl JsonLines {
                 reason: reason.clone(),
                 label: label(),
             },
+            Event::Held { name } => ServerFrame::Held {
+                id,
+                ts,
+                name: name.clone(),
+            },
+            Event::Back { name } => ServerFrame::Back {
+                id,
+                ts,
+                name: name.clone(),
+            },
             Event::Renamed { from, to } => ServerFrame::Renamed {
                 id,
                 ts,

@@ -13,6 +13,8 @@
 //! - `outbox`: each connection's bounded outbound queue.
 //! - `admission`: limits on connections in total and per address.
 //! - `rate`: the token bucket behind the per-client rate limit.
+//! - `resume`: tokens, held names and recent events, for resuming after a
+//!   connection loss.
 //! - `link`: one connection's IO and rules, whatever the door, around the
 //!   door's dialect.
 //! - `connection`: the lanchat door: JSON lines, from greeting to goodbye,
@@ -42,6 +44,7 @@ mod link;
 mod memory;
 mod outbox;
 mod rate;
+mod resume;
 mod session;
 pub mod store;
 

@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// directory, lanchat/history/ROOM-PORT.sqlite].
     #[arg(long, value_name = "PATH")]
     pub db: Option<String>,
+    /// Seconds the name of somebody whose connection dropped is kept for
+    /// them to resume (0: no resuming; the departure is announced at once).
+    #[arg(long, default_value_t = defaults().resume_grace.as_secs_f64(), value_name = "SECS")]
+    pub resume_grace: f64,
     /// Days stored history is kept.
     #[arg(long, default_value_t = 7, value_name = "DAYS")]
     pub keep: u32,

@@ -412,6 +412,12 @@ impl App {
                 );
             }
             ServerFrame::NameRejected { reason, .. } => self.ask_name(now, Some(&reason)),
+            ServerFrame::Resumable { .. } => {}
+            ServerFrame::Held { name, .. } => {
+                let text = format!("{} lost connection; holding the name", inert(&name));
+                self.notice(now, text);
+            }
+            ServerFrame::Back { name, .. } => self.notice(now, format!("{} is back", inert(&name))),
             ServerFrame::Joined { name, .. } => {
                 self.notice(now, format!("{} joined", inert(&name)));
                 if self.users.insert(name).is_err() {

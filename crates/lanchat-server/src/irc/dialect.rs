@@ -112,6 +112,8 @@ impl Irc {
             door: DOOR,
             // Played back after the channel's names, as IRC bouncers do.
             history: true,
+            // IRC clients reconnect by joining again.
+            resume: false,
             room: lanchat_core::RoomId::MAIN,
             name: name.clone(),
             label: Some(ask.label()),

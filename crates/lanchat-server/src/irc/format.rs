@@ -534,6 +534,13 @@ impl WireFormat for IrcLines {
                 (None, _, _) => {}
             },
             Event::Notice { text } => self.notice(out, channel, text),
+            Event::Held { name } => {
+                let text = format!("{} lost connection; holding the name", nick(name));
+                self.notice(out, channel, &text);
+            }
+            Event::Back { name } => {
+                self.notice(out, channel, &format!("{} is back", nick(name)));
+            }
             Event::Whois {
                 name,
                 since_ms,

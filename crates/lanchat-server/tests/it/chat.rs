@@ -24,9 +24,10 @@ async fn welcome_names_the_room_and_who_is_in_it_and_joins_are_announced() {
         alice.recv().await,
         ServerFrame::Welcome {
             more: false,
-            caps: ["stamps", "labels", "structured", "split_users", "history"]
-                .map(String::from)
-                .to_vec(),
+            caps: lanchat_proto::limits::SERVER_CAPS
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
             limits: Some(lanchat_proto::Limits {
                 text: 4096,
                 name: 32,

@@ -3,19 +3,10 @@
 
 use lanchat_proto::{ClientFrame, ServerFrame};
 
-use crate::support::{join, message, TestServer};
+use crate::support::{join_with, message, TestServer};
 
 fn join_with_history(name: &str) -> ClientFrame {
-    let ClientFrame::Join {
-        name,
-        mut caps,
-        label,
-    } = join(name)
-    else {
-        unreachable!()
-    };
-    caps.push("history".into());
-    ClientFrame::Join { name, caps, label }
+    join_with(name, &["history"])
 }
 
 #[tokio::test]

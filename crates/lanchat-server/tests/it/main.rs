@@ -6,5 +6,6 @@ mod faults;
 mod history;
 mod hostile;
 mod irc;
+mod resume;
 mod support;
 mod v2;

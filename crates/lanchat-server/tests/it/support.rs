@@ -283,6 +283,21 @@ pub fn join(name: impl Into<String>) -> ClientFrame {
     }
 }
 
+/// A `join` frame for `name` with the lanchat client's capabilities and
+/// `extra` ones.
+pub fn join_with(name: &str, extra: &[&str]) -> ClientFrame {
+    let ClientFrame::Join {
+        name,
+        mut caps,
+        label,
+    } = join(name)
+    else {
+        unreachable!("join makes a join frame")
+    };
+    caps.extend(extra.iter().map(|c| (*c).to_owned()));
+    ClientFrame::Join { name, caps, label }
+}
+
 /// A goodbye as the server sends it.
 pub fn bye(code: &str, reason: &str) -> ServerFrame {
     ServerFrame::Bye {
