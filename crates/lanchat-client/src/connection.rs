@@ -168,7 +168,31 @@ impl Connection {
         }
     }
 
-    /// Waits for the answer to `join`.
+    /// Asks to come back after a connection loss with `token`, having
+    /// seen the room's events up to `last_id`: `Welcome` (what was missed
+    /// follows), or `Rejected` when the server has nothing to resume (join
+    /// afresh then).
+    pub async fn resume(&mut self, token: &str, last_id: u64) -> Result<Registration, ClientError> {
+        let asked = async {
+            self.writer
+                .send(&ClientFrame::Resume {
+                    token: token.to_owned(),
+                    last_id,
+                    caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
+                    label: None,
+                })
+                .await?;
+            self.registration().await
+        };
+        match tokio::time::timeout(ANSWER_TIMEOUT, asked).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ClientError::NoAnswer {
+                secs: ANSWER_TIMEOUT.as_secs(),
+            }),
+        }
+    }
+
+    /// Waits for the answer to `join` or `resume`.
     async fn registration(&mut self) -> Result<Registration, ClientError> {
         loop {
             match self.reader.next().await? {
@@ -195,6 +219,9 @@ impl Connection {
                 }
                 Some(ServerFrame::NameRejected { reason, .. }) => {
                     return Ok(Registration::Rejected { reason })
+                }
+                Some(ServerFrame::Error { code, text, .. }) if code == "cannot_resume" => {
+                    return Ok(Registration::Rejected { reason: text })
                 }
                 Some(ServerFrame::Ping { token }) => {
                     self.writer.send(&ClientFrame::Pong { token }).await?
@@ -243,7 +270,7 @@ impl Connection {
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What this client understands, announced in `join`.
-pub const CLIENT_CAPS: &[&str] = &["stamps", "labels", "split_users", "history"];
+pub const CLIENT_CAPS: &[&str] = &["stamps", "labels", "split_users", "history", "resume"];
 
 /// The most names a client keeps in its user list.
 pub const MAX_USERS: usize = 100_000;

@@ -62,6 +62,7 @@ pub async fn run(
     );
     let pacer = Pacer::new(joined.limits.as_ref(), Instant::now());
     let mut log = options.log;
+    let addr = joined.conn.addr.clone();
     if let Some(log) = &mut log {
         let welcome = welcome_line(
             &joined.me,
@@ -76,7 +77,36 @@ pub async fn run(
         style: &style,
         timestamps: options.timestamps.as_deref(),
     };
-    let chatted = chat(joined.conn, show, pacer, input, out, log).await;
+    let mut relay = Relay {
+        pacer,
+        input,
+        log,
+        input_open: true,
+        waiting: VecDeque::new(),
+        sent: 0,
+        quit_deadline: None,
+        resume: None,
+        last_id: 0,
+    };
+    let mut conn = joined.conn;
+    let chatted = loop {
+        let lost = match relay.chat(&mut conn, &show, out).await {
+            Err(e @ (ClientError::Closed | ClientError::Io(_))) => e,
+            done => break done,
+        };
+        // The connection is lost, not closed by anybody: come back if the
+        // server said we may.
+        let Some(resume) = relay.resume.clone() else {
+            break Err(lost);
+        };
+        match relay
+            .reconnect(&addr, &resume, &joined.me, &style, out)
+            .await
+        {
+            Some(again) => conn = again,
+            None => break Err(lost),
+        }
+    };
     if let Err(e) = &chatted {
         // The contract: losing the server is always said on stdout, once
         // (a `bye` has said it already).
@@ -99,93 +129,197 @@ struct Show<'a> {
     timestamps: Option<&'a str>,
 }
 
-/// Relays lines between `input` and the room until the user quits (`Ok`)
-/// or the server goes away (`Err`).
-async fn chat(
-    mut conn: Connection,
-    show: Show<'_>,
-    mut pacer: Pacer,
-    mut input: mpsc::Receiver<String>,
-    out: &mut dyn Write,
-    mut log: Option<ChatLog>,
-) -> Result<(), ClientError> {
-    let Show {
-        me,
-        style,
-        timestamps,
-    } = show;
-    let mut quit_deadline: Option<Instant> = None;
-    let mut sent = 0u64;
-    let mut list = Gather::default();
-    let mut input_open = true;
-    // Lines read and not yet sent: a paste goes out at the server's pace.
-    // Input is read only while few wait, so a pipe feels the pace too.
-    let mut waiting: VecDeque<String> = VecDeque::new();
-    loop {
-        let send_at = pacer.ready_at(Instant::now());
-        tokio::select! {
-            line = input.recv(), if input_open && waiting.len() < MAX_WAITING => {
-                match line {
-                    Some(line) if line.trim().is_empty() => {}
-                    Some(line) => waiting.push_back(line),
-                    None => {
-                        input_open = false;
-                        waiting.push_back("/x".to_owned());
+/// The relay between `input` and the room, kept across reconnections:
+/// lines typed while the connection is down wait here.
+struct Relay {
+    pacer: Pacer,
+    input: mpsc::Receiver<String>,
+    log: Option<ChatLog>,
+    input_open: bool,
+    /// Lines read and not yet sent: a paste goes out at the server's pace.
+    /// Input is read only while few wait, so a pipe feels the pace too.
+    waiting: VecDeque<String>,
+    /// Lines sent, for their labels.
+    sent: u64,
+    quit_deadline: Option<Instant>,
+    /// The token to come back with, and for how long, if the server gave
+    /// one.
+    resume: Option<(String, Duration)>,
+    /// The id of the last room event received.
+    last_id: u64,
+}
+
+/// How long to wait before the first reconnection attempt, and at most
+/// between two.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+impl Relay {
+    /// Relays lines between the input and the room until the user quits
+    /// (`Ok`) or the connection ends (`Err`).
+    async fn chat(
+        &mut self,
+        conn: &mut Connection,
+        show: &Show<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), ClientError> {
+        let &Show {
+            me,
+            style,
+            timestamps,
+        } = show;
+        let mut list = Gather::default();
+        loop {
+            let send_at = self.pacer.ready_at(Instant::now());
+            let quit_deadline = self.quit_deadline;
+            tokio::select! {
+                line = self.input.recv(), if self.input_open && self.waiting.len() < MAX_WAITING => {
+                    self.take(line);
+                }
+                _ = sleep_until(send_at), if quit_deadline.is_none() && !self.waiting.is_empty() => {
+                    let Some(text) = self.waiting.pop_front() else { continue };
+                    if is_quit(&text) {
+                        self.quit_deadline = Some(Instant::now() + QUIT_GRACE);
+                    }
+                    // Labelled, so the server's echo of it is known to be ours.
+                    self.sent += 1;
+                    let label = Some(format!("p{}", self.sent));
+                    self.pacer.sent(Instant::now());
+                    if let Err(e) = conn.writer.send(&ClientFrame::Input { text: text.clone(), label }).await {
+                        // Not sent: it goes first once we are back.
+                        self.waiting.push_front(text);
+                        return Err(e);
                     }
                 }
-            }
-            _ = sleep_until(send_at), if quit_deadline.is_none() && !waiting.is_empty() => {
-                let Some(text) = waiting.pop_front() else { continue };
-                if is_quit(&text) {
-                    quit_deadline = Some(Instant::now() + QUIT_GRACE);
-                }
-                // Labelled, so the server's echo of it is known to be ours.
-                sent += 1;
-                let label = Some(format!("p{sent}"));
-                pacer.sent(Instant::now());
-                conn.writer.send(&ClientFrame::Input { text, label }).await?;
-            }
-            frame = conn.reader.next() => match frame? {
-                None if quit_deadline.is_some() => return Ok(()),
-                None => return Err(ClientError::Closed),
-                Some(ServerFrame::Ping { token }) => {
-                    conn.writer.send(&ClientFrame::Pong { token }).await?;
-                }
-                Some(ServerFrame::Bye { .. }) if quit_deadline.is_some() => return Ok(()),
-                Some(ServerFrame::Bye { reason, .. }) => {
-                    print(out, &format!("{} disconnected: {}", style.notice(), inert(&reason)));
-                    return Err(ClientError::Disconnected(reason));
-                }
-                Some(ServerFrame::History { events, .. }) => {
-                    for line in earlier(&events, me, style, timestamps) {
-                        print(out, &line);
+                frame = conn.reader.next() => match frame? {
+                    None if quit_deadline.is_some() => return Ok(()),
+                    None => return Err(ClientError::Closed),
+                    Some(ServerFrame::Ping { token }) => {
+                        conn.writer.send(&ClientFrame::Pong { token }).await?;
                     }
-                }
-                Some(frame) => {
-                    let Some(frame) = list.gather(frame) else { continue };
-                    if let Some(file) = &mut log {
-                        if let Err(error) = file.record(&frame, me) {
-                            tracing::warn!(%error, "the chat log could not be written; going on without it");
-                            log = None;
+                    Some(ServerFrame::Bye { .. }) if quit_deadline.is_some() => return Ok(()),
+                    Some(ServerFrame::Bye { reason, .. }) => {
+                        print(out, &format!("{} disconnected: {}", style.notice(), inert(&reason)));
+                        return Err(ClientError::Disconnected(reason));
+                    }
+                    Some(ServerFrame::Resumable { token, grace }) => {
+                        self.resume = Some((token, Duration::from_secs(grace.min(86_400))));
+                    }
+                    Some(ServerFrame::History { events, .. }) => {
+                        for line in earlier(&events, me, style, timestamps) {
+                            print(out, &line);
                         }
                     }
-                    if let Some(line) = render(&frame, me, style) {
-                        match timestamps {
-                            Some(format) => {
-                                let at = frame.ts().and_then(Moment::from_ts);
-                                let at = at.unwrap_or_else(Moment::now);
-                                let time = clock::show(at, clock::local_offset(), format);
-                                print(out, &format!("{} {line}", inert(&time)));
+                    Some(frame) => {
+                        self.last_id = self.last_id.max(frame.id());
+                        let Some(frame) = list.gather(frame) else { continue };
+                        if let Some(file) = &mut self.log {
+                            if let Err(error) = file.record(&frame, me) {
+                                tracing::warn!(%error, "the chat log could not be written; going on without it");
+                                self.log = None;
                             }
-                            None => print(out, &line),
+                        }
+                        if let Some(line) = render(&frame, me, style) {
+                            match timestamps {
+                                Some(format) => {
+                                    let at = frame.ts().and_then(Moment::from_ts);
+                                    let at = at.unwrap_or_else(Moment::now);
+                                    let time = clock::show(at, clock::local_offset(), format);
+                                    print(out, &format!("{} {line}", inert(&time)));
+                                }
+                                None => print(out, &line),
+                            }
                         }
                     }
+                },
+                _ = sleep_until(quit_deadline.unwrap_or_else(Instant::now)), if quit_deadline.is_some() => {
+                    return Ok(());
                 }
-            },
-            _ = sleep_until(quit_deadline.unwrap_or_else(Instant::now)), if quit_deadline.is_some() => {
-                return Ok(());
             }
         }
+    }
+
+    /// One line from the input (or its end).
+    fn take(&mut self, line: Option<String>) {
+        match line {
+            Some(line) if line.trim().is_empty() => {}
+            Some(line) => self.waiting.push_back(line),
+            None => {
+                self.input_open = false;
+                self.waiting.push_back("/x".to_owned());
+            }
+        }
+    }
+
+    /// Comes back to the room at `addr` after losing the connection:
+    /// attempts with backoff, each said on a `***` line, until the grace
+    /// period is over. Lines typed meanwhile wait, and are sent once back.
+    /// With the token refused (the name was let go), joins afresh as `me`.
+    async fn reconnect(
+        &mut self,
+        addr: &str,
+        (token, grace): &(String, Duration),
+        me: &str,
+        style: &Style,
+        out: &mut dyn Write,
+    ) -> Option<Connection> {
+        let notice = style.notice();
+        let give_up = Instant::now() + *grace;
+        let mut pause = RECONNECT_FIRST;
+        for attempt in 1u32.. {
+            if Instant::now() >= give_up || self.quit_deadline.is_some() {
+                return None;
+            }
+            print(
+                out,
+                &format!("{notice} connection lost; reconnecting (attempt {attempt})..."),
+            );
+            let wake = Instant::now() + pause;
+            // Typing goes on while we wait; `/x` or the end of input stops.
+            while Instant::now() < wake {
+                tokio::select! {
+                    line = self.input.recv(), if self.input_open && self.waiting.len() < MAX_WAITING => {
+                        self.take(line);
+                        if self.waiting.back().is_some_and(|l| is_quit(l)) {
+                            return None;
+                        }
+                    }
+                    _ = sleep_until(wake) => {}
+                }
+            }
+            pause = (pause * 2).min(RECONNECT_MAX);
+            let Ok(mut conn) = Connection::connect_addr(addr).await else {
+                continue;
+            };
+            let answer = conn.resume(token, self.last_id).await;
+            let fresh = matches!(answer, Ok(Registration::Rejected { .. }));
+            let back = match answer {
+                Ok(Registration::Welcome { .. }) => true,
+                Ok(Registration::Rejected { .. }) => {
+                    matches!(conn.register(me).await, Ok(Registration::Welcome { .. }))
+                }
+                Err(_) => false,
+            };
+            if !back {
+                continue;
+            }
+            self.resume = None;
+            let how = if fresh {
+                "reconnected; the room had let the name go, so you joined afresh"
+            } else {
+                "reconnected; back in the room"
+            };
+            print(out, &format!("{notice} {how}"));
+            if !self.waiting.is_empty() {
+                let n = self.waiting.len();
+                print(
+                    out,
+                    &format!("{notice} sending {n} delayed line(s) typed while disconnected"),
+                );
+            }
+            return Some(conn);
+        }
+        None
     }
 }
 

@@ -51,6 +51,8 @@ pub enum Mode {
 pub enum Link {
     Connecting,
     Connected,
+    /// Lost, and coming back: this attempt.
+    Reconnecting(u32),
     Lost(String),
 }
 
@@ -311,6 +313,21 @@ impl App {
             }
             Event::Server(frame) => self.server_frame(frame, now, &mut effects),
             Event::Lost(reason) => self.lost(reason, now),
+            Event::Reconnecting { attempt } => {
+                if attempt == 1 {
+                    self.notice(now, "Connection lost; reconnecting...".into());
+                }
+                self.link = Link::Reconnecting(attempt);
+            }
+            Event::Reconnected { fresh } => {
+                self.link = Link::Connected;
+                let text = if fresh {
+                    "Reconnected; the room had let your name go, so you joined afresh."
+                } else {
+                    "Reconnected; back in the room."
+                };
+                self.notice(now, text.into());
+            }
             Event::Terminate => self.exit = Some(Exit::Quit),
         }
         effects

@@ -27,6 +27,11 @@ pub enum Event {
     Server(ServerFrame),
     /// The connection is gone, and why.
     Lost(String),
+    /// The connection was lost; trying to come back (this attempt).
+    Reconnecting { attempt: u32 },
+    /// Back in the room after a connection loss: resumed, or (`fresh`)
+    /// joined afresh because the room had let the name go.
+    Reconnected { fresh: bool },
     /// A SIGTERM or SIGHUP arrived.
     Terminate,
 }

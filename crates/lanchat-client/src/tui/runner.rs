@@ -17,7 +17,9 @@ use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::chat_log::ChatLog;
 use crate::clock::{self, Moment};
-use crate::connection::{Connection, ANSWER_TIMEOUT, CLIENT_CAPS};
+use crate::connection::{
+    Connection, FrameReader, FrameWriter, Registration, ANSWER_TIMEOUT, CLIENT_CAPS,
+};
 use crate::error::ClientError;
 use crate::gather::Gather;
 use crate::pacer::Pacer;
@@ -60,11 +62,26 @@ pub struct TuiOptions {
     pub timestamps: Option<String>,
 }
 
+/// How long to wait before the first reconnection attempt, and at most
+/// between two.
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// The most lines kept while reconnecting.
+const MAX_DELAYED: usize = 1000;
+
 /// What the background tasks report.
 enum Incoming {
     App(Event),
     Connected(Result<Connection, ClientError>),
     Found(Rooms),
+    /// The connection ended, and why (the runner may come back).
+    Lost(String),
+    /// Back after a loss, on this connection (resumed, or joined afresh).
+    Resumed {
+        conn: Connection,
+        fresh: bool,
+    },
 }
 
 /// Runs the TUI until the user leaves (`Ok`) or the connection is lost or
@@ -96,6 +113,13 @@ struct Session {
     answer_timer: Option<tokio::task::AbortHandle>,
     /// Ctrl-L: clear the terminal before the next draw.
     clear: bool,
+    /// The token to come back with after a connection loss, and for how
+    /// long, while the server offers it.
+    resume: Option<(String, Duration)>,
+    /// The id of the last room event received.
+    last_id: u64,
+    /// Lines typed while reconnecting, sent once back.
+    delayed: Vec<ClientFrame>,
     /// The window title last set.
     title: String,
 }
@@ -127,6 +151,9 @@ impl Session {
             log: options.log,
             clear: false,
             title: String::new(),
+            resume: None,
+            last_id: 0,
+            delayed: Vec::new(),
         }
     }
 
@@ -217,6 +244,15 @@ impl Session {
                 self.rooms = rooms;
                 self.apply(Event::Rooms(labels)).await;
             }
+            Incoming::Lost(why) => self.lost(why),
+            Incoming::Resumed { conn, fresh } => {
+                let Connection { reader, writer, .. } = conn;
+                self.start_io(reader, writer);
+                self.apply(Event::Reconnected { fresh }).await;
+                for frame in std::mem::take(&mut self.delayed) {
+                    self.send(frame).await;
+                }
+            }
             Incoming::Found(Ok(_)) => return Err(ClientError::NothingFound(String::new())),
             Incoming::Found(Err(why)) => return Err(ClientError::NothingFound(why)),
         }
@@ -234,6 +270,13 @@ impl Session {
         }
         if let Event::Server(ServerFrame::Welcome { name, .. }) = &event {
             crate::memory::remember_name(name);
+        }
+        if let Event::Server(frame) = &event {
+            self.last_id = self.last_id.max(frame.id());
+            if let ServerFrame::Resumable { token, grace } = frame {
+                let grace = Duration::from_secs((*grace).min(86_400));
+                self.resume = Some((token.clone(), grace));
+            }
         }
         if let (Event::Server(ServerFrame::Welcome { limits, .. }), Some(writer)) =
             (&event, &self.writer)
@@ -301,6 +344,15 @@ impl Session {
     }
 
     async fn send(&mut self, frame: ClientFrame) {
+        if self.app.link != Link::Connected && matches!(frame, ClientFrame::Input { .. }) {
+            // Reconnecting: sent once back, in order.
+            if let Link::Reconnecting(_) = self.app.link {
+                if self.delayed.len() < MAX_DELAYED {
+                    self.delayed.push(frame);
+                }
+                return;
+            }
+        }
         if let Some(writer) = &self.writer {
             match frame {
                 ClientFrame::Input { .. } => {
@@ -334,11 +386,83 @@ impl Session {
         let Connection {
             greeting,
             addr,
-            mut reader,
-            mut writer,
+            reader,
+            writer,
         } = conn;
         crate::memory::remember(&addr, &greeting);
         self.addr = Some(addr.clone());
+        self.start_io(reader, writer);
+        self.apply(Event::Connected {
+            room: greeting.room,
+            addr,
+        })
+        .await;
+        match self.pending_name.take() {
+            Some(name) => self.send_join(name).await,
+            None if self.app.me.is_none() => {
+                self.app.ask_name(Moment::now(), None);
+            }
+            None => {}
+        }
+    }
+
+    /// The connection was lost: come back if the server said we may (and
+    /// we are in the room, and not leaving), else say so.
+    fn lost(&mut self, why: String) {
+        let resume = self.resume.take();
+        let (Some((token, grace)), Some(addr), Some(me)) =
+            (resume, self.addr.clone(), self.app.me.clone())
+        else {
+            return self.queue_event(Event::Lost(why));
+        };
+        if self.app.quitting || self.app.exit.is_some() {
+            return self.queue_event(Event::Lost(why));
+        }
+        self.writer = None;
+        let (tx, last_id) = (self.tx.clone(), self.last_id);
+        self.tasks.spawn(async move {
+            let report = |event| {
+                let tx = tx.clone();
+                async move { tx.send(Incoming::App(event)).await.is_ok() }
+            };
+            let give_up = Instant::now() + grace;
+            let mut pause = RECONNECT_FIRST;
+            for attempt in 1u32.. {
+                if Instant::now() >= give_up || !report(Event::Reconnecting { attempt }).await {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RECONNECT_MAX);
+                let Ok(mut conn) = Connection::connect_addr(&addr).await else {
+                    continue;
+                };
+                let (back, fresh) = match conn.resume(&token, last_id).await {
+                    Ok(Registration::Welcome { .. }) => (true, false),
+                    Ok(Registration::Rejected { .. }) => {
+                        let joined = conn.register(&me).await;
+                        (matches!(joined, Ok(Registration::Welcome { .. })), true)
+                    }
+                    Err(_) => (false, false),
+                };
+                if back {
+                    let _ = tx.send(Incoming::Resumed { conn, fresh }).await;
+                    return;
+                }
+            }
+            let _ = report(Event::Lost(why)).await;
+        });
+    }
+
+    /// Hands `event` to the app on the next turn of the loop.
+    fn queue_event(&mut self, event: Event) {
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let _ = tx.send(Incoming::App(event)).await;
+        });
+    }
+
+    /// Starts the reader and writer tasks of a connection.
+    fn start_io(&mut self, mut reader: FrameReader, mut writer: FrameWriter) {
         let (urgent, mut urgent_rx) = mpsc::channel::<ClientFrame>(256);
         let (paced, mut paced_rx) = mpsc::unbounded_channel::<ClientFrame>();
         let (limits, mut limits_rx) = watch::channel::<Option<Limits>>(None);
@@ -406,21 +530,9 @@ impl Session {
                     Err(e) => break crate::error::describe(&e),
                 }
             };
-            let _ = tx.send(Incoming::App(Event::Lost(lost))).await;
+            let _ = tx.send(Incoming::Lost(lost)).await;
         });
         self.writer = Some(wtx);
-        self.apply(Event::Connected {
-            room: greeting.room,
-            addr,
-        })
-        .await;
-        match self.pending_name.take() {
-            Some(name) => self.send_join(name).await,
-            None if self.app.me.is_none() => {
-                self.app.ask_name(Moment::now(), None);
-            }
-            None => {}
-        }
     }
 
     /// Leaves: a best-effort goodbye if we were killed, then the result.

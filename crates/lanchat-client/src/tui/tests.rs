@@ -879,3 +879,25 @@ fn earlier_conversation_sits_above_a_separator() {
     app.handle(message("bob", "live again"), NOW);
     insta::assert_snapshot!("earlier_conversation", screen(&app, 60, 12));
 }
+
+/// While it reconnects, the status bar says so, with the attempt; once
+/// back, a line says so and the status is connected again.
+#[test]
+fn reconnecting_shows_in_the_status_bar() {
+    let mut app = in_room();
+    app.handle(Event::Reconnecting { attempt: 1 }, NOW);
+    app.handle(Event::Reconnecting { attempt: 3 }, NOW);
+    let shown = format!("{:?}", screen(&app, 100, 10));
+    assert!(shown.contains("reconnecting (attempt 3)…"), "{shown}");
+    assert!(
+        shown.contains("Connection lost; reconnecting..."),
+        "{shown}"
+    );
+    app.handle(Event::Reconnected { fresh: false }, NOW);
+    let shown = format!("{:?}", screen(&app, 100, 10));
+    assert!(
+        shown.contains("Reconnected; back in the room.") && shown.contains("connected"),
+        "{shown}"
+    );
+    assert!(app.exit.is_none());
+}

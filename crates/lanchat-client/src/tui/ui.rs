@@ -364,6 +364,10 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     let (state, state_style) = match &app.link {
         Link::Connecting => ("connecting".to_owned(), Style::new().fg(Color::Yellow)),
         Link::Connected => ("connected".to_owned(), Style::new().fg(Color::Green)),
+        Link::Reconnecting(attempt) => (
+            format!("reconnecting (attempt {attempt})…"),
+            Style::new().fg(Color::Yellow),
+        ),
         Link::Lost(why) => (
             format!("disconnected: {}", inert(why)),
             Style::new().fg(Color::Red),

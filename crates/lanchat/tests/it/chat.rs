@@ -56,13 +56,21 @@ fn three_people_use_every_command() {
 
 #[test]
 fn a_killed_client_is_announced_and_its_name_is_free_again() {
-    let server = Server::start();
+    // Without resuming, a lost connection is a departure at once.
+    let server = Server::start_with(&["--room", "lab", "--resume-grace", "0"]);
     let (mut alice, mut bob) = server.alice_and_bob();
     bob.child.kill().expect("SIGKILL bob");
     let _ = bob.wait();
     alice.expect_line("*** bob dropped (connection lost)");
     let _bob_again = server.join("bob");
     alice.expect_line("*** bob joined");
+
+    // With it (the default), the name is held for bob to come back.
+    let server = Server::start();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    bob.child.kill().expect("SIGKILL bob");
+    let _ = bob.wait();
+    alice.expect_line("*** bob lost connection; holding the name");
 }
 
 #[test]
@@ -134,7 +142,7 @@ fn the_interactive_default_is_join() {
 /// and never contains what anyone said.
 #[test]
 fn the_server_log_names_departures_and_never_holds_message_text() {
-    let mut server = Server::start();
+    let mut server = Server::start_with(&["--room", "lab", "--resume-grace", "0"]);
     let (mut alice, mut bob) = server.alice_and_bob();
     bob.send("secret words");
     alice.expect_line("<bob> secret words");

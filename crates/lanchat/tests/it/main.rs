@@ -6,5 +6,6 @@ mod chat;
 mod discovery;
 mod errors;
 mod history;
+mod resume;
 #[allow(dead_code)] // Shared with the `needs` binary, which uses other parts.
 mod support;

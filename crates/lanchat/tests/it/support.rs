@@ -307,3 +307,63 @@ impl Drop for Decoy {
         }
     }
 }
+
+/// A TCP relay on loopback to `upstream` whose connections can all be cut
+/// at once (a link going down), while new ones still get through.
+pub struct Relay {
+    pub addr: String,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    pub fn to(upstream: &str) -> Relay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+        let addr = listener.local_addr().expect("its address").to_string();
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (upstream, streams) = (upstream.to_owned(), open.clone());
+        std::thread::spawn(move || {
+            // Bounded: a test makes a handful of connections.
+            for client in listener.incoming().take(16) {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                if let Ok(mut streams) = streams.lock() {
+                    for s in [&client, &server] {
+                        if let Ok(clone) = s.try_clone() {
+                            streams.push(clone);
+                        }
+                    }
+                }
+                pipe(&client, &server);
+                pipe(&server, &client);
+            }
+        });
+        Relay { addr, open }
+    }
+
+    /// Cuts every connection through the relay.
+    pub fn cut(&self) {
+        if let Ok(mut streams) = self.open.lock() {
+            for s in streams.drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// Copies `from` into `to` on a thread of its own until either ends.
+fn pipe(from: &std::net::TcpStream, to: &std::net::TcpStream) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n) = std::io::Read::read(&mut from, &mut buf) {
+            if n == 0 || std::io::Write::write_all(&mut to, &buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    });
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{config_home, Server, PATIENCE};
+use crate::support::{config_home, Relay, Server, PATIENCE};
 use crate::{Need, Test};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -240,6 +240,34 @@ pub fn the_tui_asks_for_a_name_and_ctrl_c_twice_leaves() {
     assert_eq!(tmux.exit_status("new"), 0);
 }
 
+/// The link to the server is cut (a wifi blink): the TUI says it is
+/// reconnecting, comes back by itself, shows what was said meanwhile, and
+/// sends what was typed meanwhile.
+pub fn the_tui_comes_back_after_its_link_is_cut() {
+    let tmux = Tmux::new();
+    let server = Server::start();
+    let relay = Relay::to(&server.addr);
+    let mut bob = server.join("bob");
+    tmux.start(
+        "erin",
+        100,
+        16,
+        &["--server", &relay.addr, "--name", "erin"],
+    );
+    tmux.wait_for("erin", "Welcome to lab, erin!");
+    bob.expect_line("*** erin joined");
+
+    relay.cut();
+    bob.expect_line("*** erin lost connection; holding the name");
+    bob.send("said while you were away");
+    bob.expect_line("<bob> said while you were away");
+    tmux.wait_for("erin", "<bob> said while you were away");
+    tmux.wait_for("erin", "Reconnected; back in the room.");
+    bob.expect_line("*** erin is back");
+    tmux.type_line("erin", "hello again");
+    bob.expect_line("<erin> hello again");
+}
+
 const TMUX: &[Need] = &[Need::tool("tmux", "-V", "LANCHAT_REQUIRE_TMUX")];
 
 /// Every test here, with what it needs.
@@ -252,6 +280,11 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "the_tui_asks_for_a_name_and_ctrl_c_twice_leaves",
         run: the_tui_asks_for_a_name_and_ctrl_c_twice_leaves,
+        needs: TMUX,
+    },
+    Test {
+        name: "the_tui_comes_back_after_its_link_is_cut",
+        run: the_tui_comes_back_after_its_link_is_cut,
         needs: TMUX,
     },
 ];
