@@ -103,8 +103,9 @@ pub async fn run(
             .reconnect(&addr, &resume, &joined.me, &style, out)
             .await
         {
-            Some(again) => conn = again,
-            None => break Err(lost),
+            Comeback::Back(again) => conn = *again,
+            Comeback::Left => break Ok(()),
+            Comeback::GaveUp => break Err(lost),
         }
     };
     if let Err(e) = &chatted {
@@ -198,6 +199,11 @@ impl Relay {
                         conn.writer.send(&ClientFrame::Pong { token }).await?;
                     }
                     Some(ServerFrame::Bye { .. }) if quit_deadline.is_some() => return Ok(()),
+                    // A restart: wait for the server to be back.
+                    Some(ServerFrame::Bye { code, .. }) if code == "shutdown" && self.resume.is_some() => {
+                        print(out, &format!("{} the server is shutting down; waiting for it to come back", style.notice()));
+                        return Err(ClientError::Closed);
+                    }
                     Some(ServerFrame::Bye { reason, .. }) => {
                         print(out, &format!("{} disconnected: {}", style.notice(), inert(&reason)));
                         return Err(ClientError::Disconnected(reason));
@@ -205,7 +211,10 @@ impl Relay {
                     Some(ServerFrame::Resumable { token, grace }) => {
                         self.resume = Some((token, Duration::from_secs(grace.min(86_400))));
                     }
-                    Some(ServerFrame::History { events, .. }) => {
+                    Some(ServerFrame::History { mut events, .. }) => {
+                        // Back after a restart: what we saw already is
+                        // not shown twice.
+                        events.retain(|e| e.id() > self.last_id);
                         for line in earlier(&events, me, style, timestamps) {
                             print(out, &line);
                         }
@@ -262,13 +271,13 @@ impl Relay {
         me: &str,
         style: &Style,
         out: &mut dyn Write,
-    ) -> Option<Connection> {
+    ) -> Comeback {
         let notice = style.notice();
         let give_up = Instant::now() + *grace;
         let mut pause = RECONNECT_FIRST;
         for attempt in 1u32.. {
-            if Instant::now() >= give_up || self.quit_deadline.is_some() {
-                return None;
+            if Instant::now() >= give_up {
+                return Comeback::GaveUp;
             }
             print(
                 out,
@@ -281,7 +290,7 @@ impl Relay {
                     line = self.input.recv(), if self.input_open && self.waiting.len() < MAX_WAITING => {
                         self.take(line);
                         if self.waiting.back().is_some_and(|l| is_quit(l)) {
-                            return None;
+                            return Comeback::Left;
                         }
                     }
                     _ = sleep_until(wake) => {}
@@ -305,7 +314,7 @@ impl Relay {
             }
             self.resume = None;
             let how = if fresh {
-                "reconnected; the room had let the name go, so you joined afresh"
+                "reconnected; joined the room again (the server had let the name go)"
             } else {
                 "reconnected; back in the room"
             };
@@ -317,10 +326,20 @@ impl Relay {
                     &format!("{notice} sending {n} delayed line(s) typed while disconnected"),
                 );
             }
-            return Some(conn);
+            return Comeback::Back(Box::new(conn));
         }
-        None
+        Comeback::GaveUp
     }
+}
+
+/// How a reconnection ended.
+enum Comeback {
+    /// Back in the room, on this connection.
+    Back(Box<Connection>),
+    /// The user left meanwhile (`/x`, or the end of input).
+    Left,
+    /// The grace period is over.
+    GaveUp,
 }
 
 /// In the room: the connection, our name, the room's, who else is here and

@@ -271,6 +271,18 @@ impl Session {
         if let Event::Server(ServerFrame::Welcome { name, .. }) = &event {
             crate::memory::remember_name(name);
         }
+        // A restart: the connection's end brings the reconnection; the
+        // app is not told the server said goodbye.
+        if let Event::Server(ServerFrame::Bye { code, .. }) = &event {
+            if code == "shutdown" && self.resume.is_some() && !self.app.quitting {
+                return;
+            }
+        }
+        let mut event = event;
+        // Back after a restart: what we saw already is not shown twice.
+        if let Event::Server(ServerFrame::History { events, .. }) = &mut event {
+            events.retain(|e| e.id() > self.last_id);
+        }
         if let Event::Server(frame) = &event {
             self.last_id = self.last_id.max(frame.id());
             if let ServerFrame::Resumable { token, grace } = frame {

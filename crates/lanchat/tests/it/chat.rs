@@ -117,7 +117,8 @@ fn escape_sequences_arrive_inert() {
 #[test]
 fn sigterm_and_sigint_tell_clients_and_exit_zero() {
     for signal in ["-TERM", "-INT"] {
-        let mut server = Server::start();
+        // A server that offers no resuming: its clients end with it.
+        let mut server = Server::start_with(&["--room", "lab", "--resume-grace", "0"]);
         let mut alice = server.join("alice");
         server.proc.signal(signal);
         alice.expect_line("*** server: the server is shutting down");
@@ -125,6 +126,17 @@ fn sigterm_and_sigint_tell_clients_and_exit_zero() {
         assert_eq!(alice.wait().code(), Some(1), "{signal}");
         assert_eq!(server.proc.wait().code(), Some(0), "{signal}");
     }
+    // One that does: its clients wait for it to come back, until told to
+    // leave.
+    let mut server = Server::start();
+    let mut alice = server.join("alice");
+    server.proc.signal("-TERM");
+    alice.expect_line("*** server: the server is shutting down");
+    alice.expect_line("*** the server is shutting down; waiting for it to come back");
+    alice.expect_line("*** connection lost; reconnecting (attempt 1)...");
+    alice.send("/x");
+    assert_eq!(alice.wait().code(), Some(0));
+    assert_eq!(server.proc.wait().code(), Some(0));
 }
 
 #[test]

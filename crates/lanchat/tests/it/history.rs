@@ -51,3 +51,47 @@ fn an_unreadable_database_is_an_error_naming_it_and_is_left_alone() {
     assert_eq!(server.wait().code(), Some(1));
     assert_eq!(std::fs::read(&db).expect("the file"), notes);
 }
+
+/// The server restarts: a `--plain` client waits for it, joins again by
+/// itself, is not shown again what it saw, and nothing stored is lost.
+#[test]
+fn clients_come_back_after_a_server_restart_and_nothing_stored_is_lost() {
+    let db = db_file("restarted.sqlite");
+    let mut server = Server::start_with(&["--room", "lab", "--db", &db]);
+    let port = server.port().to_string();
+    let (mut alice, mut bob) = server.alice_and_bob();
+    bob.send("before the restart");
+    bob.expect_line("<bob> before the restart");
+    alice.expect_line("<bob> before the restart");
+    server.proc.signal("-TERM");
+    assert_eq!(server.proc.wait().code(), Some(0));
+    alice.skip_out_to("waiting", |l| {
+        l == "*** the server is shutting down; waiting for it to come back"
+    });
+
+    let server = Server::start_on(
+        "127.0.0.1",
+        port.parse().unwrap_or(0),
+        &["--room", "lab", "--db", &db],
+    );
+    let back = alice.skip_out_to("reconnected", |l| l.starts_with("*** reconnected"));
+    assert_eq!(
+        back,
+        "*** reconnected; joined the room again (the server had let the name go)"
+    );
+    // Not shown twice: nothing earlier comes before what is live (bob
+    // may come back first, or not).
+    let mut carol = server.join("carol");
+    let mut seen = Vec::new();
+    loop {
+        let line = alice.skip_out_to("carol", |_| true);
+        assert!(!line.starts_with("[earlier "), "{line}: {seen:#?}");
+        if line == "*** carol joined" {
+            break;
+        }
+        seen.push(line);
+    }
+    // A newcomer sees everything that was stored.
+    let earlier = carol.expect_out("history", |l| l.starts_with("[earlier "));
+    assert!(earlier.ends_with("] <bob> before the restart"), "{earlier}");
+}
