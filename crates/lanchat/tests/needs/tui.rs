@@ -156,7 +156,9 @@ impl Drop for Tmux {
 
 pub fn two_people_chat_in_the_tui() {
     let tmux = Tmux::new();
-    let server = Server::start();
+    // No resuming: losing the server ends the session (the comeback has
+    // a test of its own).
+    let server = Server::start_with(&["--room", "lab", "--resume-grace", "0"]);
     let addr = server.addr.clone();
     tmux.start("alice", 100, 20, &["--server", &addr, "--name", "alice"]);
     tmux.wait_for("alice", "Welcome to lab, alice!");
