@@ -9,6 +9,7 @@
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::support::{config_home, Proc};
 use crate::{Need, Test};
@@ -507,6 +508,50 @@ pub fn avahi_browse_sees_the_room() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The wifi drops for 30 s in the middle of a conversation: for the user
+/// it is a status line, then the missed messages, each once; the room saw
+/// one line for the drop and one for the return, and no departure.
+pub fn a_30_second_link_drop_is_a_status_line_then_the_missed_messages() {
+    let lan = lan(3);
+    // The server notices silence after 10 s here (25 s by default), so
+    // that each wait in this test is short.
+    let _lab = lan.serve(0, "lab", &["--ping-interval", "4", "--ping-timeout", "10"]);
+    let join = |i: usize, name: &str| {
+        let mut p = Proc::spawn({
+            let mut c = lan.lanchat(i);
+            c.args(["--plain", "--server", "10.203.0.1", "--name", name]);
+            c
+        });
+        p.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, "));
+        p
+    };
+    let mut alice = join(1, "alice");
+    let mut bob = join(2, "bob");
+    alice.expect_line("*** bob joined");
+    bob.send("before the drop");
+    bob.expect_line("<bob> before the drop");
+    alice.expect_line("<bob> before the drop");
+
+    must(&["-n", &lan.hosts[1], "link", "set", "eth0", "down"]);
+    let down = std::time::Instant::now();
+    // The server notices the silence (its ping timeout) and holds the name.
+    bob.expect_line("*** alice lost connection; holding the name");
+    bob.send("said during the drop");
+    bob.expect_line("<bob> said during the drop");
+    // Down for 30 s in all (bounded: one sleep for what is left).
+    let left = Duration::from_secs(30).saturating_sub(down.elapsed());
+    std::thread::sleep(left);
+    must(&["-n", &lan.hosts[1], "link", "set", "eth0", "up"]);
+
+    alice.expect_line("*** connection lost; reconnecting (attempt 1)...");
+    let back = alice.skip_out_to("reconnected", |l| l.starts_with("*** reconnected"));
+    assert_eq!(back, "*** reconnected; back in the room");
+    alice.expect_line("<bob> said during the drop");
+    bob.expect_line("*** alice is back");
+    bob.send("and after");
+    alice.expect_line("<bob> and after");
+}
+
 const NETNS: &[Need] = &[Need::Netns];
 const NETNS_TCPDUMP: &[Need] = &[
     Need::Netns,
@@ -521,6 +566,11 @@ const NETNS_AVAHI: &[Need] = &[
 
 /// Every test here, with what it needs.
 pub const TESTS: &[Test] = &[
+    Test {
+        name: "a_30_second_link_drop_is_a_status_line_then_the_missed_messages",
+        run: a_30_second_link_drop_is_a_status_line_then_the_missed_messages,
+        needs: NETNS,
+    },
     Test {
         name: "the_scan_finds_both_rooms_among_254_addresses_and_no_decoy",
         run: the_scan_finds_both_rooms_among_254_addresses_and_no_decoy,
