@@ -407,9 +407,9 @@ impl HubTask {
                     self.depart(id, generation, reason, keep_open);
                 }
                 _ = sleep_until(self.resume.next_expiry().unwrap_or_else(Instant::now)), if self.resume.next_expiry().is_some() => {
-                    for id in self.resume.expired(Instant::now()) {
+                    for (id, why) in self.resume.expired(Instant::now()) {
                         tracing::info!(member = id.get(), "the grace period is over");
-                        self.room.leave(id, LeaveReason::Dropped, now_ms(), &mut self.out);
+                        self.room.leave(id, why, now_ms(), &mut self.out);
                     }
                 }
                 _ = tokio::time::sleep(PAUSE_TICK), if paused => {}
@@ -549,7 +549,7 @@ impl HubTask {
         if lost && !keep_open && self.resume.can_hold(id) {
             self.deliver();
             self.remove_member(id);
-            self.resume.hold(id, Instant::now());
+            self.resume.hold(id, Instant::now(), reason);
             tracing::info!(member = id.get(), "connection lost; holding the name");
             self.room.hold(id, now_ms(), &mut self.out);
             return;

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use lanchat_core::{Delivery, Event, MemberId, Stamp, Target};
+use lanchat_core::{Delivery, Event, LeaveReason, MemberId, Stamp, Target};
 use tokio::time::Instant;
 
 /// The most recent room events kept for replay.
@@ -40,9 +40,9 @@ pub(crate) struct Resume {
     grace: Duration,
     tokens: HashMap<Token, MemberId>,
     by_member: HashMap<MemberId, Token>,
-    /// Members whose connection dropped, and until when their name is
-    /// kept.
-    held: HashMap<MemberId, Instant>,
+    /// Members whose connection dropped, until when their name is kept,
+    /// and how the connection ended (said when the name is let go).
+    held: HashMap<MemberId, (Instant, LeaveReason)>,
     recent: VecDeque<Recent>,
 }
 
@@ -80,9 +80,10 @@ impl Resume {
         self.is_on() && self.by_member.contains_key(&id)
     }
 
-    /// Keeps `id`'s name until `now` plus the grace period.
-    pub fn hold(&mut self, id: MemberId, now: Instant) {
-        self.held.insert(id, now + self.grace);
+    /// Keeps `id`'s name until `now` plus the grace period; `why` is how
+    /// its connection ended.
+    pub fn hold(&mut self, id: MemberId, now: Instant, why: LeaveReason) {
+        self.held.insert(id, (now + self.grace, why));
     }
 
     pub fn is_held(&self, id: MemberId) -> bool {
@@ -101,18 +102,19 @@ impl Resume {
 
     /// When the next held name must be let go.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.held.values().min().copied()
+        self.held.values().map(|(until, _)| *until).min()
     }
 
-    /// The held members whose grace period is over at `now` (forgotten).
-    pub fn expired(&mut self, now: Instant) -> Vec<MemberId> {
-        let gone: Vec<MemberId> = self
+    /// The held members whose grace period is over at `now` (forgotten),
+    /// with how their connection ended.
+    pub fn expired(&mut self, now: Instant) -> Vec<(MemberId, LeaveReason)> {
+        let gone: Vec<(MemberId, LeaveReason)> = self
             .held
             .iter()
-            .filter(|(_, until)| **until <= now)
-            .map(|(id, _)| *id)
+            .filter(|(_, (until, _))| *until <= now)
+            .map(|(id, (_, why))| (*id, *why))
             .collect();
-        for id in &gone {
+        for (id, _) in &gone {
             self.forget(*id);
         }
         gone
@@ -225,12 +227,12 @@ mod tests {
         r.issue(a);
         assert!(r.can_hold(a));
         let now = Instant::now();
-        r.hold(a, now);
+        r.hold(a, now, LeaveReason::TimedOut);
         assert_eq!(r.next_expiry(), Some(now + Duration::from_secs(120)));
         tokio::time::advance(Duration::from_secs(119)).await;
         assert!(r.expired(Instant::now()).is_empty());
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(r.expired(Instant::now()), [a]);
+        assert_eq!(r.expired(Instant::now()), [(a, LeaveReason::TimedOut)]);
         assert!(!r.can_hold(a) && r.next_expiry().is_none());
     }
 

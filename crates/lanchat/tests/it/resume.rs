@@ -49,3 +49,33 @@ fn a_plain_client_resumes_after_its_link_is_cut_and_misses_nothing() {
     assert_eq!(alice.wait().code(), Some(0));
     bob.expect_line("*** alice left");
 }
+
+/// A laptop lid closed for longer than the grace period: the room saw one
+/// departure, and the client, once awake, joins afresh by itself.
+#[test]
+fn a_client_back_after_the_grace_period_joins_afresh() {
+    let server = Server::start_with(&[
+        "--room",
+        "lab",
+        "--ping-interval",
+        "0.3",
+        "--ping-timeout",
+        "0.8",
+        "--resume-grace",
+        "0.5",
+    ]);
+    let (mut alice, mut bob) = server.alice_and_bob();
+    // The lid closes: the process stops, its connection goes silent.
+    alice.signal("-STOP");
+    bob.expect_line("*** alice lost connection; holding the name");
+    bob.expect_line("*** alice dropped (timed out)");
+    alice.signal("-CONT");
+    let back = alice.skip_out_to("reconnected", |l| l.starts_with("*** reconnected"));
+    assert_eq!(
+        back,
+        "*** reconnected; joined the room again (the server had let the name go)"
+    );
+    bob.expect_line("*** alice joined");
+    alice.send("I'm awake");
+    bob.expect_line("<alice> I'm awake");
+}

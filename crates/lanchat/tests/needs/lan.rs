@@ -552,7 +552,118 @@ pub fn a_30_second_link_drop_is_a_status_line_then_the_missed_messages() {
     alice.expect_line("<bob> and after");
 }
 
+/// A relay on 127.0.0.1:9000 of host `i` to `upstream`, holding every
+/// chunk 100 ms ± 50 ms, in order: the delay and jitter a busy wifi adds
+/// (this kernel has no netem).
+const DELAY_RELAY: &str = r#"
+import random, socket, sys, threading, time, queue
+up = (sys.argv[1], int(sys.argv[2]))
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('127.0.0.1', 9000)); ls.listen(4); print('ready', flush=True)
+def pump(a, b):
+    q = queue.Queue(maxsize=4096)
+    def later():
+        due = 0.0
+        while True:
+            item = q.get()
+            if item is None:
+                break
+            when, data = item
+            due = max(due, when)
+            time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                b.sendall(data)
+            except OSError:
+                break
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    threading.Thread(target=later, daemon=True).start()
+    while True:
+        try:
+            data = a.recv(16384)
+        except OSError:
+            data = b''
+        if not data:
+            q.put(None)
+            return
+        q.put((time.monotonic() + random.uniform(0.05, 0.15), data))
+for _ in range(4):
+    c, _ = ls.accept()
+    s = socket.create_connection(up)
+    threading.Thread(target=pump, args=(c, s), daemon=True).start()
+    threading.Thread(target=pump, args=(s, c), daemon=True).start()
+time.sleep(120)
+"#;
+
+/// 5 % of packets lost both ways on host 1's link, and every chunk delayed
+/// 100 ms ± 50 ms: the chat works, nothing is lost, order is kept.
+pub fn chat_survives_loss_and_delay() {
+    let lan = lan(3);
+    let _lab = lan.serve(0, "lab", &[]);
+    let host = &lan.hosts[1];
+    let nft = |rule: &str| {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", host, "nft", rule])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "nft {rule} in {host}");
+    };
+    nft("add table inet lossy");
+    nft("add chain inet lossy out { type filter hook output priority 0 ; }");
+    nft("add chain inet lossy in { type filter hook input priority 0 ; }");
+    nft("add rule inet lossy out oifname \"eth0\" numgen random mod 100 < 5 drop");
+    nft("add rule inet lossy in iifname \"eth0\" numgen random mod 100 < 5 drop");
+    let mut relay = Proc::spawn({
+        let mut c = lan.cmd(1, "python3");
+        c.args(["-c", DELAY_RELAY, "10.203.0.1", "8081"]);
+        c
+    });
+    relay.expect_out("ready", |l| l == "ready");
+
+    let join = |i: usize, server: &str, name: &str| {
+        let mut p = Proc::spawn({
+            let mut c = lan.lanchat(i);
+            c.args(["--plain", "--server", server, "--name", name]);
+            c
+        });
+        p.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, "));
+        p
+    };
+    let mut alice = join(1, "127.0.0.1:9000", "alice");
+    let mut bob = join(2, "10.203.0.1", "bob");
+    alice.expect_line("*** bob joined");
+    // Bounded: 15 lines each way, at the pace the server allows.
+    for i in 0..15 {
+        bob.send(&format!("from bob {i}"));
+        alice.send(&format!("from alice {i}"));
+    }
+    let mut from_bob = Vec::new();
+    let mut from_alice = Vec::new();
+    while from_bob.len() < 15 {
+        let line = alice.skip_out_to("bob's lines", |l| l.starts_with("<bob> "));
+        from_bob.push(line);
+    }
+    while from_alice.len() < 15 {
+        let line = bob.skip_out_to("alice's lines", |l| l.starts_with("<alice> "));
+        from_alice.push(line);
+    }
+    let want = |who: &str| {
+        (0..15)
+            .map(|i| format!("<{who}> from {who} {i}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(from_bob, want("bob"));
+    assert_eq!(from_alice, want("alice"));
+}
+
 const NETNS: &[Need] = &[Need::Netns];
+const NETNS_NFT: &[Need] = &[
+    Need::Netns,
+    Need::tool("nft", "--version", "LANCHAT_REQUIRE_NETNS"),
+    Need::tool("python3", "--version", "LANCHAT_REQUIRE_NETNS"),
+];
 const NETNS_TCPDUMP: &[Need] = &[
     Need::Netns,
     Need::tool("tcpdump", "--version", "LANCHAT_REQUIRE_NETNS"),
@@ -566,6 +677,11 @@ const NETNS_AVAHI: &[Need] = &[
 
 /// Every test here, with what it needs.
 pub const TESTS: &[Test] = &[
+    Test {
+        name: "chat_survives_loss_and_delay",
+        run: chat_survives_loss_and_delay,
+        needs: NETNS_NFT,
+    },
     Test {
         name: "a_30_second_link_drop_is_a_status_line_then_the_missed_messages",
         run: a_30_second_link_drop_is_a_status_line_then_the_missed_messages,
