@@ -319,7 +319,7 @@ impl App {
                 }
                 self.link = Link::Reconnecting(attempt);
             }
-            Event::Reconnected { fresh } => {
+            Event::Reconnected { fresh, delayed } => {
                 self.link = Link::Connected;
                 let text = if fresh {
                     "Reconnected; the room had let your name go, so you joined afresh."
@@ -327,6 +327,11 @@ impl App {
                     "Reconnected; back in the room."
                 };
                 self.notice(now, text.into());
+                if delayed > 0 {
+                    let text =
+                        format!("Sending {delayed} delayed line(s) typed while disconnected.");
+                    self.notice(now, text);
+                }
             }
             Event::Terminate => self.exit = Some(Exit::Quit),
         }

@@ -30,8 +30,9 @@ pub enum Event {
     /// The connection was lost; trying to come back (this attempt).
     Reconnecting { attempt: u32 },
     /// Back in the room after a connection loss: resumed, or (`fresh`)
-    /// joined afresh because the room had let the name go.
-    Reconnected { fresh: bool },
+    /// joined afresh because the room had let the name go; `delayed` lines
+    /// typed meanwhile are being sent.
+    Reconnected { fresh: bool, delayed: usize },
     /// A SIGTERM or SIGHUP arrived.
     Terminate,
 }

@@ -248,7 +248,8 @@ impl Session {
             Incoming::Resumed { conn, fresh } => {
                 let Connection { reader, writer, .. } = conn;
                 self.start_io(reader, writer);
-                self.apply(Event::Reconnected { fresh }).await;
+                let delayed = self.delayed.len();
+                self.apply(Event::Reconnected { fresh, delayed }).await;
                 for frame in std::mem::take(&mut self.delayed) {
                     self.send(frame).await;
                 }

@@ -893,7 +893,13 @@ fn reconnecting_shows_in_the_status_bar() {
         shown.contains("Connection lost; reconnecting..."),
         "{shown}"
     );
-    app.handle(Event::Reconnected { fresh: false }, NOW);
+    app.handle(
+        Event::Reconnected {
+            fresh: false,
+            delayed: 2,
+        },
+        NOW,
+    );
     let shown = format!("{:?}", screen(&app, 100, 10));
     assert!(
         shown.contains("Reconnected; back in the room.") && shown.contains("connected"),
