@@ -103,6 +103,23 @@ impl Tmux {
         }
     }
 
+    /// Waits until the screen satisfies `done`; returns the screen.
+    #[track_caller]
+    pub fn wait_until(&self, session: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen(session);
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{session}: never as expected; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Types `text` and presses Enter.
     pub fn type_line(&self, session: &str, text: &str) {
         self.tmux(&["send-keys", "-t", session, "-l", text]);
@@ -172,6 +189,17 @@ pub fn two_people_chat_in_the_tui() {
 
     tmux.type_line("bob", "hello from bob 你好 🎉");
     tmux.wait_for("alice", "<bob> hello from bob 你好 🎉");
+
+    // Emoji sequences leave nothing behind when the view scrolls away and
+    // back: the screen is the same as before. (Skin-tone modifiers are
+    // left out here: tmux itself drops them when a cell is redrawn.)
+    tmux.type_line("bob", "flags 🇫🇷🇯🇵 family 👨‍👩‍👧 done");
+    let before = tmux.wait_for("alice", "family");
+    tmux.keys("alice", &["PageUp"]);
+    tmux.wait_for("alice", "scrolled up");
+    tmux.keys("alice", &["PageDown"]);
+    let after = tmux.wait_until("alice", |screen| !screen.contains("scrolled up"));
+    assert_eq!(after, before);
 
     tmux.type_line("alice", "/w bob the secret is 42");
     tmux.wait_for("bob", "[whisper from alice] the secret is 42");
