@@ -264,6 +264,66 @@ impl Connection {
     }
 }
 
+/// After this much silence from the server, the client pings it (a
+/// working server pings every 10 s of silence itself).
+pub const ASK_AFTER: Duration = Duration::from_secs(15);
+
+/// After this much silence, the connection is taken as lost (as the server
+/// does, by default, for a silent client).
+pub const GONE_AFTER: Duration = Duration::from_secs(25);
+
+/// The client's side of keepalive: when it last heard from the server,
+/// and whether it has asked.
+#[derive(Debug, Clone, Copy)]
+pub struct Heard {
+    last: Instant,
+    asked: bool,
+}
+
+/// What a silence calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silence {
+    Fine,
+    /// Ping the server with this token.
+    Ask(u64),
+    /// The connection is gone.
+    Gone,
+}
+
+impl Heard {
+    pub fn new(now: Instant) -> Heard {
+        Heard {
+            last: now,
+            asked: false,
+        }
+    }
+
+    /// Passes `frame` through, noting that the server was heard.
+    pub fn got<T>(&mut self, frame: T, now: Instant) -> T {
+        self.last = now;
+        self.asked = false;
+        frame
+    }
+
+    /// When to look at the silence next.
+    pub fn next_check(&self) -> Instant {
+        self.last + if self.asked { GONE_AFTER } else { ASK_AFTER }
+    }
+
+    /// What the silence calls for at `now`.
+    pub fn check(&mut self, now: Instant) -> Silence {
+        let silent = now.saturating_duration_since(self.last);
+        if silent >= GONE_AFTER {
+            Silence::Gone
+        } else if silent >= ASK_AFTER && !self.asked {
+            self.asked = true;
+            Silence::Ask(silent.as_secs())
+        } else {
+            Silence::Fine
+        }
+    }
+}
+
 /// How long a server may take to answer `join` (its own registration
 /// deadline is 10 s from the connection, and a working one answers at
 /// once).
@@ -457,5 +517,25 @@ mod tests {
         for bad in ["127.0.0.1:abc", "h:99999", "h:0", "h:", "[::1]x", "[::1"] {
             assert!(parse_server(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod heard_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_server_is_asked_then_given_up() {
+        let mut heard = Heard::new(Instant::now());
+        assert_eq!(heard.next_check(), Instant::now() + ASK_AFTER);
+        tokio::time::advance(ASK_AFTER).await;
+        assert!(matches!(heard.check(Instant::now()), Silence::Ask(_)));
+        assert_eq!(heard.check(Instant::now()), Silence::Fine, "asked once");
+        tokio::time::advance(GONE_AFTER - ASK_AFTER).await;
+        assert_eq!(heard.check(Instant::now()), Silence::Gone);
+        // Hearing anything starts over.
+        heard.got((), Instant::now());
+        assert_eq!(heard.check(Instant::now()), Silence::Fine);
+        assert_eq!(heard.next_check(), Instant::now() + ASK_AFTER);
     }
 }

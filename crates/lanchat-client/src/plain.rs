@@ -19,7 +19,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::chat_log::ChatLog;
 use crate::clock::{self, Moment};
-use crate::connection::{Connection, Registration};
+use crate::connection::{Connection, Heard, Registration, Silence};
 use crate::display::{departure, inert};
 use crate::error::ClientError;
 use crate::gather::Gather;
@@ -170,10 +170,20 @@ impl Relay {
             timestamps,
         } = show;
         let mut list = Gather::default();
+        let mut heard = Heard::new(Instant::now());
         loop {
             let send_at = self.pacer.ready_at(Instant::now());
             let quit_deadline = self.quit_deadline;
             tokio::select! {
+                // A server that went silent (a link that died without a
+                // word) is asked; one that stays silent is gone.
+                _ = sleep_until(heard.next_check()) => {
+                    match heard.check(Instant::now()) {
+                        Silence::Ask(token) => conn.writer.send(&ClientFrame::Ping { token }).await?,
+                        Silence::Gone => return Err(ClientError::Closed),
+                        Silence::Fine => {}
+                    }
+                }
                 line = self.input.recv(), if self.input_open && self.waiting.len() < MAX_WAITING => {
                     self.take(line);
                 }
@@ -192,7 +202,7 @@ impl Relay {
                         return Err(e);
                     }
                 }
-                frame = conn.reader.next() => match frame? {
+                frame = conn.reader.next() => match heard.got(frame?, Instant::now()) {
                     None if quit_deadline.is_some() => return Ok(()),
                     None => return Err(ClientError::Closed),
                     Some(ServerFrame::Ping { token }) => {

@@ -18,7 +18,7 @@ use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 use crate::chat_log::ChatLog;
 use crate::clock::{self, Moment};
 use crate::connection::{
-    Connection, FrameReader, FrameWriter, Registration, ANSWER_TIMEOUT, CLIENT_CAPS,
+    Connection, FrameReader, FrameWriter, Heard, Registration, Silence, ANSWER_TIMEOUT, CLIENT_CAPS,
 };
 use crate::error::ClientError;
 use crate::gather::Gather;
@@ -526,8 +526,22 @@ impl Session {
         let (tx, pong) = (self.tx.clone(), wtx.urgent.clone());
         self.tasks.spawn(async move {
             let mut gather = Gather::default();
+            let mut heard = Heard::new(Instant::now());
             let lost = loop {
-                match reader.next().await {
+                let frame = tokio::select! {
+                    frame = reader.next() => heard.got(frame, Instant::now()),
+                    // A server that went silent is asked; one that stays
+                    // silent is gone (a link that died without a word).
+                    _ = sleep_until(heard.next_check()) => match heard.check(Instant::now()) {
+                        Silence::Ask(token) => {
+                            let _ = pong.send(ClientFrame::Ping { token }).await;
+                            continue;
+                        }
+                        Silence::Gone => break "the server stopped answering".to_owned(),
+                        Silence::Fine => continue,
+                    },
+                };
+                match frame {
                     Ok(Some(ServerFrame::Ping { token })) => {
                         let _ = pong.send(ClientFrame::Pong { token }).await;
                     }
