@@ -313,7 +313,7 @@ pub(crate) fn spawn(
     };
     let hub = HubTask {
         room,
-        resume: Resume::new(config.resume_grace),
+        resume: Resume::new(config.resume_grace, config.max_clients),
         next_generation: 1,
         recorder,
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),

@@ -38,6 +38,10 @@ fn includes(to: &Target, id: MemberId) -> bool {
 #[derive(Debug)]
 pub(crate) struct Resume {
     grace: Duration,
+    /// The most names held at once: beyond it a lost connection is a
+    /// departure at once (connect, drop, repeat must not fill the room
+    /// with held names).
+    max_held: usize,
     tokens: HashMap<Token, MemberId>,
     by_member: HashMap<MemberId, Token>,
     /// Members whose connection dropped, until when their name is kept,
@@ -47,10 +51,12 @@ pub(crate) struct Resume {
 }
 
 impl Resume {
-    /// Resume with a grace period of `grace` (zero: off).
-    pub fn new(grace: Duration) -> Self {
+    /// Resume with a grace period of `grace` (zero: off), holding at most
+    /// `max_held` names at once.
+    pub fn new(grace: Duration, max_held: usize) -> Self {
         Resume {
             grace,
+            max_held,
             tokens: HashMap::new(),
             by_member: HashMap::new(),
             held: HashMap::new(),
@@ -77,7 +83,7 @@ impl Resume {
 
     /// Whether `id` may be held when its connection drops.
     pub fn can_hold(&self, id: MemberId) -> bool {
-        self.is_on() && self.by_member.contains_key(&id)
+        self.is_on() && self.by_member.contains_key(&id) && self.held.len() < self.max_held
     }
 
     /// Keeps `id`'s name until `now` plus the grace period; `why` is how
@@ -205,7 +211,7 @@ mod tests {
 
     #[test]
     fn tokens_are_secret_single_use_and_renewed() {
-        let mut r = Resume::new(Duration::from_secs(120));
+        let mut r = Resume::new(Duration::from_secs(120), 10);
         let (a, b) = (id(1), id(2));
         let first = r.issue(a).unwrap();
         assert_eq!(first.len(), 32);
@@ -222,7 +228,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_held_name_is_let_go_after_the_grace_period() {
-        let mut r = Resume::new(Duration::from_secs(120));
+        let mut r = Resume::new(Duration::from_secs(120), 10);
         let a = id(1);
         r.issue(a);
         assert!(r.can_hold(a));
@@ -237,8 +243,18 @@ mod tests {
     }
 
     #[test]
+    fn only_so_many_names_are_held_at_once() {
+        let mut r = Resume::new(Duration::from_secs(120), 1);
+        let (a, b) = (id(1), id(2));
+        r.issue(a);
+        r.issue(b);
+        r.hold(a, Instant::now(), LeaveReason::Dropped);
+        assert!(!r.can_hold(b), "the cap is reached");
+    }
+
+    #[test]
     fn replay_gives_what_was_for_the_member_after_its_last_id() {
-        let mut r = Resume::new(Duration::from_secs(120));
+        let mut r = Resume::new(Duration::from_secs(120), 10);
         let (a, b) = (id(1), id(2));
         r.remember(&said(1, Target::All));
         r.remember(&said(2, Target::One(b)));
