@@ -51,12 +51,21 @@ pub fn ignoring(names: &[String]) -> String {
 /// A `/whois` answer as a sentence, whatever the front end: `name` is
 /// given as it should be shown (made inert, styled); the rest is made
 /// inert here.
-pub fn whois(name: &str, since: &str, door: &str, away: Option<&str>) -> String {
+pub fn whois(
+    name: &str,
+    since: &str,
+    door: &str,
+    address: Option<&str>,
+    away: Option<&str>,
+) -> String {
+    let address = address
+        .map(|a| format!(", from {}", inert(a)))
+        .unwrap_or_default();
     let away = away
         .map(|a| format!(", away: {}", inert(a)))
         .unwrap_or_default();
     format!(
-        "{name} has been here since {} (via {}){away}",
+        "{name} has been here since {} (via {}){address}{away}",
         inert(since),
         inert(door)
     )

@@ -513,11 +513,12 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
             since,
             door,
             away,
+            address,
             ..
         } => format!(
             "{} {}",
             style.notice(),
-            crate::display::whois(&n(name), since, door, away.as_deref())
+            crate::display::whois(&n(name), since, door, address.as_deref(), away.as_deref())
         ),
         ServerFrame::Topic { topic, .. } if topic.is_empty() => {
             format!("{} no topic is set", style.notice())

@@ -65,6 +65,8 @@ pub enum Event {
         since_ms: u64,
         door: String,
         away: Option<String>,
+        /// Where they connect from, when the server shows it.
+        address: Option<String>,
     },
     /// The room's topic (empty: none), and who set it (`None` when it is
     /// only being told).

@@ -100,6 +100,8 @@ pub struct Room {
     ignores: HashMap<MemberId, HashSet<MemberId>>,
     /// When each member joined, and through which door.
     joined: HashMap<MemberId, (u64, &'static str)>,
+    /// Where members connect from, for `/whois`, when the server shows it.
+    addresses: HashMap<MemberId, String>,
     /// The topic (empty: none), and whether members may change it.
     topic: String,
     topic_locked: bool,
@@ -131,6 +133,7 @@ impl Room {
             renamed: HashMap::new(),
             away: HashMap::new(),
             joined: HashMap::new(),
+            addresses: HashMap::new(),
             ignores: HashMap::new(),
             topic: String::new(),
             topic_locked: false,
@@ -239,6 +242,14 @@ impl Room {
     pub fn set_door(&mut self, id: MemberId, door: &'static str) {
         if let Some(joined) = self.joined.get_mut(&id) {
             joined.1 = door;
+        }
+    }
+
+    /// Records where `id` connects from; `/whois` then shows it (the
+    /// server calls this only when it is set to show addresses).
+    pub fn set_address(&mut self, id: MemberId, address: String) {
+        if self.members.contains_key(&id) {
+            self.addresses.insert(id, address);
         }
     }
 
@@ -401,6 +412,7 @@ impl Room {
                         since_ms,
                         door: door.to_owned(),
                         away: self.away.get(&t).cloned(),
+                        address: self.addresses.get(&t).cloned(),
                     };
                     self.reply(&asker, event, out);
                 }
@@ -462,6 +474,7 @@ impl Room {
         self.renamed.remove(&id);
         self.away.remove(&id);
         self.joined.remove(&id);
+        self.addresses.remove(&id);
         // Ignores of them end, and theirs with them.
         self.ignores.remove(&id);
         self.ignores.retain(|_, ignored| {

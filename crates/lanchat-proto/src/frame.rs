@@ -227,6 +227,10 @@ pub enum ServerFrame {
         door: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         away: Option<String>,
+        /// Where they connect from, only when the server shows it
+        /// (`serve --whois-shows-address`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         label: Label,
     },

@@ -77,6 +77,8 @@ pub struct Config {
     /// How long the name of a member whose connection dropped is kept for
     /// them to resume (zero: no resuming).
     pub resume_grace: Duration,
+    /// `/whois` shows where members connect from (off: never).
+    pub whois_address: bool,
 }
 
 impl Config {
@@ -106,6 +108,7 @@ impl Config {
             peer_check: None,
             history: 100,
             resume_grace: Duration::from_secs(120),
+            whois_address: false,
         }
     }
 }

@@ -60,6 +60,7 @@ where
     let dialect = Lanchat {
         decoder: LineDecoder::new(door.config.max_frame_len),
         door,
+        peer: peer.ip(),
     };
     link::serve(stream, peer, link, dialect, shutdown, ticket)
 }
@@ -87,6 +88,8 @@ impl Caps {
 struct Lanchat {
     door: Arc<Door>,
     decoder: LineDecoder,
+    /// Where the connection comes from (for `/whois`, if shown).
+    peer: std::net::IpAddr,
 }
 
 impl Dialect for Lanchat {
@@ -197,6 +200,7 @@ impl Lanchat {
             door: lanchat_core::room::DEFAULT_DOOR,
             history: caps.history,
             resume: caps.resume,
+            peer: Some(self.peer),
             room: lanchat_core::RoomId::MAIN,
             name: name.clone(),
             label: label.clone(),

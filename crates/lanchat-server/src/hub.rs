@@ -149,6 +149,9 @@ pub struct JoinRequest {
     /// Whether the member may resume after losing its connection: it is
     /// given a token ([`Membership::token`]).
     pub resume: bool,
+    /// Where the member connects from (`/whois` shows it only when the
+    /// server is set to).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// Asking to come back after a connection loss, with the token the last
@@ -315,6 +318,7 @@ pub(crate) fn spawn(
         room,
         resume: Resume::new(config.resume_grace, config.max_clients),
         next_generation: 1,
+        show_address: config.whois_address,
         recorder,
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
         members: HashMap::new(),
@@ -354,6 +358,8 @@ struct HubTask {
     resume: Resume,
     /// The next member attachment's generation.
     next_generation: u64,
+    /// `/whois` shows where members connect from.
+    show_address: bool,
     /// Where the conversation is stored, if anywhere.
     recorder: Option<Recorder>,
     members: HashMap<MemberId, Member>,
@@ -487,6 +493,9 @@ impl HubTask {
                             self.room.tell_history(id, label, &mut self.out);
                         }
                         self.room.set_door(id, join.door);
+                        if let (true, Some(peer)) = (self.show_address, join.peer) {
+                            self.room.set_address(id, peer.to_string());
+                        }
                         let name = self.room.name_of(id).unwrap_or_default();
                         tracing::info!(member = id.get(), %name, "joined");
                         let generation = self.attach(id, join.outbox, join.format);
@@ -890,6 +899,7 @@ mod tests {
             JoinRequest {
                 history: false,
                 resume: false,
+                peer: None,
                 door: "terminal",
                 room: RoomId::MAIN,
                 name: name.into(),

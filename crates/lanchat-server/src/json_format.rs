@@ -209,11 +209,13 @@ impl JsonLines {
                 since_ms,
                 door,
                 away,
+                address,
             } => ServerFrame::Whois {
                 name: name.clone(),
                 since: time::format_ms(*since_ms),
                 door: door.clone(),
                 away: away.clone(),
+                address: address.clone(),
                 label: label(),
             },
             Event::Topic { topic, by } => ServerFrame::Topic {

@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// them to resume (0: no resuming; the departure is announced at once).
     #[arg(long, default_value_t = defaults().resume_grace.as_secs_f64(), value_name = "SECS")]
     pub resume_grace: f64,
+    /// `/whois` also shows the address each member connects from (never by
+    /// default).
+    #[arg(long)]
+    pub whois_shows_address: bool,
     /// Days stored history is kept.
     #[arg(long, default_value_t = 7, value_name = "DAYS")]
     pub keep: u32,

@@ -46,6 +46,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.topic = args.topic.clone().unwrap_or_default();
     config.topic_locked = args.topic_locked;
     config.history = args.history;
+    config.whois_address = args.whois_shows_address;
     config.resume_grace = Duration::try_from_secs_f64(args.resume_grace)
         .map_err(|_| usage("--resume-grace must be 0 (off) or a positive number of seconds"))?;
     let store = open_store(&args, &room, local.port())?;

@@ -452,13 +452,15 @@ impl App {
                 since,
                 door,
                 away,
+                address,
                 ..
             } => {
                 let since = match Moment::from_ts(&since) {
                     Some(at) => clock::show(at, self.offset, &self.time_format),
                     None => since,
                 };
-                let line = whois(&inert(&name), &since, &door, away.as_deref());
+                let (address, away) = (address.as_deref(), away.as_deref());
+                let line = whois(&inert(&name), &since, &door, address, away);
                 self.notice(now, line);
             }
             ServerFrame::Topic { topic, by, .. } => {

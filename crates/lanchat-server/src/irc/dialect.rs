@@ -37,6 +37,8 @@ enum Action {
 /// One IRC connection's state.
 pub(crate) struct Irc {
     door: Arc<IrcDoor>,
+    /// Where the connection comes from (for `/whois`, if shown).
+    peer: std::net::IpAddr,
     decoder: LineDecoder,
     /// The nick asked for; once registered, the one in use as far as this
     /// connection knows (a refused NICK leaves it stale until the next).
@@ -49,9 +51,10 @@ pub(crate) struct Irc {
 }
 
 impl Irc {
-    pub fn new(door: Arc<IrcDoor>) -> Self {
+    pub fn new(door: Arc<IrcDoor>, peer: std::net::IpAddr) -> Self {
         Irc {
             door,
+            peer,
             decoder: LineDecoder::new(irc::MAX_READ),
             nick: None,
             user: false,
@@ -114,6 +117,7 @@ impl Irc {
             history: true,
             // IRC clients reconnect by joining again.
             resume: false,
+            peer: Some(self.peer),
             room: lanchat_core::RoomId::MAIN,
             name: name.clone(),
             label: Some(ask.label()),

@@ -546,6 +546,7 @@ impl WireFormat for IrcLines {
                 since_ms,
                 door,
                 away,
+                address,
             } => {
                 let n = nick(name);
                 Line::new(out)
@@ -561,6 +562,14 @@ impl WireFormat for IrcLines {
                     .push(&n)
                     .last(channel)
                     .end();
+                if let Some(address) = address {
+                    Line::new(out)
+                        .numeric("378", to)
+                        .push(" ")
+                        .push(&n)
+                        .last(&format!("is connecting from *@{address} {address}"))
+                        .end();
+                }
                 if let Some(reason) = away {
                     Line::new(out)
                         .numeric("301", to)

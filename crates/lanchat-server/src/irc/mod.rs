@@ -217,7 +217,7 @@ where
         stream,
         peer,
         link,
-        dialect::Irc::new(door),
+        dialect::Irc::new(door, peer.ip()),
         shutdown,
         ticket,
     )

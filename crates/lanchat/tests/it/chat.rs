@@ -323,6 +323,17 @@ fn whois_says_since_when_how_and_whether_away() {
     bob.expect_line("<bob> back soon");
 }
 
+/// `/whois` shows where somebody connects from only when the server is
+/// set to (`--whois-shows-address`); never by default (above).
+#[test]
+fn whois_shows_the_address_only_when_the_server_allows_it() {
+    let server = Server::start_with(&["--room", "lab", "--whois-shows-address"]);
+    let (mut alice, _bob) = server.alice_and_bob();
+    alice.send("/whois bob");
+    let line = alice.expect_out("whois", |l| l.starts_with("*** bob has been here since "));
+    assert!(line.ends_with("(via terminal), from 127.0.0.1"), "{line}");
+}
+
 /// `/ignore NAME` hides NAME's lines from the ignorer, enforced by the
 /// server; NAME is not told; `/unignore` ends it.
 #[test]
