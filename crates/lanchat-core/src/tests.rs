@@ -341,7 +341,18 @@ fn whois_answers_the_asker() {
     w.input("bob", "/away lunch");
     check(
         w.input("alice", "/whois BOB"),
-        &[r#"alice: Whois { name: "bob", since_ms: 5000, door: "terminal", away: Some("lunch") }"#],
+        &[
+            r#"alice: Whois { name: "bob", since_ms: 5000, door: "terminal", away: Some("lunch"), address: None }"#,
+        ],
+    );
+    // With the address recorded (a server that shows it), it is told.
+    let bob = w.ids["bob"];
+    w.room.set_address(bob, "10.0.0.7".into());
+    check(
+        w.input("alice", "/whois bob"),
+        &[
+            r#"alice: Whois { name: "bob", since_ms: 5000, door: "terminal", away: Some("lunch"), address: Some("10.0.0.7") }"#,
+        ],
     );
     check(
         w.input("alice", "/whois nobody"),
