@@ -469,8 +469,12 @@ impl HubTask {
                 return applied;
             };
             match &request {
-                // A newcomer must not get what was said before they joined.
-                Request::Join { .. } | Request::Resume { .. } => self.deliver(),
+                // A newcomer must not get what was said before they joined:
+                // what the step produced so far is queued first (and the
+                // connections are woken once, at the end of the step, so
+                // a crowd joining at once wakes everyone once per step,
+                // not once per newcomer).
+                Request::Join { .. } | Request::Resume { .. } => self.queue_outputs(),
                 Request::Command { command, .. } => text_bytes += command.text_len(),
             }
             self.handle(request);
