@@ -2,14 +2,26 @@
 //! display columns, so wide characters (CJK, emoji) and combining marks
 //! never put the cursor in the wrong place.
 //!
-//! The cursor always sits on a character boundary that is not in front of
-//! a zero-width character, so it never splits a base letter from its
-//! combining marks.
+//! The cursor moves by grapheme cluster (unicode-segmentation), and widths
+//! are measured per cluster as the transcript measures them, so it never
+//! splits a base letter from its combining marks, nor a flag, a skin-toned
+//! emoji or a ZWJ family.
 
-use unicode_width::UnicodeWidthChar;
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// How a newline (from a multi-line paste) is shown in the input line.
 pub const NEWLINE_GLYPH: char = '↵';
+
+/// Display width of one grapheme cluster as shown in the input line (a
+/// newline shows as one column).
+fn cluster_width(g: &str) -> usize {
+    if g.contains('\n') {
+        1
+    } else {
+        g.width()
+    }
+}
 
 /// The line being typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,30 +76,18 @@ impl Editor {
         self.cursor += s.len();
     }
 
+    /// Where the grapheme cluster before the cursor starts.
     fn prev_boundary(&self) -> usize {
-        let mut at = self.cursor;
-        while let Some(c) = self.text[..at].chars().next_back() {
-            at -= c.len_utf8();
-            if char_width(c) > 0 || at == 0 {
-                break;
-            }
-        }
-        at
+        self.text[..self.cursor]
+            .grapheme_indices(true)
+            .next_back()
+            .map_or(0, |(i, _)| i)
     }
 
+    /// Where the grapheme cluster after the cursor ends.
     fn next_boundary(&self) -> usize {
-        let mut chars = self.text[self.cursor..].chars();
-        let mut at = self.cursor;
-        if let Some(c) = chars.next() {
-            at += c.len_utf8();
-        }
-        for c in chars {
-            if char_width(c) > 0 {
-                break;
-            }
-            at += c.len_utf8();
-        }
-        at
+        let next = self.text[self.cursor..].graphemes(true).next();
+        self.cursor + next.map_or(0, str::len)
     }
 
     pub fn left(&mut self) {
@@ -191,32 +191,32 @@ impl Editor {
         if width == 0 {
             return (String::new(), 0);
         }
-        let shown = |c: char| if c == '\n' { NEWLINE_GLYPH } else { c };
-        let before: Vec<char> = self.text[..self.cursor].chars().collect();
-        // Drop characters from the left until the cursor fits, keeping one
+        let before: Vec<&str> = self.text[..self.cursor].graphemes(true).collect();
+        // Drop clusters from the left until the cursor fits, keeping one
         // column for the cursor itself.
         let mut start = 0;
-        let mut col: usize = before.iter().map(|c| char_width(*c)).sum();
+        let mut col: usize = before.iter().map(|g| cluster_width(g)).sum();
         while col + 1 > width && start < before.len() {
-            col -= char_width(before[start]);
-            start += 1;
-        }
-        while start < before.len() && char_width(before[start]) == 0 {
+            col -= cluster_width(before[start]);
             start += 1;
         }
         let mut out = String::new();
         let mut used = 0;
-        for c in before[start..]
+        for g in before[start..]
             .iter()
             .copied()
-            .chain(self.text[self.cursor..].chars())
+            .chain(self.text[self.cursor..].graphemes(true))
         {
-            let w = char_width(c);
+            let w = cluster_width(g);
             if used + w > width {
                 break;
             }
             used += w;
-            out.push(shown(c));
+            if g.contains('\n') {
+                out.push(NEWLINE_GLYPH);
+            } else {
+                out.push_str(g);
+            }
         }
         (out, col)
     }

@@ -907,3 +907,20 @@ fn reconnecting_shows_in_the_status_bar() {
     );
     assert!(app.exit.is_none());
 }
+
+/// The input line moves and deletes by grapheme cluster: a flag or a ZWJ
+/// family is one step and two columns, never split.
+#[test]
+fn the_input_line_keeps_emoji_sequences_whole() {
+    let family = "👨\u{200d}👩\u{200d}👧";
+    let mut e = Editor::default();
+    e.insert_str(&format!("a{family}🇫🇷"));
+    assert_eq!(e.view(20), (format!("a{family}🇫🇷"), 5));
+    e.left();
+    assert_eq!(e.view(20).1, 3, "one step over the flag");
+    e.backspace();
+    assert_eq!(e.text(), "a🇫🇷", "the family went whole");
+    e.left();
+    e.delete();
+    assert_eq!(e.text(), "🇫🇷", "delete takes one cluster");
+}
