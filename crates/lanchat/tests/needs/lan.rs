@@ -602,19 +602,6 @@ time.sleep(120)
 pub fn chat_survives_loss_and_delay() {
     let lan = lan(3);
     let _lab = lan.serve(0, "lab", &[]);
-    let host = &lan.hosts[1];
-    let nft = |rule: &str| {
-        let ok = Command::new("ip")
-            .args(["netns", "exec", host, "nft", rule])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "nft {rule} in {host}");
-    };
-    nft("add table inet lossy");
-    nft("add chain inet lossy out { type filter hook output priority 0 ; }");
-    nft("add chain inet lossy in { type filter hook input priority 0 ; }");
-    nft("add rule inet lossy out oifname \"eth0\" numgen random mod 100 < 5 drop");
-    nft("add rule inet lossy in iifname \"eth0\" numgen random mod 100 < 5 drop");
     let mut relay = Proc::spawn({
         let mut c = lan.cmd(1, "python3");
         c.args(["-c", DELAY_RELAY, "10.203.0.1", "8081"]);
@@ -634,6 +621,21 @@ pub fn chat_survives_loss_and_delay() {
     let mut alice = join(1, "127.0.0.1:9000", "alice");
     let mut bob = join(2, "10.203.0.1", "bob");
     alice.expect_line("*** bob joined");
+    // The link turns lossy once both are in (joining a lossy link has a
+    // deadline of its own: the greeting must come within 3 s).
+    let host = &lan.hosts[1];
+    let nft = |rule: &str| {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", host, "nft", rule])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "nft {rule} in {host}");
+    };
+    nft("add table inet lossy");
+    nft("add chain inet lossy out { type filter hook output priority 0 ; }");
+    nft("add chain inet lossy in { type filter hook input priority 0 ; }");
+    nft("add rule inet lossy out oifname \"eth0\" numgen random mod 100 < 5 drop");
+    nft("add rule inet lossy in iifname \"eth0\" numgen random mod 100 < 5 drop");
     // Bounded: 15 lines each way, at the pace the server allows.
     for i in 0..15 {
         bob.send(&format!("from bob {i}"));
