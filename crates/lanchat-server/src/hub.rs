@@ -795,11 +795,6 @@ impl HubTask {
         let mut push = |id: MemberId, member: &Member| {
             let bytes = encoded[member.format]
                 .get_or_insert_with(|| self.formats[member.format].wire.encode_one(event));
-            // A format may have nothing to say (an IRC client's own line
-            // comes back only if it asked for echo-message).
-            if bytes.is_empty() {
-                return;
-            }
             self.queued_since_trim += bytes.len();
             let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
             push_to(id, member, bytes.clone(), wake, too_slow, pressed);

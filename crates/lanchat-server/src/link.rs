@@ -306,11 +306,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
                 if batch.capacity() > SHRINK_ABOVE {
                     *batch = Vec::new();
                 }
-                // Nothing to write is not a write of nothing (which would
-                // read as a closed stream).
-                if self.unsent.is_empty() {
-                    continue;
-                }
             }
             match Pin::new(&mut self.stream).poll_write(&mut cx, &self.unsent) {
                 Poll::Ready(written) => self.wrote(written?)?,

@@ -108,7 +108,10 @@ impl Outbox {
     /// queue is over its soft cap.
     fn enqueue(&self, frame: Bytes) -> Result<(Option<Waker>, bool), Overflow> {
         let mut state = self.lock();
-        if state.closed {
+        // Nothing to send (a format with nothing to say, such as IRC
+        // without echo-message for the sender's own line) is never queued:
+        // a write of nothing would read as a closed stream.
+        if state.closed || frame.is_empty() {
             return Ok((None, false));
         }
         if state.bytes + frame.len() > self.shared.hard_bytes {

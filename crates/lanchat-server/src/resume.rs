@@ -134,10 +134,11 @@ impl Resume {
         }
     }
 
-    /// Keeps a room event for replay.
+    /// Keeps a room event for replay, while anyone may resume (a member
+    /// given a token later only ever needs what follows).
     pub fn remember(&mut self, delivery: &Delivery) {
         let Some(stamp) = delivery.stamp else { return };
-        if !self.is_on() || !delivery.event.is_room_event() {
+        if self.by_member.is_empty() || !delivery.event.is_room_event() {
             return;
         }
         if self.recent.len() == RECENT {
@@ -256,6 +257,11 @@ mod tests {
     fn replay_gives_what_was_for_the_member_after_its_last_id() {
         let mut r = Resume::new(Duration::from_secs(120), 10);
         let (a, b) = (id(1), id(2));
+        // Nobody may resume yet: nothing is kept.
+        r.remember(&said(0, Target::All));
+        assert!(r.recent.is_empty());
+        r.issue(a);
+        r.issue(b);
         r.remember(&said(1, Target::All));
         r.remember(&said(2, Target::One(b)));
         r.remember(&said(3, Target::AllBut(a)));

@@ -278,9 +278,15 @@ impl Irc {
 
     /// A command from a registered client.
     fn registered(&mut self, link: &mut Link, command: &str, msg: &Message<'_>) -> Action {
-        let channel = self.door.room.channel.clone();
+        // The door, not its channel name, is copied per command (an Arc).
+        let door = self.door.clone();
+        let channel = door.room.channel.as_str();
+        // Any case, without allocating: room names need not be ASCII.
         let is_channel = |t: &str| {
-            t.eq_ignore_ascii_case(&channel) || t.to_lowercase() == channel.to_lowercase()
+            t.len() <= 4 * channel.len()
+                && t.chars()
+                    .flat_map(char::to_lowercase)
+                    .eq(channel.chars().flat_map(char::to_lowercase))
         };
         match command {
             "PRIVMSG" | "NOTICE" => {
@@ -349,13 +355,13 @@ impl Irc {
             }
             "PART" => match msg.param(0) {
                 Some(target) if target.split(',').any(is_channel) => self.part(link),
-                _ => self.reply(link, "442", &[&channel], "You're not on that channel"),
+                _ => self.reply(link, "442", &[channel], "You're not on that channel"),
             },
             "NAMES" => {
                 if link.member.is_some() {
                     return self.asking(link, Command::List, Ask::Names);
                 } else {
-                    self.reply(link, "366", &[&channel], "End of /NAMES list");
+                    self.reply(link, "366", &[channel], "End of /NAMES list");
                 }
             }
             "WHO" => {
@@ -399,7 +405,7 @@ impl Irc {
                 }
                 _ => self.reply(link, "403", &[], "No such channel"),
             },
-            "MODE" => self.mode(link, msg, &channel),
+            "MODE" => self.mode(link, msg, channel),
             "MOTD" => {
                 let mut out = Vec::new();
                 self.door.format(self.caps).motd(&mut out, self.me());
