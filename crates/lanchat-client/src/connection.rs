@@ -264,6 +264,38 @@ impl Connection {
     }
 }
 
+/// How long to wait before the first attempt to come back after a lost
+/// connection, and at most between two (the wait doubles).
+pub const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+pub const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// How long to keep trying to come back, from the grace period the server
+/// gave (capped: a hostile server cannot keep a client trying for days).
+pub fn resume_window(grace_secs: u64) -> Duration {
+    Duration::from_secs(grace_secs.min(86_400))
+}
+
+/// One attempt to come back to the room at `addr` after a lost connection:
+/// resume with `token` (having seen events up to `last_id`), or, if the
+/// server has nothing to resume, join afresh as `me`. `Some((conn, fresh))`
+/// once back in the room.
+pub async fn come_back(
+    addr: &str,
+    token: &str,
+    last_id: u64,
+    me: &str,
+) -> Option<(Connection, bool)> {
+    let mut conn = Connection::connect_addr(addr).await.ok()?;
+    match conn.resume(token, last_id).await {
+        Ok(Registration::Welcome { .. }) => Some((conn, false)),
+        Ok(Registration::Rejected { .. }) => match conn.register(me).await {
+            Ok(Registration::Welcome { .. }) => Some((conn, true)),
+            _ => None,
+        },
+        Err(_) => None,
+    }
+}
+
 /// After this much silence from the server, the client pings it (a
 /// working server pings every 10 s of silence itself).
 pub const ASK_AFTER: Duration = Duration::from_secs(15);

@@ -71,6 +71,16 @@ pub fn whois(
     )
 }
 
+/// How somebody losing their connection (held) or coming back is said,
+/// whatever the front end; `name` is already made inert (and styled).
+pub fn held(name: &str, back: bool) -> String {
+    if back {
+        format!("{name} is back")
+    } else {
+        format!("{name} lost connection; holding the name")
+    }
+}
+
 /// How a departure is described to people, whatever the front end.
 pub fn departure(reason: lanchat_proto::LeaveReason) -> &'static str {
     use lanchat_proto::LeaveReason;

@@ -19,8 +19,11 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::chat_log::ChatLog;
 use crate::clock::{self, Moment};
-use crate::connection::{Connection, Heard, Registration, Silence};
-use crate::display::{departure, inert};
+use crate::connection::{
+    come_back, resume_window, Connection, Heard, Registration, Silence, RECONNECT_FIRST,
+    RECONNECT_MAX,
+};
+use crate::display::{departure, held, inert};
 use crate::error::ClientError;
 use crate::gather::Gather;
 use crate::pacer::Pacer;
@@ -150,11 +153,6 @@ struct Relay {
     last_id: u64,
 }
 
-/// How long to wait before the first reconnection attempt, and at most
-/// between two.
-const RECONNECT_FIRST: Duration = Duration::from_millis(250);
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
-
 impl Relay {
     /// Relays lines between the input and the room until the user quits
     /// (`Ok`) or the connection ends (`Err`).
@@ -219,7 +217,7 @@ impl Relay {
                         return Err(ClientError::Disconnected(reason));
                     }
                     Some(ServerFrame::Resumable { token, grace }) => {
-                        self.resume = Some((token, Duration::from_secs(grace.min(86_400))));
+                        self.resume = Some((token, resume_window(grace)));
                     }
                     Some(ServerFrame::History { mut events, .. }) => {
                         // Back after a restart: what we saw already is
@@ -307,21 +305,9 @@ impl Relay {
                 }
             }
             pause = (pause * 2).min(RECONNECT_MAX);
-            let Ok(mut conn) = Connection::connect_addr(addr).await else {
+            let Some((conn, fresh)) = come_back(addr, token, self.last_id, me).await else {
                 continue;
             };
-            let answer = conn.resume(token, self.last_id).await;
-            let fresh = matches!(answer, Ok(Registration::Rejected { .. }));
-            let back = match answer {
-                Ok(Registration::Welcome { .. }) => true,
-                Ok(Registration::Rejected { .. }) => {
-                    matches!(conn.register(me).await, Ok(Registration::Welcome { .. }))
-                }
-                Err(_) => false,
-            };
-            if !back {
-                continue;
-            }
             self.resume = None;
             let how = if fresh {
                 "reconnected; joined the room again (the server had let the name go)"
@@ -494,10 +480,8 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
         ServerFrame::History { .. } => return None,
         // For the connection, not for people.
         ServerFrame::Resumable { .. } => return None,
-        ServerFrame::Held { name, .. } => {
-            format!("{notice} {} lost connection; holding the name", n(name))
-        }
-        ServerFrame::Back { name, .. } => format!("{notice} {} is back", n(name)),
+        ServerFrame::Held { name, .. } => format!("{notice} {}", held(&n(name), false)),
+        ServerFrame::Back { name, .. } => format!("{notice} {}", held(&n(name), true)),
         ServerFrame::Message {
             from,
             text,

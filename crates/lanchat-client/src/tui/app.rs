@@ -9,7 +9,7 @@ use lanchat_proto::ServerFrame;
 
 use crate::clock::{self, Moment};
 use crate::connection::MAX_USERS;
-use crate::display::{departure, ignoring, inert, whois};
+use crate::display::{departure, held, ignoring, inert, whois};
 use crate::plain::is_quit;
 use crate::tui::editor::Editor;
 use crate::tui::event::Event;
@@ -435,11 +435,8 @@ impl App {
             }
             ServerFrame::NameRejected { reason, .. } => self.ask_name(now, Some(&reason)),
             ServerFrame::Resumable { .. } => {}
-            ServerFrame::Held { name, .. } => {
-                let text = format!("{} lost connection; holding the name", inert(&name));
-                self.notice(now, text);
-            }
-            ServerFrame::Back { name, .. } => self.notice(now, format!("{} is back", inert(&name))),
+            ServerFrame::Held { name, .. } => self.notice(now, held(&inert(&name), false)),
+            ServerFrame::Back { name, .. } => self.notice(now, held(&inert(&name), true)),
             ServerFrame::Joined { name, .. } => {
                 self.notice(now, format!("{} joined", inert(&name)));
                 if self.users.insert(name).is_err() {

@@ -18,7 +18,8 @@ use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 use crate::chat_log::ChatLog;
 use crate::clock::{self, Moment};
 use crate::connection::{
-    Connection, FrameReader, FrameWriter, Heard, Registration, Silence, ANSWER_TIMEOUT, CLIENT_CAPS,
+    come_back, resume_window, Connection, FrameReader, FrameWriter, Heard, Silence, ANSWER_TIMEOUT,
+    CLIENT_CAPS, RECONNECT_FIRST, RECONNECT_MAX,
 };
 use crate::error::ClientError;
 use crate::gather::Gather;
@@ -61,11 +62,6 @@ pub struct TuiOptions {
     /// How times are shown (`--timestamps`, already checked).
     pub timestamps: Option<String>,
 }
-
-/// How long to wait before the first reconnection attempt, and at most
-/// between two.
-const RECONNECT_FIRST: Duration = Duration::from_millis(250);
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
 /// The most lines kept while reconnecting.
 const MAX_DELAYED: usize = 1000;
@@ -287,7 +283,7 @@ impl Session {
         if let Event::Server(frame) = &event {
             self.last_id = self.last_id.max(frame.id());
             if let ServerFrame::Resumable { token, grace } = frame {
-                let grace = Duration::from_secs((*grace).min(86_400));
+                let grace = resume_window(*grace);
                 self.resume = Some((token.clone(), grace));
             }
         }
@@ -446,18 +442,7 @@ impl Session {
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(RECONNECT_MAX);
-                let Ok(mut conn) = Connection::connect_addr(&addr).await else {
-                    continue;
-                };
-                let (back, fresh) = match conn.resume(&token, last_id).await {
-                    Ok(Registration::Welcome { .. }) => (true, false),
-                    Ok(Registration::Rejected { .. }) => {
-                        let joined = conn.register(&me).await;
-                        (matches!(joined, Ok(Registration::Welcome { .. })), true)
-                    }
-                    Err(_) => (false, false),
-                };
-                if back {
+                if let Some((conn, fresh)) = come_back(&addr, &token, last_id, &me).await {
                     let _ = tx.send(Incoming::Resumed { conn, fresh }).await;
                     return;
                 }
