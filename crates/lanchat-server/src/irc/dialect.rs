@@ -20,6 +20,9 @@ use super::{Ask, Caps, IrcDoor, SERVER};
 use crate::door::{Fault, JoinRequest};
 use crate::link::{Dialect, Link, Next};
 
+/// The most channels one JOIN is answered for.
+const MAX_JOIN_TARGETS: usize = 8;
+
 /// The door's name, as `/whois` shows it.
 const DOOR: &str = "irc";
 
@@ -339,7 +342,9 @@ impl Irc {
             }
             "JOIN" => {
                 let mut rejoin = false;
-                for target in msg.param(0).unwrap_or("").split(',') {
+                // At most a few channels a line: each refused one costs a
+                // reply, and a line must not buy hundreds.
+                for target in msg.param(0).unwrap_or("").split(',').take(MAX_JOIN_TARGETS) {
                     if target == "0" {
                         self.part(link);
                     } else if is_channel(target) {

@@ -496,3 +496,16 @@ async fn the_irc_door_obeys_the_same_admission_limits() {
     assert!(lines[0].contains("connections"), "{lines:?}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn one_join_line_is_answered_for_a_few_channels_only() {
+    let server = TestServer::start().await;
+    let (mut bob, _) = Irc::register(server.irc, "bob", &[]).await;
+    let many: Vec<String> = (0..100).map(|i| format!("#c{i}")).collect();
+    bob.send(&format!("JOIN {}", many.join(","))).await;
+    bob.send("PING :after").await;
+    let lines = bob.until("PONG").await;
+    let refused = lines.iter().filter(|l| l.contains(" 403 ")).count();
+    assert_eq!(refused, 8, "{lines:#?}");
+    server.shutdown().await;
+}
