@@ -105,11 +105,13 @@ const ALSO_FOUND: Style = Style::new()
     .add_modifier(Modifier::UNDERLINED)
     .add_modifier(Modifier::BOLD);
 
-/// The spans of one entry, before wrapping, with the matches of the
-/// search under way highlighted.
-fn entry_spans(app: &App, entry: &Entry, search: Option<&Search>) -> Vec<Span<'static>> {
-    let mut spans = entry_spans_plain(app, entry);
-    let Some(search) = search else { return spans };
+/// An entry's spans (see `entry_spans`) with the matches of the
+/// search under way highlighted in its text.
+fn highlighted(
+    mut spans: Vec<Span<'static>>,
+    entry: &Entry,
+    search: &Search,
+) -> Vec<Span<'static>> {
     let Some(last) = spans.pop() else {
         return spans;
     };
@@ -138,7 +140,7 @@ fn entry_spans(app: &App, entry: &Entry, search: Option<&Search>) -> Vec<Span<'s
 
 /// The spans of one entry: the time, how it is marked, then its text
 /// (always the last span).
-fn entry_spans_plain(app: &App, entry: &Entry) -> Vec<Span<'static>> {
+fn entry_spans(app: &App, entry: &Entry) -> Vec<Span<'static>> {
     let format = if app.full_times {
         clock::FULL_FORMAT
     } else {
@@ -240,13 +242,13 @@ fn render_transcript(app: &App, frame: &mut Frame, inner: Rect) {
         while let Some(entry) = entries.next() {
             // Continuation rows line up under the text, after the time
             // and the name.
-            let plain = entry_spans_plain(app, entry);
+            let plain = entry_spans(app, entry);
             let indent = plain[..plain.len().saturating_sub(1)]
                 .iter()
                 .map(Span::width)
                 .sum();
             let spans = match &app.search {
-                Some(search) => entry_spans(app, entry, Some(search)),
+                Some(search) => highlighted(plain, entry, search),
                 None => plain,
             };
             let mut lines = match entry.kind {
