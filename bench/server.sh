@@ -22,6 +22,8 @@ bin=$root/target/release
 lanchat_bin=${LANCHAT_BIN:-$bin/lanchat}
 # Builds before history storage have no --db (for A/B runs against them).
 has_db=0; "$lanchat_bin" serve --help 2>/dev/null | grep -q -- '--db' && has_db=1
+# Builds with TLS need --allow-plaintext for the plain lanchat protocol.
+plain=(); "$lanchat_bin" serve --help 2>/dev/null | grep -q -- '--allow-plaintext' && plain=(--allow-plaintext)
 [ -x "$lanchat_bin" ] && [ -x "$bin/lanchat-bench" ] || {
   echo "build first: cargo build --release -p lanchat -p lanchat-bench" >&2; exit 2; }
 ulimit -n 20000 2>/dev/null || true
@@ -38,7 +40,7 @@ one() {
   dbarg=(); [ "$has_db" = 1 ] && dbarg=(--db "$db")
   case $target in
     lanchat)
-      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${dbarg[@]}" \
+      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${dbarg[@]}" "${plain[@]}" \
         --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
       "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" \

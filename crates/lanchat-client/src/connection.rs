@@ -7,22 +7,26 @@
 //! [`FrameReader`] and [`FrameWriter`] carry frames in each direction, so a
 //! front end can read and write from different tasks.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use lanchat_proto::limits::DEFAULT_PORT;
+use lanchat_proto::pake::{self, Pake, Side};
+use lanchat_proto::Fingerprint;
 use lanchat_proto::{
     encode, ClientFrame, DecodeError, Greeting, GreetingCheck, GreetingError, Limits, LineDecoder,
     ServerFrame,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{lookup_host, TcpStream};
 use tokio::time::{timeout, Instant};
 
 use crate::log_limit::{excerpt, LogLimit};
 
 use crate::error::ClientError;
+use crate::tls;
+use crate::trust::{Trust, Verdict};
 
 /// How long to wait for a TCP connection, and then for the greeting.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -34,6 +38,12 @@ pub struct Connection {
     pub greeting: Greeting,
     /// The address we reached, as `ip:port`.
     pub addr: String,
+    /// The server's key, as the TLS handshake showed it.
+    pub fingerprint: Fingerprint,
+    /// How that key stands with the pins.
+    pub verdict: Verdict,
+    /// What this connection trusted; reconnects trust the same.
+    pub trust: Arc<Trust>,
     /// Frames from the server.
     pub reader: FrameReader,
     /// Frames to the server.
@@ -41,9 +51,8 @@ pub struct Connection {
 }
 
 /// The reading half: yields frames from the server.
-#[derive(Debug)]
 pub struct FrameReader {
-    half: OwnedReadHalf,
+    half: Box<dyn AsyncRead + Send + Unpin>,
     buf: BytesMut,
     decoder: LineDecoder,
     /// Skipped frames are logged at most once a second.
@@ -51,9 +60,22 @@ pub struct FrameReader {
 }
 
 /// The writing half: sends frames to the server.
-#[derive(Debug)]
 pub struct FrameWriter {
-    half: OwnedWriteHalf,
+    half: Box<dyn AsyncWrite + Send + Unpin>,
+}
+
+impl std::fmt::Debug for FrameReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameReader")
+            .field("buffered", &self.buf.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for FrameWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameWriter")
+    }
 }
 
 /// The outcome of asking for a name.
@@ -77,7 +99,7 @@ pub enum Registration {
 impl Connection {
     /// Connects to `server` (`host`, `host:port`, `ip`, `[v6]:port`; the
     /// port defaults to 8081) and checks that it is a lanchat server.
-    pub async fn connect(server: &str) -> Result<Connection, ClientError> {
+    pub async fn connect(server: &str, trust: &Arc<Trust>) -> Result<Connection, ClientError> {
         let (host, port) = split_host_port(server);
         let addrs: Vec<_> = lookup_host((host, port))
             .await
@@ -88,7 +110,7 @@ impl Connection {
             .collect();
         let mut last = None;
         for addr in addrs {
-            match Self::connect_addr(&addr.to_string()).await {
+            match Self::connect_addr(&addr.to_string(), trust).await {
                 Ok(conn) => return Ok(conn),
                 Err(e @ (ClientError::Connect { .. } | ClientError::ConnectTimeout { .. })) => {
                     last = Some(e)
@@ -102,16 +124,21 @@ impl Connection {
         }))
     }
 
-    /// Connects to one socket address and checks the greeting.
-    pub async fn connect_addr(addr: &str) -> Result<Connection, ClientError> {
-        Self::connect_addr_within(addr, CONNECT_TIMEOUT).await
+    /// Connects to one socket address, checks the server's key against
+    /// `trust` and the greeting, and proves the passphrase if the room has
+    /// one.
+    pub async fn connect_addr(addr: &str, trust: &Arc<Trust>) -> Result<Connection, ClientError> {
+        Self::connect_addr_within(addr, CONNECT_TIMEOUT, trust, None).await
     }
 
     /// Like [`Connection::connect_addr`], giving up on the TCP connect after
-    /// `limit` (for a quick check of a server that may be gone).
+    /// `limit` (for a quick check of a server that may be gone); `announced`
+    /// is the fingerprint a discovery answer gave for the room, if any.
     pub async fn connect_addr_within(
         addr: &str,
         limit: Duration,
+        trust: &Arc<Trust>,
+        announced: Option<&str>,
     ) -> Result<Connection, ClientError> {
         let secs = limit.as_secs().max(1);
         let stream = match timeout(limit, TcpStream::connect(addr)).await {
@@ -130,9 +157,12 @@ impl Connection {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (mut read, write) = stream.into_split();
+        let secured = secure(stream, addr).await?;
+        let (read, write) = tokio::io::split(secured.stream);
+        let mut read: Box<dyn AsyncRead + Send + Unpin> = Box::new(read);
         let (greeting, rest) = read_greeting(&mut read, addr).await?;
-        Ok(Connection {
+        let verdict = trust.check(addr, &greeting.room, secured.fingerprint, announced)?;
+        let mut conn = Connection {
             greeting,
             addr: addr.to_owned(),
             reader: FrameReader {
@@ -141,8 +171,85 @@ impl Connection {
                 decoder: LineDecoder::default(),
                 skip_log: LogLimit::new(Duration::from_secs(1)),
             },
-            writer: FrameWriter { half: write },
-        })
+            writer: FrameWriter {
+                half: Box::new(write),
+            },
+            fingerprint: secured.fingerprint,
+            verdict,
+            trust: trust.clone(),
+        };
+        if conn.greeting.passphrase {
+            let prove = conn.prove_passphrase(&secured.binding);
+            match tokio::time::timeout(ANSWER_TIMEOUT, prove).await {
+                Ok(proved) => proved?,
+                Err(_) => {
+                    return Err(ClientError::NoAnswer {
+                        secs: ANSWER_TIMEOUT.as_secs(),
+                    })
+                }
+            }
+        }
+        trust.pin(addr, &conn.greeting.room, conn.fingerprint);
+        Ok(conn)
+    }
+
+    /// The passphrase exchange (see [`lanchat_proto::pake`]): the server
+    /// must prove it knows the passphrase before we prove we do.
+    async fn prove_passphrase(&mut self, binding: &[u8]) -> Result<(), ClientError> {
+        let room = self.greeting.room.clone();
+        let passphrase = self
+            .trust
+            .passphrase(&room)
+            .ok_or_else(|| ClientError::PassphraseNeeded { room: room.clone() })?;
+        let (state, ours) = Pake::start(passphrase.expose(), &room);
+        self.writer
+            .send(&ClientFrame::Pake {
+                msg: pake::to_hex(&ours),
+            })
+            .await?;
+        let addr = self.addr.clone();
+        let fake = || ClientError::FakeRoom {
+            addr: addr.clone(),
+            room: room.clone(),
+        };
+        let ServerFrame::Pake { msg, proof } = self.pake_answer(&room, true).await? else {
+            return Err(fake());
+        };
+        let theirs = pake::from_hex(&msg, pake::MAX_MESSAGE_LEN).ok_or_else(fake)?;
+        let proof = pake::from_hex(&proof, pake::BINDING_LEN).ok_or_else(fake)?;
+        let mine = state.finish(&theirs, binding).map_err(|_| fake())?;
+        if !mine.check(Side::Server, &proof) {
+            return Err(fake());
+        }
+        self.writer
+            .send(&ClientFrame::PakeProof {
+                proof: pake::to_hex(&mine.prove(Side::Client)),
+            })
+            .await?;
+        self.pake_answer(&room, false).await.map(drop)
+    }
+
+    /// The server's `pake` frame (`first`) or its `pake_ok`, answering
+    /// pings meanwhile; a refusal is an error.
+    async fn pake_answer(&mut self, room: &str, first: bool) -> Result<ServerFrame, ClientError> {
+        loop {
+            match self.reader.next().await? {
+                None => return Err(ClientError::Closed),
+                Some(frame @ ServerFrame::Pake { .. }) if first => return Ok(frame),
+                Some(frame @ ServerFrame::PakeOk) if !first => return Ok(frame),
+                Some(ServerFrame::Ping { token }) => {
+                    self.writer.send(&ClientFrame::Pong { token }).await?
+                }
+                Some(ServerFrame::Error { code, .. }) if code == "wrong_passphrase" => {
+                    let room = room.to_owned();
+                    return Err(ClientError::WrongPassphrase { room });
+                }
+                Some(ServerFrame::Bye { reason, .. }) => {
+                    return Err(ClientError::Disconnected(reason))
+                }
+                Some(_) => {}
+            }
+        }
     }
 
     /// Asks to enter the room as `name`, answering pings while waiting, for
@@ -280,12 +387,13 @@ pub fn resume_window(grace_secs: u64) -> Duration {
 /// server has nothing to resume, join afresh as `me`. `Some((conn, fresh))`
 /// once back in the room.
 pub async fn come_back(
+    trust: &Arc<Trust>,
     addr: &str,
     token: &str,
     last_id: u64,
     me: &str,
 ) -> Option<(Connection, bool)> {
-    let mut conn = Connection::connect_addr(addr).await.ok()?;
+    let mut conn = Connection::connect_addr(addr, trust).await.ok()?;
     match conn.resume(token, last_id).await {
         Ok(Registration::Welcome { .. }) => Some((conn, false)),
         Ok(Registration::Rejected { .. }) => match conn.register(me).await {
@@ -409,11 +517,59 @@ impl FrameWriter {
     }
 }
 
+/// The TLS handshake, within [`CONNECT_TIMEOUT`]. If it fails, what the
+/// server sent says why: a plaintext greeting (an older lanchat), another
+/// service's banner, or nothing at all.
+async fn secure(stream: TcpStream, addr: &str) -> Result<tls::Secured, ClientError> {
+    let seen = tls::Seen::default();
+    let handshake = tls::handshake(stream, seen.clone());
+    let error = match timeout(CONNECT_TIMEOUT, handshake).await {
+        Ok(Ok(secured)) => return Ok(secured),
+        Ok(Err(error)) => error,
+        Err(_) => {
+            return Err(ClientError::Silent {
+                addr: addr.to_owned(),
+                secs: CONNECT_TIMEOUT.as_secs(),
+            })
+        }
+    };
+    let first = seen.bytes();
+    let addr = addr.to_owned();
+    if first.is_empty() && error.kind() == std::io::ErrorKind::UnexpectedEof {
+        return Err(ClientError::NoGreeting { addr });
+    }
+    if first.is_empty() || first[0] == 0x15 || first[0] == 0x16 {
+        // Nothing, or TLS records: a TLS server that is not ours, or a
+        // handshake that failed.
+        let why = error.to_string();
+        return Err(ClientError::Tls { addr, why });
+    }
+    if first.starts_with(lanchat_proto::greeting::MAGIC) {
+        // A lanchat server that greets in plaintext: one that turned us
+        // away before TLS (its goodbye says why), or an older one.
+        return Err(match refusal(&first) {
+            Some(reason) => ClientError::Disconnected(reason),
+            None => ClientError::Plaintext { addr },
+        });
+    }
+    Err(not_lanchat(&addr, &first))
+}
+
+/// The reason in a plaintext greeting followed by a goodbye.
+fn refusal(bytes: &[u8]) -> Option<String> {
+    let mut lines = bytes.split(|&b| b == b'\n');
+    Greeting::parse(lines.next()?).ok()?;
+    match lanchat_proto::codec::decode::<ServerFrame>(lines.next()?).ok()? {
+        ServerFrame::Bye { reason, .. } => Some(reason),
+        _ => None,
+    }
+}
+
 /// Reads the first line and checks it is a lanchat greeting. Fails fast on
 /// the first byte that rules it out, so an HTTP server or a service that
 /// talks first is reported at once; a silent one costs [`CONNECT_TIMEOUT`].
 async fn read_greeting(
-    read: &mut OwnedReadHalf,
+    read: &mut (impl AsyncRead + Unpin),
     addr: &str,
 ) -> Result<(Greeting, BytesMut), ClientError> {
     let deadline = Instant::now() + CONNECT_TIMEOUT;
@@ -515,12 +671,16 @@ mod tests {
 
     /// A server that greets and then says nothing more: registration ends
     /// with a clear error at the deadline instead of hanging.
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_server_that_never_answers_join_is_an_error() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
+        let dir = std::env::temp_dir().join(format!("lanchat-conn-{}", std::process::id()));
+        let identity = lanchat_server::tls::Identity::load_or_create(&dir.join("id.pem")).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config().unwrap());
         let server = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut socket = acceptor.accept(socket).await.unwrap();
             let greeting = lanchat_proto::Greeting::new("lab", "pc");
             let bytes = lanchat_proto::encode(&greeting).unwrap();
             tokio::io::AsyncWriteExt::write_all(&mut socket, &bytes)
@@ -529,12 +689,24 @@ mod tests {
             // Then silence, while holding the connection open.
             tokio::time::sleep(ANSWER_TIMEOUT * 10).await;
         });
-        let mut conn = Connection::connect_addr(&addr).await.unwrap();
+        let trust = Arc::new(Trust::new(None));
+        let mut conn = Connection::connect_addr(&addr, &trust).await.unwrap();
+        // The handshake ran in real time; the wait for an answer is timed
+        // on a paused clock.
+        tokio::time::pause();
         let started = Instant::now();
         let err = conn.register("alice").await.unwrap_err();
         assert!(matches!(err, ClientError::NoAnswer { secs: 15 }), "{err}");
-        assert_eq!(started.elapsed(), ANSWER_TIMEOUT);
+        // To the millisecond (the timer wheel's grain, and the clock was
+        // paused between two of them).
+        let waited = started.elapsed();
+        assert!(waited >= ANSWER_TIMEOUT, "{waited:?}");
+        assert!(
+            waited <= ANSWER_TIMEOUT + Duration::from_millis(1),
+            "{waited:?}"
+        );
         server.abort();
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -34,10 +34,78 @@ pub enum ClientError {
     NothingFound(String),
     #[error("{0}")]
     Encode(String),
+    #[error("could not set up an encrypted connection to {addr}: {why}")]
+    Tls { addr: String, why: String },
+    #[error(
+        "{addr} is an older lanchat server that does not encrypt: ask its host to update lanchat"
+    )]
+    Plaintext { addr: String },
+    #[error("{0}")]
+    KeyChanged(Box<KeyChange>),
+    #[error("the server at {addr} shows the key {shown}, not the one given with --fingerprint ({given})")]
+    NotTheGivenKey {
+        addr: String,
+        given: String,
+        shown: String,
+    },
+    #[error("a discovery answer said room '{room}' at {addr} has the key {announced}, but the server there shows {shown}: someone may be answering for the room; not joining")]
+    Spoofed {
+        addr: String,
+        room: String,
+        announced: String,
+        shown: String,
+    },
+    #[error("{file} line {line}: {why}")]
+    KnownRooms {
+        file: String,
+        line: usize,
+        why: String,
+    },
+    #[error("room '{room}' has a passphrase: give it with --passphrase-file FILE, or join in a terminal to be asked")]
+    PassphraseNeeded { room: String },
+    #[error("wrong passphrase for room '{room}'")]
+    WrongPassphrase { room: String },
+    #[error("the passphrase did not match: either it is wrong, or the server at {addr} is not the real room '{room}' (it could not prove it knows the passphrase); not joining")]
+    FakeRoom { addr: String, room: String },
     // The cause is the source, printed by whoever prints the chain; in
     // the message too it would be printed twice.
     #[error("connection error")]
     Io(#[from] io::Error),
+}
+
+/// A server key that is not the pinned one.
+#[derive(Debug)]
+pub struct KeyChange {
+    pub addr: String,
+    pub room: String,
+    pub old: String,
+    pub new: String,
+    pub file: String,
+    pub line: usize,
+    pub pinned_room: String,
+    pub pinned_addr: String,
+}
+
+impl std::fmt::Display for KeyChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let KeyChange {
+            addr,
+            room,
+            old,
+            new,
+            file,
+            line,
+            pinned_room,
+            pinned_addr,
+        } = self;
+        write!(
+            f,
+            "the server at {addr} (room '{room}') shows a different key than the one pinned \
+             for '{pinned_room}' at {pinned_addr}:\n  pinned:  {old}  ({file} line {line})\n  \
+             now:     {new}\nsomeone may be pretending to be the room, or its key was replaced. \
+             if you know it was replaced, run `lanchat forget {pinned_room}` and join again"
+        )
+    }
 }
 
 /// The error with its causes, for one line on screen.

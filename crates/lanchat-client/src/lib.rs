@@ -13,6 +13,9 @@
 //! - [`error`]: the error type, [`ClientError`].
 //! - [`gather`]: a user list split over several frames, made whole.
 //! - [`memory`]: the last server joined, remembered between runs.
+//! - [`tls`]: the TLS handshake, which yields the server's fingerprint.
+//! - [`trust`]: `known_rooms`, the pins checked on every connection, and
+//!   the room passphrase.
 //! - [`clock`]: times in the local zone, in the format the user chose.
 //!
 //! Nothing here trusts the server: every string it sends is made inert
@@ -28,7 +31,10 @@ pub mod log_limit;
 pub mod memory;
 pub mod pacer;
 pub mod plain;
+pub mod tls;
+pub mod trust;
 pub mod tui;
 
 pub use connection::{Connection, FrameReader, FrameWriter, Registration};
 pub use error::ClientError;
+pub use trust::{Trust, Verdict};

@@ -90,6 +90,7 @@ pub async fn run(
         quit_deadline: None,
         resume: None,
         last_id: 0,
+        trust: joined.conn.trust.clone(),
     };
     let mut conn = joined.conn;
     let chatted = loop {
@@ -151,6 +152,8 @@ struct Relay {
     resume: Option<(String, Duration)>,
     /// The id of the last room event received.
     last_id: u64,
+    /// What the first connection trusted; reconnects are held to it.
+    trust: std::sync::Arc<crate::Trust>,
 }
 
 impl Relay {
@@ -305,7 +308,8 @@ impl Relay {
                 }
             }
             pause = (pause * 2).min(RECONNECT_MAX);
-            let Some((conn, fresh)) = come_back(addr, token, self.last_id, me).await else {
+            let Some((conn, fresh)) = come_back(&self.trust, addr, token, self.last_id, me).await
+            else {
                 continue;
             };
             self.resume = None;
@@ -406,7 +410,7 @@ async fn choose_name(
                 reconnected = false;
             }
             Err(ClientError::Closed | ClientError::Disconnected(_)) if !reconnected => {
-                conn = Connection::connect_addr(&conn.addr).await?;
+                conn = Connection::connect_addr(&conn.addr, &conn.trust.clone()).await?;
                 candidate = Some(name);
                 reconnected = true;
             }
@@ -479,7 +483,9 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
         // Several lines: see `earlier`.
         ServerFrame::History { .. } => return None,
         // For the connection, not for people.
-        ServerFrame::Resumable { .. } => return None,
+        ServerFrame::Resumable { .. } | ServerFrame::Pake { .. } | ServerFrame::PakeOk => {
+            return None
+        }
         ServerFrame::Held { name, .. } => format!("{notice} {}", held(&n(name), false)),
         ServerFrame::Back { name, .. } => format!("{notice} {}", held(&n(name), true)),
         ServerFrame::Message {

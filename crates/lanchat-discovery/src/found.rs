@@ -40,4 +40,7 @@ pub struct Found {
     pub via: Via,
     /// How long after the start it was found.
     pub after: Duration,
+    /// The server's key as the answer gave it (full form), if it did. A
+    /// claim, not a proof: the client checks it against the TLS handshake.
+    pub fingerprint: Option<String>,
 }

@@ -44,6 +44,7 @@ impl Advertiser {
         bind: IpAddr,
         port: u16,
         nets: &[LocalNet],
+        fingerprint: Option<&str>,
     ) -> Result<Option<Advertiser>, MdnsError> {
         if bind.is_loopback() {
             return Ok(None);
@@ -65,11 +66,14 @@ impl Advertiser {
         let host = format!("{}.local.", dns_label(server_name));
         let instance = format!("{room} on {server_name}");
         let version = PROTOCOL_VERSION.to_string();
-        let txt = [
+        let mut txt = vec![
             ("room", room),
             ("server", server_name),
             ("version", version.as_str()),
         ];
+        if let Some(fingerprint) = fingerprint {
+            txt.push(("fp", fingerprint));
+        }
         let info = ServiceInfo::new(
             MDNS_SERVICE_TYPE,
             &instance,
@@ -143,6 +147,7 @@ pub async fn browse(
             .get_property_val_str("server")
             .unwrap_or("")
             .to_owned();
+        let fingerprint = service.get_property_val_str("fp").map(str::to_owned);
         let version = service.get_property_val_str("version");
         if version != Some(PROTOCOL_VERSION.to_string().as_str()) {
             continue;
@@ -163,6 +168,7 @@ pub async fn browse(
                 server: server.clone(),
                 addr,
                 via: Via::Mdns,
+                fingerprint: fingerprint.clone(),
                 after: started.elapsed(),
             };
             if found.send(f).await.is_err() {

@@ -50,6 +50,7 @@ pub async fn scan(hosts: Vec<Ipv4Addr>, port: u16, started: Instant, found: mpsc
                 server: greeting.server,
                 addr,
                 via: Via::Scan,
+                fingerprint: greeting.fingerprint.clone(),
                 after: started.elapsed(),
             };
             if found.send(f).await.is_err() {
@@ -66,6 +67,9 @@ pub async fn probe(addr: SocketAddr) -> Option<(SocketAddr, Greeting)> {
         .ok()?
         .ok()?;
     let deadline = Instant::now() + GREETING_TIMEOUT;
+    // A TLS server waits a moment for a client to start TLS before it
+    // greets in plaintext; any other first byte gets the greeting at once.
+    let _ = stream.try_write(b"\n");
     let mut buf = Vec::with_capacity(256);
     loop {
         match Greeting::check(&buf) {

@@ -129,6 +129,7 @@ async fn ask(
                     server: reply.server,
                     addr: SocketAddr::new(from.ip(), reply.port),
                     via: Via::Udp,
+                    fingerprint: reply.fingerprint,
                     after: started.elapsed(),
                 };
                 if found.send(room).await.is_err() {

@@ -48,6 +48,9 @@ pub struct Reply {
     pub server: String,
     /// The TCP port the room listens on.
     pub port: u16,
+    /// The server's key ([`crate::Fingerprint`], full form), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl Default for Query {
@@ -81,6 +84,7 @@ impl Reply {
             room: room.into(),
             server: server.into(),
             port,
+            fingerprint: None,
         }
     }
 

@@ -69,6 +69,13 @@ pub enum ClientFrame {
     Ping { token: u64 },
     /// The answer to a [`ServerFrame::Ping`].
     Pong { token: u64 },
+    /// In a room with a passphrase, before `join`: the client's SPAKE2
+    /// message, in hex (see [`crate::pake`]). Answered by
+    /// [`ServerFrame::Pake`].
+    Pake { msg: String },
+    /// The client's passphrase proof, in hex, once the server's checked
+    /// out. Answered by [`ServerFrame::PakeOk`], or an error and goodbye.
+    PakeProof { proof: String },
     /// A frame type this build does not know.
     #[serde(other)]
     Unknown,
@@ -84,7 +91,11 @@ impl ClientFrame {
             | ClientFrame::Say { label, .. }
             | ClientFrame::Whisper { label, .. }
             | ClientFrame::List { label } => label.as_deref(),
-            ClientFrame::Ping { .. } | ClientFrame::Pong { .. } | ClientFrame::Unknown => None,
+            ClientFrame::Ping { .. }
+            | ClientFrame::Pong { .. }
+            | ClientFrame::Pake { .. }
+            | ClientFrame::PakeProof { .. }
+            | ClientFrame::Unknown => None,
         }
     }
 }
@@ -282,6 +293,10 @@ pub enum ServerFrame {
     /// to come back with after a connection loss, within `grace` seconds.
     /// Every resume gives a new one.
     Resumable { token: String, grace: u64 },
+    /// The server's SPAKE2 message and its passphrase proof, in hex.
+    Pake { msg: String, proof: String },
+    /// The client's passphrase proof checked out: `join` may follow.
+    PakeOk,
     /// Somebody changed name (`/nick`).
     Renamed {
         #[serde(default, skip_serializing_if = "is_zero")]
@@ -447,6 +462,8 @@ impl ServerFrame {
             }
             ServerFrame::Bye { .. }
             | ServerFrame::Resumable { .. }
+            | ServerFrame::Pake { .. }
+            | ServerFrame::PakeOk
             | ServerFrame::Ping { .. }
             | ServerFrame::Pong { .. }
             | ServerFrame::Unknown => {}

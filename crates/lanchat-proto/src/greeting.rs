@@ -4,7 +4,7 @@
 //! fixed bytes [`MAGIC`], so that a scanner can reject an unrelated service
 //! after reading a few bytes, and it carries the protocol version so that a
 //! client can refuse a server it cannot talk to. It proves nothing about who
-//! runs the server; that is the job of TLS key pinning, later.
+//! runs the server: over TLS, the certificate's [`crate::Fingerprint`] does.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +31,13 @@ pub struct Greeting {
     /// The protocol revision (see [`PROTOCOL_REVISION`]); 1 when absent.
     #[serde(default = "revision_1")]
     pub protocol: u32,
+    /// The server's identity ([`crate::Fingerprint`], full form), also in
+    /// the greeting that precedes TLS, so a scan can report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Joining takes the room's passphrase (see [`crate::pake`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub passphrase: bool,
 }
 
 fn revision_1() -> u32 {
@@ -58,6 +65,8 @@ impl Greeting {
             server: server.into(),
             software: concat!("lanchat ", env!("CARGO_PKG_VERSION")).to_owned(),
             protocol: PROTOCOL_REVISION,
+            fingerprint: None,
+            passphrase: false,
         }
     }
 

@@ -10,6 +10,9 @@
 //! - [`discovery`]: the UDP query and reply datagrams, and the mDNS type.
 //! - [`irc`]: IRC lines (tags, source, command, parameters) and nick and
 //!   channel mapping, for the IRC door.
+//! - [`fingerprint`]: a server's identity (its certificate's SHA-256) as
+//!   people read, type and compare it.
+//! - [`pake`]: the room passphrase check (SPAKE2 bound to the TLS session).
 //! - [`time`]: the `ts` of room events (RFC 3339, UTC, milliseconds).
 //!
 //! The crate never touches a socket or a runtime; transports feed it bytes
@@ -19,12 +22,15 @@
 
 pub mod codec;
 pub mod discovery;
+pub mod fingerprint;
 pub mod frame;
 pub mod greeting;
 pub mod irc;
 pub mod limits;
+pub mod pake;
 pub mod time;
 
 pub use codec::{encode, DecodeError, EncodeError, LineDecoder};
+pub use fingerprint::{Expected, Fingerprint, FingerprintError};
 pub use frame::{ClientFrame, CommandHelp, LeaveReason, Limits, ServerFrame};
 pub use greeting::{Greeting, GreetingCheck, GreetingError};

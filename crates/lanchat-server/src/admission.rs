@@ -43,6 +43,8 @@ struct State {
     /// The frame budget each address's last connection left: the next one
     /// continues from it.
     frames: HashMap<IpAddr, (f64, Instant)>,
+    /// Each address's passphrase guesses left, and when counted.
+    guesses: HashMap<IpAddr, (f64, Instant)>,
 }
 
 /// How long an address's frame budget is remembered after its last
@@ -153,30 +155,67 @@ impl Admission {
 impl Admission {
     /// Takes one connect from `ip`'s budget, if there is one.
     fn take_connect(&self, state: &mut State, ip: IpAddr, now: Instant) -> bool {
-        let per_minute = self.shared.connects_per_minute;
-        if per_minute == 0 {
-            return true;
+        take(
+            &mut state.connects,
+            ip,
+            self.shared.connects_per_minute,
+            now,
+        )
+    }
+
+    /// Takes one passphrase guess from `ip`'s budget, if there is one.
+    /// Every attempt takes one (an attacker who checks the server's proof
+    /// and hangs up has guessed too); a right passphrase gives it back.
+    pub(crate) fn take_guess(&self, ip: IpAddr, now: Instant) -> bool {
+        take(
+            &mut self.lock().guesses,
+            address_key(ip),
+            GUESSES_PER_MINUTE,
+            now,
+        )
+    }
+
+    /// Gives back the guess a right passphrase took.
+    pub(crate) fn give_back_guess(&self, ip: IpAddr) {
+        if let Some((tokens, _)) = self.lock().guesses.get_mut(&address_key(ip)) {
+            *tokens = (*tokens + 1.0).min(f64::from(GUESSES_PER_MINUTE));
         }
-        let (burst, rate) = (f64::from(per_minute), f64::from(per_minute) / 60.0);
-        let refilled = |(tokens, at): (f64, Instant)| {
-            (tokens + now.saturating_duration_since(at).as_secs_f64() * rate).min(burst)
-        };
-        if state.connects.len() >= MAX_REMEMBERED && !state.connects.contains_key(&ip) {
-            // Forget the addresses whose budget is whole again.
-            state.connects.retain(|_, b| refilled(*b) < burst);
-            if state.connects.len() >= MAX_REMEMBERED {
-                return false;
-            }
-        }
-        let budget = state.connects.entry(ip).or_insert((burst, now));
-        let tokens = refilled(*budget);
-        if tokens < 1.0 {
-            *budget = (tokens, now);
+    }
+}
+
+/// Passphrase attempts one address may make a minute (also the burst).
+pub(crate) const GUESSES_PER_MINUTE: u32 = 5;
+
+/// Takes one token from `ip`'s bucket in `buckets` (refilled at
+/// `per_minute`, holding as many; 0: no limit), if it has one.
+fn take(
+    buckets: &mut HashMap<IpAddr, (f64, Instant)>,
+    ip: IpAddr,
+    per_minute: u32,
+    now: Instant,
+) -> bool {
+    if per_minute == 0 {
+        return true;
+    }
+    let (burst, rate) = (f64::from(per_minute), f64::from(per_minute) / 60.0);
+    let refilled = |(tokens, at): (f64, Instant)| {
+        (tokens + now.saturating_duration_since(at).as_secs_f64() * rate).min(burst)
+    };
+    if buckets.len() >= MAX_REMEMBERED && !buckets.contains_key(&ip) {
+        // Forget the addresses whose budget is whole again.
+        buckets.retain(|_, b| refilled(*b) < burst);
+        if buckets.len() >= MAX_REMEMBERED {
             return false;
         }
-        *budget = (tokens - 1.0, now);
-        true
     }
+    let budget = buckets.entry(ip).or_insert((burst, now));
+    let tokens = refilled(*budget);
+    if tokens < 1.0 {
+        *budget = (tokens, now);
+        return false;
+    }
+    *budget = (tokens - 1.0, now);
+    true
 }
 
 impl Ticket {
@@ -295,5 +334,23 @@ mod tests {
         drop(second);
         let later = a.admit(ip, t0 + Duration::from_secs(61)).unwrap();
         assert_eq!(later.frame_budget(), None);
+    }
+
+    /// Passphrase guesses are limited per address, and a right one is
+    /// given back.
+    #[test]
+    fn passphrase_guesses_are_limited_per_address() {
+        let t0 = Instant::now();
+        let a = Admission::new(1000, 1000, 0);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        for _ in 0..GUESSES_PER_MINUTE {
+            assert!(a.take_guess(ip, t0));
+        }
+        assert!(!a.take_guess(ip, t0));
+        assert!(a.take_guess("10.0.0.10".parse().unwrap(), t0));
+        a.give_back_guess(ip);
+        assert!(a.take_guess(ip, t0));
+        assert!(a.take_guess(ip, t0 + Duration::from_secs(12)));
+        assert!(!a.take_guess(ip, t0 + Duration::from_secs(12)));
     }
 }

@@ -79,6 +79,13 @@ pub struct Config {
     pub resume_grace: Duration,
     /// `/whois` shows where members connect from (off: never).
     pub whois_address: bool,
+    /// The identity the lanchat door speaks TLS with; plaintext only when
+    /// `None`.
+    pub tls: Option<crate::tls::Tls>,
+    /// With `tls`, still admit clients that do not speak it (protocol v1).
+    pub allow_plaintext: bool,
+    /// Joining takes this passphrase, checked by a PAKE over TLS.
+    pub passphrase: Option<lanchat_proto::pake::Passphrase>,
 }
 
 impl Config {
@@ -109,6 +116,9 @@ impl Config {
             history: 100,
             resume_grace: Duration::from_secs(120),
             whois_address: false,
+            tls: None,
+            allow_plaintext: false,
+            passphrase: None,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The lanchat door: JSON lines over a byte stream (plain TCP today, TLS
-//! next), from greeting to goodbye. The IO and the rules are the
+//! The lanchat door: JSON lines over a byte stream (TLS, or plain TCP when
+//! the room allows it), from greeting to goodbye, with the room's
+//! passphrase check before the join when it has one. The IO and the rules are the
 //! [`crate::link`]'s; this file is the lanchat frames: how they are cut
 //! from the stream and what each one asks of the hub.
 
@@ -10,12 +11,13 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use lanchat_core::{typed, Command, Label};
 use lanchat_proto::limits::MAX_LABEL_LEN;
+use lanchat_proto::pake::{self, Pake, Proofs, Side};
 use lanchat_proto::{ClientFrame, DecodeError, LineDecoder, ServerFrame};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::Ticket;
+use crate::admission::{Admission, Ticket};
 use crate::config::Config;
 use crate::door::{Fault, Hub, JoinRequest, Membership, ResumeRequest, Session, SessionLimits};
 use crate::json_format::JsonLines;
@@ -36,14 +38,28 @@ pub(crate) struct Door {
     pub unstamped: Arc<JsonLines>,
     pub greeting: Bytes,
     pub shutdown: CancellationToken,
+    /// Counts passphrase guesses per address.
+    pub admission: Admission,
+}
+
+/// Where a connection stands with the room's passphrase.
+enum Gate {
+    /// The room has none, or it was proved.
+    Open,
+    /// Not proved yet; `binding` is the TLS session's exporter value.
+    Closed { binding: Vec<u8> },
+    /// The server's proof went out; the client's is awaited.
+    Proving(Proofs),
 }
 
 /// Serves one lanchat connection until it ends, for whatever reason.
+/// `binding` is the TLS exporter value, on an encrypted connection.
 pub(crate) fn serve<S>(
     stream: S,
     peer: SocketAddr,
     door: Arc<Door>,
     ticket: Ticket,
+    binding: Option<[u8; pake::BINDING_LEN]>,
 ) -> impl Future<Output = ()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -57,10 +73,17 @@ where
         buf: BytesMut::new(),
     };
     let shutdown = door.shutdown.clone();
+    let gate = match &door.config.passphrase {
+        Some(_) => Gate::Closed {
+            binding: binding.map(|b| b.to_vec()).unwrap_or_default(),
+        },
+        None => Gate::Open,
+    };
     let dialect = Lanchat {
         decoder: LineDecoder::new(door.config.max_frame_len),
         door,
         peer: peer.ip(),
+        gate,
     };
     link::serve(stream, peer, link, dialect, shutdown, ticket)
 }
@@ -90,6 +113,17 @@ struct Lanchat {
     decoder: LineDecoder,
     /// Where the connection comes from (for `/whois`, if shown).
     peer: std::net::IpAddr,
+    gate: Gate,
+}
+
+impl Drop for Lanchat {
+    fn drop(&mut self) {
+        // A client whose passphrase was wrong sees it first (our proof does
+        // not check out) and hangs up without proving anything.
+        if let Gate::Proving(_) = self.gate {
+            tracing::info!(peer = %self.peer, "wrong passphrase (the client hung up without proving it)");
+        }
+    }
 }
 
 impl Dialect for Lanchat {
@@ -149,6 +183,15 @@ impl Lanchat {
             label => label.map(Label::from),
         };
         let command = match frame {
+            ClientFrame::Pake { msg } => return self.pake(link, &msg),
+            ClientFrame::PakeProof { proof } => return self.pake_proof(link, &proof),
+            ClientFrame::Join { .. } | ClientFrame::Resume { .. }
+                if !matches!(self.gate, Gate::Open) =>
+            {
+                let why = "this room has a passphrase: join with a lanchat that asks for it";
+                self.error_to(link, "passphrase_required", why, label.as_deref());
+                return link.say_bye(self, "passphrase_required", why);
+            }
             ClientFrame::Join { name, caps, .. } => {
                 return self.join(link, name, Caps::of(&caps), label).await;
             }
@@ -187,6 +230,52 @@ impl Lanchat {
         };
         if self.door.hub.command(member, command, label).await.is_err() {
             link.say_bye(self, "shutdown", "server shutting down");
+        }
+    }
+
+    /// The client's SPAKE2 message: answer with ours and our proof.
+    fn pake(&mut self, link: &mut Link, msg: &str) {
+        let (Gate::Closed { binding }, Some(passphrase)) =
+            (&self.gate, &self.door.config.passphrase)
+        else {
+            return self.bad_frame(link, "no passphrase exchange was expected", None);
+        };
+        if !self.door.admission.take_guess(self.peer, Instant::now()) {
+            let why = "too many passphrase attempts from your address; wait a minute";
+            self.error_to(link, "too_many_guesses", why, None);
+            return link.say_bye(self, "too_many_guesses", why);
+        }
+        let Some(theirs) = pake::from_hex(msg, pake::MAX_MESSAGE_LEN) else {
+            return self.bad_frame(link, "the passphrase message is not hex", None);
+        };
+        let (state, ours) = Pake::start(passphrase.expose(), &self.door.config.room);
+        match state.finish(&theirs, binding) {
+            Ok(proofs) => {
+                link.push(self.encode(&ServerFrame::Pake {
+                    msg: pake::to_hex(&ours),
+                    proof: pake::to_hex(&proofs.prove(Side::Server)),
+                }));
+                self.gate = Gate::Proving(proofs);
+            }
+            Err(e) => self.bad_frame(link, &e.to_string(), None),
+        }
+    }
+
+    /// The client's passphrase proof: in, or out with the reason.
+    fn pake_proof(&mut self, link: &mut Link, proof: &str) {
+        let Gate::Proving(proofs) = &self.gate else {
+            return self.bad_frame(link, "no passphrase proof was expected", None);
+        };
+        let proof = pake::from_hex(proof, pake::BINDING_LEN).unwrap_or_default();
+        if proofs.check(Side::Client, &proof) {
+            self.gate = Gate::Open;
+            self.door.admission.give_back_guess(self.peer);
+            link.push(self.encode(&ServerFrame::PakeOk));
+        } else {
+            tracing::info!(peer = %self.peer, "wrong passphrase");
+            let why = "wrong passphrase";
+            self.error_to(link, "wrong_passphrase", why, None);
+            link.say_bye(self, "wrong_passphrase", why);
         }
     }
 

@@ -23,6 +23,8 @@
 //! - [`irc`]: the IRC door (registration, IRC commands, IRC lines).
 //! - `memory`: giving the allocator's free pages back after a burst.
 //! - [`store`]: the conversation on disk (SQLite), written off the hub.
+//! - [`tls`]: the server's identity, and telling TLS from plaintext on the
+//!   lanchat door's port.
 //!
 //! **Architecture invariant:** the hub never waits on a connection. It
 //! pushes encoded bytes into each recipient's [`outbox`] without awaiting,
@@ -47,6 +49,7 @@ mod rate;
 mod resume;
 mod session;
 pub mod store;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -98,6 +101,9 @@ pub struct Listeners {
     pub lanchat: TcpListener,
     /// IRC, when the server was asked to open it (`--irc`).
     pub irc: Option<TcpListener>,
+    /// IRC over TLS (`--irc-tls`), with the server's identity
+    /// ([`Config::tls`]; without it, the door stays shut).
+    pub irc_tls: Option<TcpListener>,
 }
 
 /// Which door a connection came through.
@@ -105,6 +111,7 @@ pub struct Listeners {
 enum Via {
     Lanchat,
     Irc,
+    IrcTls,
 }
 
 /// Serves the room on `listener` until `shutdown` completes, then tells
@@ -113,6 +120,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let listeners = Listeners {
         lanchat: listener,
         irc: None,
+        irc_tls: None,
     };
     run_doors(listeners, config, None, shutdown).await
 }
@@ -140,7 +148,15 @@ pub async fn run_doors(
     let token = CancellationToken::new();
     let tracker = TaskTracker::new();
     let hub = hub::spawn(&config, &tracker, token.clone(), store);
-    let greeting = Greeting::new(&config.room, &config.server_name).with_software(&config.software);
+    let mut greeting =
+        Greeting::new(&config.room, &config.server_name).with_software(&config.software);
+    greeting.fingerprint = config.tls.as_ref().map(|t| t.fingerprint.to_string());
+    greeting.passphrase = config.passphrase.is_some();
+    let admission = Admission::new(
+        config.max_clients,
+        config.max_per_ip,
+        config.max_connects_per_minute,
+    );
     let irc = Arc::new(irc::IrcDoor::new(
         hub.clone(),
         config.clone(),
@@ -154,16 +170,13 @@ pub async fn run_doors(
         greeting: encode(&greeting).unwrap_or_default(),
         shutdown: token.clone(),
         config: config.clone(),
+        admission: admission.clone(),
     });
-    let admission = Admission::new(
-        config.max_clients,
-        config.max_per_ip,
-        config.max_connects_per_minute,
-    );
     let refuse = |stream, via, code: &str, reason: &str| match via {
         Via::Lanchat => connection::refuse(stream, &door, code, reason),
-        Via::Irc => irc::refuse(stream, reason),
+        Via::Irc | Via::IrcTls => irc::refuse(stream, reason),
     };
+    let irc_tls = listeners.irc_tls.as_ref().filter(|_| config.tls.is_some());
 
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(5);
@@ -172,6 +185,7 @@ pub async fn run_doors(
             _ = &mut shutdown => break,
             accepted = listeners.lanchat.accept() => accepted.map(|a| (a, Via::Lanchat)),
             accepted = accept(listeners.irc.as_ref()) => accepted.map(|a| (a, Via::Irc)),
+            accepted = accept(irc_tls) => accepted.map(|a| (a, Via::IrcTls)),
         };
         match accepted {
             Ok(((stream, peer), via)) => {
@@ -193,10 +207,20 @@ pub async fn run_doors(
                 let _ = stream.set_nodelay(true);
                 match via {
                     Via::Lanchat => {
-                        tracker.spawn(connection::serve(stream, peer, door.clone(), ticket));
+                        tracker.spawn(tls::open(stream, peer, door.clone(), ticket));
                     }
                     Via::Irc => {
                         tracker.spawn(irc::serve(stream, peer, irc.clone(), ticket));
+                    }
+                    Via::IrcTls => {
+                        let (irc, config) = (irc.clone(), config.clone());
+                        tracker.spawn(async move {
+                            let Some(tls) = &config.tls else { return };
+                            match tls.accept(stream, config.register_timeout).await {
+                                Some((stream, _)) => irc::serve(stream, peer, irc, ticket).await,
+                                None => tracing::debug!(%peer, "tls handshake failed"),
+                            }
+                        });
                     }
                 }
             }

@@ -28,6 +28,12 @@ pub enum Command {
     Join(JoinArgs),
     /// List the rooms on the local network.
     Discover(DiscoverCmd),
+    /// Forget a room's pinned key (after its host replaced it), by the
+    /// room's name or its ADDRESS:PORT as `known_rooms` lists it.
+    Forget {
+        /// The room's name, or its address as in known_rooms.
+        room: String,
+    },
     /// Print shell completions: `lanchat completions bash > ~/.local/share/bash-completion/completions/lanchat`.
     Completions {
         /// The shell.
@@ -90,6 +96,25 @@ pub struct ServeArgs {
     /// the room as the channel #ROOM.
     #[arg(long, value_name = "[ADDR:]PORT")]
     pub irc: Option<String>,
+    /// Also open an IRC door over TLS on this port (6697 is IRC's usual
+    /// one), with the server's identity, at the --bind address or at ADDR.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub irc_tls: Option<String>,
+    /// The server's identity (TLS key and certificate, PEM), made on first
+    /// start [default: the XDG data directory, lanchat/identity.pem].
+    #[arg(long, value_name = "PATH")]
+    pub identity: Option<std::path::PathBuf>,
+    /// Also admit clients that do not encrypt (lanchat protocol v1, or nc
+    /// by hand). Everything they send and receive can be read on the LAN.
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// Joining takes the passphrase in the first line of this file (checked
+    /// with a PAKE: it never crosses the network).
+    #[arg(long, value_name = "PATH", conflicts_with = "ask_passphrase")]
+    pub passphrase_file: Option<std::path::PathBuf>,
+    /// Joining takes a passphrase, typed now at the terminal.
+    #[arg(long)]
+    pub ask_passphrase: bool,
     /// Do not answer discovery queries or advertise over mDNS.
     #[arg(long)]
     pub no_announce: bool,
@@ -175,6 +200,14 @@ pub struct JoinArgs {
     /// with the server's time. Off by default.
     #[arg(long, value_name = "FILE")]
     pub log: Option<std::path::PathBuf>,
+    /// Only join a server with this key (the full fingerprint, or the 20
+    /// letters read aloud), and pin it.
+    #[arg(long, value_name = "FP")]
+    pub fingerprint: Option<String>,
+    /// The room's passphrase, in the first line of this file (for scripts;
+    /// otherwise it is asked for when the room has one).
+    #[arg(long, value_name = "PATH")]
+    pub passphrase_file: Option<std::path::PathBuf>,
     /// How times are shown, as a strftime format such as %H:%M:%S, in the
     /// local time zone [TUI default: %H:%M]; with --plain, each line then
     /// starts with its time.

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use lanchat_client::Trust;
 use lanchat_discovery::{discover, Found, Options, Via};
+use lanchat_proto::Fingerprint;
 
 use crate::cli::{DiscoverArgs, DiscoverCmd, ViaArg};
 
@@ -20,7 +22,8 @@ pub async fn run(cmd: DiscoverCmd) -> anyhow::Result<ExitCode> {
         LISTING_SETTLE
     };
     let options = options(&cmd.search, Some(settle));
-    let report = discover(&options, |f| println!("{}", line(f))).await;
+    let trust = Trust::default();
+    let report = discover(&options, |f| println!("{}", line(f, &trust))).await;
     if report.found.is_empty() {
         eprintln!("lanchat: {}", report.diagnosis(cmd.search.port()));
         return Ok(ExitCode::FAILURE);
@@ -50,10 +53,23 @@ pub fn options(args: &DiscoverArgs, settle: Option<Duration>) -> Options {
     }
 }
 
-/// One room as one line: name, address, how it was found and how fast.
-pub fn line(f: &Found) -> String {
+/// One room as one line: name, address, how it was found and how fast,
+/// and its key as the answer gave it, marked if `known_rooms` pins it (or
+/// pins another key for it).
+pub fn line(f: &Found, trust: &Trust) -> String {
+    let key = match f.fingerprint.as_deref().and_then(Fingerprint::parse) {
+        Some(fp) => {
+            let mark = match trust.pinned(&f.addr.to_string(), &f.room, &fp.to_string()) {
+                Some(true) => " (pinned)",
+                Some(false) => " (NOT the pinned key: joining it will be refused)",
+                None => " (new)",
+            };
+            format!("  key {}{mark}", fp.spoken())
+        }
+        None => "  no key announced".to_owned(),
+    };
     format!(
-        "{}  {}  via {}  {:.1} ms  (server {})",
+        "{}  {}  via {}  {:.1} ms  (server {}){key}",
         lanchat_client::display::inert(&f.room),
         f.addr,
         f.via,

@@ -4,14 +4,16 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use lanchat_client::chat_log::ChatLog;
+use lanchat_client::connection::CONNECT_TIMEOUT;
 use lanchat_client::display::inert;
 use lanchat_client::plain::{self, PlainOptions};
 use lanchat_client::tui::{self, Start, TuiOptions};
-use lanchat_client::{memory, Connection};
+use lanchat_client::{memory, ClientError, Connection, Trust, Verdict};
 use lanchat_discovery::{discover, Found};
 use tokio::sync::mpsc;
 
@@ -48,13 +50,16 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("could not open the log {}", path.display()))
         })
         .transpose()?;
+    // In the TUI, a room found only later is joined inside it, where the
+    // terminal cannot be asked; before it starts, it can.
+    let trust = crate::secrets::trust(&args, true)?;
     if tui {
-        return run_tui(args, log).await;
+        return run_tui(args, log, trust).await;
     }
     let mut input = stdin_lines();
     let conn = match &args.server {
-        Some(server) => Connection::connect(server).await?,
-        None => match remembered(&args).await {
+        Some(server) => Connection::connect(server, &trust).await?,
+        None => match remembered(&args, &trust).await? {
             Some(conn) => conn,
             None => {
                 eprintln!("lanchat: looking for rooms on the local network...");
@@ -64,20 +69,35 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
                 let chosen = if rooms.len() == 1 {
                     rooms.into_iter().next().context("no room")?
                 } else {
-                    choose(rooms, &mut input).await?
+                    choose(rooms, &mut input, &trust).await?
                 };
-                Connection::connect_addr(&chosen.addr.to_string())
+                let addr = chosen.addr.to_string();
+                let announced = chosen.fingerprint.as_deref();
+                Connection::connect_addr_within(&addr, CONNECT_TIMEOUT, &trust, announced)
                     .await
                     .with_context(|| format!("joining room '{}'", inert(&chosen.room)))?
             }
         },
     };
     memory::remember(&conn.addr, &conn.greeting);
+    if conn.verdict == Verdict::New {
+        eprintln!(
+            "lanchat: new room, fingerprint {} (say it aloud: {}); pinned in {}",
+            conn.fingerprint,
+            conn.fingerprint.spoken(),
+            known_rooms_name(&conn.trust),
+        );
+    }
     eprintln!(
-        "lanchat: connected to room '{}' at {} (server {})",
+        "lanchat: connected to room '{}' at {} (server {}), {}",
         inert(&conn.greeting.room),
         conn.addr,
         inert(&conn.greeting.server),
+        if conn.verdict == Verdict::New {
+            "encrypted".to_owned()
+        } else {
+            conn.verdict.describe(&conn.fingerprint)
+        },
     );
     let stdout = std::io::stdout();
     let options = PlainOptions {
@@ -97,18 +117,29 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_tui(args: JoinArgs, log: Option<ChatLog>) -> anyhow::Result<ExitCode> {
+async fn run_tui(
+    args: JoinArgs,
+    log: Option<ChatLog>,
+    trust: Arc<Trust>,
+) -> anyhow::Result<ExitCode> {
     let start = match &args.server {
-        Some(server) => Start::Connected(Box::new(Connection::connect(server).await?)),
-        None => match remembered(&args).await {
+        Some(server) => Start::Connected(Box::new(Connection::connect(server, &trust).await?)),
+        None => match remembered(&args, &trust).await? {
             Some(conn) => Start::Connected(Box::new(conn)),
             None => {
                 let (discovery, room) = (args.discovery.clone(), args.room.clone());
+                let listing = trust.clone();
                 Start::Find(Box::pin(async move {
                     let rooms = search(discovery, room).await?;
                     Ok(rooms
                         .iter()
-                        .map(|f| (cli_discover::line(f), f.addr.to_string()))
+                        .map(|f| {
+                            (
+                                cli_discover::line(f, &listing),
+                                f.addr.to_string(),
+                                f.fingerprint.clone(),
+                            )
+                        })
                         .collect())
                 }))
             }
@@ -120,25 +151,96 @@ async fn run_tui(args: JoinArgs, log: Option<ChatLog>) -> anyhow::Result<ExitCod
             name: args.name,
             log,
             timestamps: args.timestamps,
+            trust: without_asking(trust),
         },
     )
     .await?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Inside the TUI the terminal is the TUI's: a room that wants a
+/// passphrase then needs `--passphrase-file` (or the one given already).
+fn without_asking(trust: Arc<Trust>) -> Arc<Trust> {
+    match Arc::try_unwrap(trust) {
+        Ok(mut trust) => {
+            trust.ask = None;
+            Arc::new(trust)
+        }
+        Err(shared) => shared,
+    }
+}
+
+fn known_rooms_name(trust: &Trust) -> String {
+    match &trust.file {
+        Some(file) => file.display().to_string(),
+        None => "memory (no data directory)".to_owned(),
+    }
+}
+
+/// `lanchat forget ROOM`: removes the room's pins from `known_rooms`.
+pub fn forget(room: &str) -> anyhow::Result<ExitCode> {
+    let trust = Trust::default();
+    let Some(file) = &trust.file else {
+        bail!("no data directory (neither XDG_DATA_HOME nor HOME), so nothing is pinned");
+    };
+    let gone = lanchat_client::trust::forget(file, room)?;
+    if gone.is_empty() {
+        eprintln!(
+            "lanchat: nothing pinned for '{}' in {}",
+            inert(room),
+            file.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    for pin in gone {
+        eprintln!(
+            "lanchat: forgot {} {} ('{}'), line {} of {}",
+            pin.addr,
+            pin.fingerprint,
+            inert(&pin.room),
+            pin.line,
+            file.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether an error is about trust (a key, a pin, a passphrase): those
+/// are said, never passed over by searching elsewhere.
+fn is_about_trust(error: &ClientError) -> bool {
+    matches!(
+        error,
+        ClientError::KeyChanged(_)
+            | ClientError::NotTheGivenKey { .. }
+            | ClientError::Spoofed { .. }
+            | ClientError::KnownRooms { .. }
+            | ClientError::PassphraseNeeded { .. }
+            | ClientError::WrongPassphrase { .. }
+            | ClientError::FakeRoom { .. }
+    )
+}
+
 /// The last server joined, if it still answers and nothing else was asked
 /// for (a room by name, or a particular way of searching).
-async fn remembered(args: &JoinArgs) -> Option<Connection> {
+async fn remembered(
+    args: &JoinArgs,
+    trust: &Arc<Trust>,
+) -> Result<Option<Connection>, ClientError> {
     let searching_differently = args.room.is_some()
         || !args.discovery.scan_range.is_empty()
         || !args.discovery.via.is_empty();
     if searching_differently {
-        return None;
+        return Ok(None);
     }
-    let last = memory::last_room()?;
-    let conn = Connection::connect_addr_within(&last.addr, LAST_SERVER_TIMEOUT)
-        .await
-        .ok()?;
+    let Some(last) = memory::last_room() else {
+        return Ok(None);
+    };
+    let conn =
+        match Connection::connect_addr_within(&last.addr, LAST_SERVER_TIMEOUT, trust, None).await {
+            Ok(conn) => conn,
+            Err(e) if is_about_trust(&e) => return Err(e),
+            Err(_) => return Ok(None),
+        };
     if !last.is_same(&conn.greeting) {
         // Another room (or an impostor) at that address now: search, so
         // the user chooses, rather than join it blindly.
@@ -146,10 +248,10 @@ async fn remembered(args: &JoinArgs) -> Option<Connection> {
             "lanchat: {} is not the room you used last time any more; looking for rooms",
             last.addr
         );
-        return None;
+        return Ok(None);
     }
     eprintln!("lanchat: rejoining the last room you used (--room NAME to pick another)");
-    Some(conn)
+    Ok(Some(conn))
 }
 
 /// Finds rooms, keeping only the one named `room` if given. An empty
@@ -181,11 +283,15 @@ async fn search(args: DiscoverArgs, room: Option<String>) -> Result<Vec<Found>, 
 }
 
 /// Lists several rooms and reads the user's choice, a number, from input.
-async fn choose(rooms: Vec<Found>, input: &mut mpsc::Receiver<String>) -> anyhow::Result<Found> {
+async fn choose(
+    rooms: Vec<Found>,
+    input: &mut mpsc::Receiver<String>,
+    trust: &Trust,
+) -> anyhow::Result<Found> {
     let mut err = std::io::stderr();
     let _ = writeln!(err, "lanchat: found {} rooms:", rooms.len());
     for (i, f) in rooms.iter().enumerate() {
-        let _ = writeln!(err, "  {}) {}", i + 1, cli_discover::line(f));
+        let _ = writeln!(err, "  {}) {}", i + 1, cli_discover::line(f, trust));
     }
     loop {
         let _ = write!(err, "room number (1-{}): ", rooms.len());

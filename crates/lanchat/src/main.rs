@@ -7,6 +7,7 @@ mod discover;
 mod docs;
 mod join;
 mod logging;
+mod secrets;
 mod serve;
 mod usage;
 
@@ -66,6 +67,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             logging::init("warn");
             runtime.block_on(discover::run(args))
         }
+        cli::Command::Forget { room } => join::forget(&room),
         cli::Command::Completions { shell } => docs::completions(shell),
         cli::Command::Man => docs::man(),
     }

@@ -39,14 +39,39 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let local = listener.local_addr().context("reading the bound address")?;
     let irc = match &args.irc {
-        Some(spec) => Some(bind_irc(spec, args.bind).await?),
+        Some(spec) => Some(bind_irc(spec, args.bind, "--irc").await?),
         None => None,
+    };
+    let irc_tls = match &args.irc_tls {
+        Some(spec) => Some(bind_irc(spec, args.bind, "--irc-tls").await?),
+        None => None,
+    };
+    let identity = identity(&args)?;
+    let tls = lanchat_server::tls::Tls::new(&identity)
+        .map_err(|e| anyhow::anyhow!("the server identity {}: {e}", identity.path.display()))?;
+    let fingerprint = tls.fingerprint;
+    let passphrase_asked = args.passphrase_file.is_some() || args.ask_passphrase;
+    if passphrase_asked && (args.irc.is_some() || args.irc_tls.is_some()) {
+        return Err(usage(
+            "a room with a passphrase cannot open an IRC door: IRC clients cannot prove the passphrase, so they would get in without it",
+        ));
+    }
+    let passphrase = if let Some(path) = &args.passphrase_file {
+        Some(crate::secrets::from_file(path)?)
+    } else if args.ask_passphrase {
+        let asked = crate::secrets::ask("room passphrase (joining will take it): ");
+        Some(asked.ok_or_else(|| usage("--ask-passphrase needs a terminal and a passphrase"))?)
+    } else {
+        None
     };
     let mut config = config(room.clone(), host.clone(), &args.limits)?;
     config.topic = args.topic.clone().unwrap_or_default();
     config.topic_locked = args.topic_locked;
     config.history = args.history;
     config.whois_address = args.whois_shows_address;
+    config.tls = Some(tls);
+    config.allow_plaintext = args.allow_plaintext;
+    config.passphrase = passphrase;
     config.resume_grace = Duration::try_from_secs_f64(args.resume_grace)
         .map_err(|_| usage("--resume-grace must be 0 (off) or a positive number of seconds"))?;
     let store = open_store(&args, &room, local.port())?;
@@ -66,7 +91,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let answers = ResponderConfig {
             bind: args.bind,
             port: local.port(),
-            reply: Reply::new(&room, &host, local.port()),
+            reply: Reply {
+                fingerprint: Some(fingerprint.to_string()),
+                ..Reply::new(&room, &host, local.port())
+            },
         };
         match Responder::bind(&answers) {
             Ok(responder) => Some(tokio::spawn(responder.run(filter, stop_announcing.clone()))),
@@ -79,12 +107,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let advertiser = if args.no_announce || args.bind.is_loopback() {
         None
     } else {
-        Advertiser::start(&room, &host, args.bind, local.port(), &local_nets()).unwrap_or_else(
-            |error| {
-                tracing::warn!(%error, "not advertising over mDNS");
-                None
-            },
+        let fp = fingerprint.to_string();
+        Advertiser::start(
+            &room,
+            &host,
+            args.bind,
+            local.port(),
+            &local_nets(),
+            Some(&fp),
         )
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "not advertising over mDNS");
+            None
+        })
     };
     let announcing = if args.no_announce {
         "not announcing (--no-announce)"
@@ -95,6 +130,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     eprintln!("lanchat: serving room '{room}' on {local} (Ctrl-C to stop); {announcing}");
     eprintln!("lanchat: {}", how_to_join(local, args.no_announce));
+    let made = if identity.created {
+        "new identity"
+    } else {
+        "identity"
+    };
+    eprintln!(
+        "lanchat: encrypted (TLS 1.3); {made} {}: fingerprint {}",
+        identity.path.display(),
+        fingerprint
+    );
+    eprintln!(
+        "lanchat: to compare aloud: {}   (clients pin it on first use)",
+        fingerprint.spoken()
+    );
+    if args.allow_plaintext {
+        eprintln!("lanchat: also admitting clients that do not encrypt (--allow-plaintext)");
+    }
+    if config.passphrase.is_some() {
+        eprintln!("lanchat: joining takes the room passphrase");
+    }
     let irc = match irc {
         Some(irc) => {
             let at = irc.local_addr().context("reading the IRC door's address")?;
@@ -108,6 +163,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    if let Some(irc_tls) = &irc_tls {
+        let at = irc_tls
+            .local_addr()
+            .context("reading the IRC TLS door's address")?;
+        eprintln!(
+            "lanchat: IRC door over TLS on {at}: /connect -tls {} {} (the certificate is self-signed: its fingerprint is the one above)",
+            at.ip(),
+            at.port()
+        );
+    }
     match &store {
         Some(store) if store.path() != lanchat_server::store::MEMORY => {
             eprintln!("lanchat: history is kept in {}", store.path());
@@ -118,6 +183,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listeners = lanchat_server::Listeners {
         lanchat: listener,
         irc,
+        irc_tls,
     };
     lanchat_server::run_doors(listeners, config, store, shutdown_signal()).await;
     stop_announcing.cancel();
@@ -175,19 +241,32 @@ fn open_store(
     Ok(Some(Store::open(&path, retention)?))
 }
 
-/// Binds the IRC door: `PORT` (at `bind`) or `ADDR:PORT`.
-async fn bind_irc(spec: &str, bind: IpAddr) -> anyhow::Result<TcpListener> {
+/// Binds an IRC door (`flag` is `--irc` or `--irc-tls`): `PORT` (at
+/// `bind`) or `ADDR:PORT`.
+async fn bind_irc(spec: &str, bind: IpAddr, flag: &str) -> anyhow::Result<TcpListener> {
     let addr = match spec.parse::<u16>() {
         Ok(port) => SocketAddr::new(bind, port),
         Err(_) => spec.parse::<SocketAddr>().map_err(|_| {
             usage(format!(
-                "--irc takes a port or ADDR:PORT (such as 6667 or 0.0.0.0:6667), not '{spec}'"
+                "{flag} takes a port or ADDR:PORT (such as 6667 or 0.0.0.0:6667), not '{spec}'"
             ))
         })?,
     };
     TcpListener::bind(addr).await.with_context(|| {
-        format!("could not open the IRC door on {addr} (choose another port with --irc)")
+        format!("could not open the IRC door on {addr} (choose another port with {flag})")
     })
+}
+
+/// The server's identity: `--identity`, or `identity.pem` in the XDG data
+/// directory; made there on first start.
+fn identity(args: &ServeArgs) -> anyhow::Result<lanchat_server::tls::Identity> {
+    let path = match &args.identity {
+        Some(path) => path.clone(),
+        None => lanchat_client::memory::data_dir()
+            .context("no data directory for the server identity (neither XDG_DATA_HOME nor HOME is set): choose a file with --identity PATH")?
+            .join("identity.pem"),
+    };
+    Ok(lanchat_server::tls::Identity::load_or_create(&path)?)
 }
 
 fn config(room: String, host: String, limits: &LimitArgs) -> anyhow::Result<Config> {

@@ -152,6 +152,10 @@ pub struct App {
     pub room: String,
     /// The server's address, once known.
     pub server: String,
+    /// How the server's key stands, said on connecting.
+    pub security: String,
+    /// The same in a few words, for the status bar.
+    pub badge: String,
     /// Our name in the room, once registered.
     pub me: Option<String>,
     /// The server echoes our labels (revision 2): a labelled event is ours,
@@ -216,6 +220,8 @@ impl App {
             link: Link::Connecting,
             room: String::new(),
             server: String::new(),
+            security: String::new(),
+            badge: String::new(),
             me: None,
             labels: false,
             users: UserList::default(),
@@ -299,16 +305,26 @@ impl App {
                 );
                 self.mode = Mode::ChooseRoom { rooms, selected: 0 };
             }
-            Event::Connected { room, addr } => {
+            Event::Connected {
+                room,
+                addr,
+                security,
+                badge,
+            } => {
                 self.room = inert(&room).into_owned();
                 self.server = addr;
+                self.security = security;
+                self.badge = badge;
                 self.link = Link::Connected;
                 if self.mode != Mode::AskName {
                     self.mode = Mode::Connecting;
                 }
                 self.notice(
                     now,
-                    format!("Connected to room {} at {}.", self.room, self.server),
+                    format!(
+                        "Connected to room {} at {}: {}.",
+                        self.room, self.server, self.security
+                    ),
                 );
             }
             Event::Server(frame) => self.server_frame(frame, now, &mut effects),
@@ -434,7 +450,7 @@ impl App {
                 );
             }
             ServerFrame::NameRejected { reason, .. } => self.ask_name(now, Some(&reason)),
-            ServerFrame::Resumable { .. } => {}
+            ServerFrame::Resumable { .. } | ServerFrame::Pake { .. } | ServerFrame::PakeOk => {}
             ServerFrame::Held { name, .. } => self.notice(now, held(&inert(&name), false)),
             ServerFrame::Back { name, .. } => self.notice(now, held(&inert(&name), true)),
             ServerFrame::Joined { name, .. } => {

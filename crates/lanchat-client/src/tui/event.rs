@@ -22,7 +22,14 @@ pub enum Event {
     /// Discovery found these rooms (labels to show); the user must choose.
     Rooms(Vec<String>),
     /// Connected to a server (greeting verified).
-    Connected { room: String, addr: String },
+    Connected {
+        room: String,
+        addr: String,
+        /// How the server's key stands (encrypted and verified, or new).
+        security: String,
+        /// The same in a few words, for the status bar.
+        badge: String,
+    },
     /// A frame from the server.
     Server(ServerFrame),
     /// The connection is gone, and why.

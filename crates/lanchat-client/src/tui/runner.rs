@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream};
@@ -24,6 +25,7 @@ use crate::connection::{
 use crate::error::ClientError;
 use crate::gather::Gather;
 use crate::pacer::Pacer;
+use crate::trust::Trust;
 use crate::tui::app::{App, Bell, Effect, Exit, Link, COMMANDS_LABEL};
 use crate::tui::event::Event;
 use crate::tui::{terminal, ui};
@@ -40,9 +42,9 @@ const SIGNAL_GRACE: Duration = Duration::from_millis(200);
 /// Most network events applied before a redraw gets its turn.
 const BATCH: usize = 2000;
 
-/// A list of rooms as (label to show, address to connect to), or why there
-/// are none.
-pub type Rooms = Result<Vec<(String, String)>, String>;
+/// A list of rooms as (label to show, address to connect to, fingerprint
+/// the discovery answer announced), or why there are none.
+pub type Rooms = Result<Vec<(String, String, Option<String>)>, String>;
 
 /// How the session begins.
 pub enum Start {
@@ -53,7 +55,7 @@ pub enum Start {
 }
 
 /// Options for the TUI.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TuiOptions {
     /// The name to try first; without it, the user is asked in the TUI.
     pub name: Option<String>,
@@ -61,6 +63,8 @@ pub struct TuiOptions {
     pub log: Option<ChatLog>,
     /// How times are shown (`--timestamps`, already checked).
     pub timestamps: Option<String>,
+    /// The pins and the passphrase every connection is held to.
+    pub trust: Arc<Trust>,
 }
 
 /// The most lines kept while reconnecting.
@@ -96,7 +100,7 @@ struct Session {
     rx: mpsc::Receiver<Incoming>,
     tasks: JoinSet<()>,
     writer: Option<Writer>,
-    rooms: Vec<(String, String)>,
+    rooms: Vec<(String, String, Option<String>)>,
     addr: Option<String>,
     /// A name to send as soon as we are connected.
     pending_name: Option<String>,
@@ -118,6 +122,8 @@ struct Session {
     delayed: Vec<ClientFrame>,
     /// The window title last set.
     title: String,
+    /// The pins and passphrase every connection is held to.
+    trust: Arc<Trust>,
 }
 
 impl Session {
@@ -150,6 +156,7 @@ impl Session {
             resume: None,
             last_id: 0,
             delayed: Vec::new(),
+            trust: options.trust,
         }
     }
 
@@ -236,7 +243,7 @@ impl Session {
                 self.connect(0);
             }
             Incoming::Found(Ok(rooms)) if !rooms.is_empty() => {
-                let labels = rooms.iter().map(|(label, _)| label.clone()).collect();
+                let labels = rooms.iter().map(|(label, ..)| label.clone()).collect();
                 self.rooms = rooms;
                 self.apply(Event::Rooms(labels)).await;
             }
@@ -319,7 +326,7 @@ impl Session {
                         self.send_join(name).await;
                     } else if let Some(addr) = self.addr.clone() {
                         self.pending_name = Some(name);
-                        self.spawn_connect(addr);
+                        self.spawn_connect(addr, None);
                     }
                 }
                 Effect::PickRoom(i) => self.connect(i),
@@ -375,16 +382,18 @@ impl Session {
     }
 
     fn connect(&mut self, i: usize) {
-        if let Some((_, addr)) = self.rooms.get(i).cloned() {
-            self.spawn_connect(addr);
+        if let Some((_, addr, announced)) = self.rooms.get(i).cloned() {
+            self.spawn_connect(addr, announced);
         }
     }
 
-    fn spawn_connect(&mut self, addr: String) {
+    fn spawn_connect(&mut self, addr: String, announced: Option<String>) {
         self.addr = Some(addr.clone());
-        let tx = self.tx.clone();
+        let (tx, trust) = (self.tx.clone(), self.trust.clone());
         self.tasks.spawn(async move {
-            let conn = Connection::connect_addr(&addr).await;
+            let limit = crate::connection::CONNECT_TIMEOUT;
+            let conn =
+                Connection::connect_addr_within(&addr, limit, &trust, announced.as_deref()).await;
             let _ = tx.send(Incoming::Connected(conn)).await;
         });
     }
@@ -397,6 +406,9 @@ impl Session {
             addr,
             reader,
             writer,
+            fingerprint,
+            verdict,
+            ..
         } = conn;
         crate::memory::remember(&addr, &greeting);
         self.addr = Some(addr.clone());
@@ -404,6 +416,8 @@ impl Session {
         self.apply(Event::Connected {
             room: greeting.room,
             addr,
+            security: verdict.describe(&fingerprint),
+            badge: verdict.badge(&fingerprint),
         })
         .await;
         match self.pending_name.take() {
@@ -428,7 +442,7 @@ impl Session {
             return self.queue_event(Event::Lost(why));
         }
         self.writer = None;
-        let (tx, last_id) = (self.tx.clone(), self.last_id);
+        let (tx, last_id, trust) = (self.tx.clone(), self.last_id, self.trust.clone());
         self.tasks.spawn(async move {
             let report = |event| {
                 let tx = tx.clone();
@@ -442,7 +456,7 @@ impl Session {
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(RECONNECT_MAX);
-                if let Some((conn, fresh)) = come_back(&addr, &token, last_id, &me).await {
+                if let Some((conn, fresh)) = come_back(&trust, &addr, &token, last_id, &me).await {
                     let _ = tx.send(Incoming::Resumed { conn, fresh }).await;
                     return;
                 }

@@ -35,6 +35,8 @@ fn connect(app: &mut App, room: &str, addr: &str) {
         Event::Connected {
             room: room.into(),
             addr: addr.into(),
+            security: "encrypted, key verified".into(),
+            badge: "encrypted, verified".into(),
         },
         NOW,
     );

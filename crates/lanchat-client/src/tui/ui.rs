@@ -365,7 +365,11 @@ fn ellipsize(line: Line<'static>, width: usize) -> Line<'static> {
 fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     let (state, state_style) = match &app.link {
         Link::Connecting => ("connecting".to_owned(), Style::new().fg(Color::Yellow)),
-        Link::Connected => ("connected".to_owned(), Style::new().fg(Color::Green)),
+        Link::Connected if app.badge.is_empty() => {
+            ("connected".to_owned(), Style::new().fg(Color::Green))
+        }
+        // Encrypted implies connected: the badge alone keeps the bar short.
+        Link::Connected => (app.badge.clone(), Style::new().fg(Color::Green)),
         Link::Reconnecting(attempt) => (
             format!("reconnecting (attempt {attempt})…"),
             Style::new().fg(Color::Yellow),

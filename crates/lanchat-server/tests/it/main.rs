@@ -6,6 +6,7 @@ mod faults;
 mod history;
 mod hostile;
 mod irc;
+mod passphrase;
 mod resume;
 mod support;
 mod v2;

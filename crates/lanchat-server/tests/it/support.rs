@@ -35,6 +35,7 @@ impl TestServer {
         let listeners = lanchat_server::Listeners {
             lanchat: listener,
             irc: Some(irc),
+            irc_tls: None,
         };
         let mut config = Config::new("lab", "testhost");
         // Tests connect from one address many times a second; the connect

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use crate::support::{lanchat, Proc, Server};
+use crate::support::{config_home, lanchat, Proc, Server};
 
 /// A one-connection TCP service on loopback that behaves like `serve`.
 fn fake_service(
@@ -19,6 +19,29 @@ fn fake_service(
     });
     (addr, thread)
 }
+
+/// A one-connection lanchat-like service over TLS, with the key the real
+/// servers of this test process have (so pins made by other tests of
+/// room "lab" hold).
+fn fake_tls_service(
+    serve: impl FnOnce(&mut dyn ReadWrite) + Send + 'static,
+) -> (String, std::thread::JoinHandle<()>) {
+    let path = config_home().join("data/lanchat/identity.pem");
+    let identity = lanchat_server::tls::Identity::load_or_create(&path).unwrap();
+    let config = identity.server_config().unwrap();
+    fake_service(move |s| {
+        let Ok(conn) = rustls::ServerConnection::new(config) else {
+            return;
+        };
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        serve(&mut tls);
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+    })
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 fn join(addr: &str) -> Proc {
     let mut cmd = lanchat();
@@ -42,7 +65,7 @@ fn a_service_that_talks_first_is_not_lanchat() {
 
 #[test]
 fn an_http_server_is_not_lanchat() {
-    // An HTTP server waits for a request, so it looks silent to us.
+    // An HTTP server answers the TLS ClientHello as a bad request.
     let (addr, service) = fake_service(|mut s| {
         let mut req = [0u8; 1024];
         if let Ok(n) = s.read(&mut req) {
@@ -52,7 +75,7 @@ fn an_http_server_is_not_lanchat() {
         }
     });
     let mut p = join(&addr);
-    p.expect_err("is not a lanchat server: it sent nothing within 3 s");
+    p.expect_err("is not a lanchat server: it sent \"HTTP/1.1 400 Bad Request");
     assert_eq!(p.wait().code(), Some(1));
     drop(p);
     let _ = service.join();
@@ -183,7 +206,7 @@ fn server_and_port_work_together_and_bad_ones_are_usage_errors() {
 /// `*** disconnected:` line), stderr says why once, and the exit code is 1.
 #[test]
 fn losing_the_server_is_said_on_stdout_and_once_on_stderr() {
-    let (addr, service) = fake_service(|mut s| {
+    let (addr, service) = fake_tls_service(|s| {
         let _ =
             s.write_all(b"{\"lanchat\":1,\"type\":\"hello\",\"room\":\"lab\",\"server\":\"pc\",\"software\":\"fake\"}\n");
         let mut join = [0u8; 256];

@@ -9,3 +9,4 @@ mod history;
 mod resume;
 #[allow(dead_code)] // Shared with the `needs` binary, which uses other parts.
 mod support;
+mod tls;

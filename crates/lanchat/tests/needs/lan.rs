@@ -135,7 +135,11 @@ impl Lan {
         cmd.env_remove("RUST_LOG")
             .env_remove("LANCHAT_NO_INTERFACES")
             .env("NO_COLOR", "1")
-            .env("XDG_CONFIG_HOME", config_home().join(&self.hosts[i]));
+            .env("XDG_CONFIG_HOME", config_home().join(&self.hosts[i]))
+            .env(
+                "XDG_DATA_HOME",
+                config_home().join(&self.hosts[i]).join("data"),
+            );
         cmd
     }
 

@@ -51,7 +51,7 @@ impl Tmux {
         let _ = std::fs::create_dir_all(config_home());
         let _ = std::fs::remove_file(&status);
         let command = format!(
-            "env LANCHAT_NO_INTERFACES=1 XDG_CONFIG_HOME={home} XDG_STATE_HOME={home} \
+            "env LANCHAT_NO_INTERFACES=1 XDG_CONFIG_HOME={home} XDG_STATE_HOME={home} XDG_DATA_HOME={home}/data \
              TERM=xterm-256color {bin} {}; echo $? > {status}",
             args.join(" "),
             home = home.display(),
