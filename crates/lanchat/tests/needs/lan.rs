@@ -181,7 +181,25 @@ impl Lan {
     pub fn capture_out(&self, i: usize, iface: &str, filter: &[&str]) -> Capture {
         let mut p = Proc::spawn({
             let mut c = self.cmd(i, "tcpdump");
-            c.args(["-i", iface, "-Q", "out", "-n", "-l"]).args(filter);
+            // Immediate mode: packets are handed over one by one, not in
+            // blocks that a SIGINT could leave unread.
+            c.args(["-i", iface, "-Q", "out", "-n", "-l", "--immediate-mode"])
+                .args(filter);
+            c
+        });
+        p.expect_err(&format!("listening on {iface}"));
+        Capture(p)
+    }
+}
+
+impl Lan {
+    /// Starts capturing whole packets, both directions, on host `i`'s
+    /// `iface` that match `filter`, printed with their payload (`-A`).
+    pub fn capture_all(&self, i: usize, iface: &str, filter: &[&str]) -> Capture {
+        let mut p = Proc::spawn({
+            let mut c = self.cmd(i, "tcpdump");
+            c.args(["-i", iface, "-n", "-l", "-A", "-s", "0", "--immediate-mode"])
+                .args(filter);
             c
         });
         p.expect_err(&format!("listening on {iface}"));
@@ -310,6 +328,57 @@ pub fn a_client_with_no_arguments_joins_the_room() {
     });
     bob.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, bob!"));
     alice.expect_line("*** bob joined");
+}
+
+/// Three people chat, whisper and list across the LAN while the server's
+/// link is captured whole: none of their words or names is on the wire,
+/// though the capture holds their TLS handshakes.
+pub fn an_eavesdropper_on_the_lan_reads_no_chat() {
+    let lan = lan(3);
+    let capture = lan.capture_all(0, "eth0", &["tcp", "port", "8081"]);
+    let _lab = lan.serve(0, "lab", &[]);
+    let join = |i: usize, name: &str| {
+        let mut p = Proc::spawn({
+            let mut c = lan.lanchat(i);
+            c.args(["--plain", "--server", "10.203.0.1", "--name", name]);
+            c
+        });
+        p.expect_out("welcome", |l| {
+            l.starts_with(&format!("*** Welcome to lab, {name}!"))
+        });
+        p
+    };
+    let mut alice = join(1, "alicewonder");
+    let mut bob = join(2, "bobbuilder");
+    alice.expect_line("*** bobbuilder joined");
+    alice.send("the eagle lands at noon");
+    bob.expect_line("<alicewonder> the eagle lands at noon");
+    alice.expect_line("<alicewonder> the eagle lands at noon");
+    bob.send("/w alicewonder xyzzy plugh whisper");
+    alice.expect_line("[whisper from bobbuilder] xyzzy plugh whisper");
+    bob.expect_line("[whisper to alicewonder] xyzzy plugh whisper");
+    alice.send("/list");
+    alice.expect_out("the list", |l| l.contains("bobbuilder"));
+    alice.send("/x");
+    assert_eq!(alice.wait().code(), Some(0));
+    bob.expect_line("*** alicewonder left");
+    drop(bob);
+    // Every line tcpdump printed: headers, and payloads as ASCII.
+    let wire = capture.finish();
+    let packets = wire.iter().filter(|l| l.contains(".8081")).count();
+    assert!(packets > 20, "the capture saw the chat's packets: {wire:?}");
+    let wire = wire.join("\n");
+    for secret in [
+        "eagle",
+        "xyzzy",
+        "plugh",
+        "alicewonder",
+        "bobbuilder",
+        "welcome",
+        "whisper",
+    ] {
+        assert!(!wire.contains(secret), "'{secret}' is readable on the LAN");
+    }
 }
 
 pub fn a_client_on_another_subnet_is_refused_unless_allowed() {
@@ -683,6 +752,11 @@ const NETNS_AVAHI: &[Need] = &[
 
 /// Every test here, with what it needs.
 pub const TESTS: &[Test] = &[
+    Test {
+        name: "an_eavesdropper_on_the_lan_reads_no_chat",
+        run: an_eavesdropper_on_the_lan_reads_no_chat,
+        needs: NETNS_TCPDUMP,
+    },
     Test {
         name: "chat_survives_loss_and_delay",
         run: chat_survives_loss_and_delay,
