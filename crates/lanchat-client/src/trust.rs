@@ -50,6 +50,19 @@ pub struct Pin {
     pub room: String,
 }
 
+/// How an announced key stands with the pins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Pinned at this address.
+    Pinned,
+    /// The room's pinned key, at another address than pinned.
+    Moved,
+    /// Another key than the one pinned for this address or room name.
+    Differs,
+    /// Nothing pinned for this address or room name.
+    New,
+}
+
 /// How a server's key stands with the pins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -206,20 +219,26 @@ impl Trust {
         })
     }
 
-    /// Whether `fingerprint` is pinned for the room `room` at `addr`:
-    /// `Some(true)` pinned and the same, `Some(false)` pinned with another
-    /// key, `None` not pinned (for `lanchat discover`).
-    pub fn pinned(&self, addr: &str, room: &str, fingerprint: &str) -> Option<bool> {
-        let fingerprint = Fingerprint::parse(fingerprint)?;
-        let pins = self.pins().ok()?;
+    /// How a room a discovery answer announced, with `fingerprint`,
+    /// stands with the pins (for `lanchat discover`).
+    pub fn standing(&self, addr: &str, room: &str, fingerprint: &Fingerprint) -> Standing {
+        let Ok(pins) = self.pins() else {
+            return Standing::New;
+        };
         let relevant: Vec<&Pin> = pins
             .iter()
             .filter(|p| p.addr == addr || p.room.to_lowercase() == room.to_lowercase())
             .collect();
-        if relevant.is_empty() {
-            return None;
+        let same_key = |p: &&&Pin| p.fingerprint == *fingerprint;
+        if relevant.iter().filter(same_key).any(|p| p.addr == addr) {
+            Standing::Pinned
+        } else if relevant.iter().any(|p| p.fingerprint == *fingerprint) {
+            Standing::Moved
+        } else if relevant.is_empty() {
+            Standing::New
+        } else {
+            Standing::Differs
         }
-        Some(relevant.iter().any(|p| p.fingerprint == fingerprint))
     }
 
     fn file_name(&self) -> String {
@@ -450,6 +469,14 @@ mod tests {
             Verdict::Known
         );
         again.pin("10.0.0.9:8081", "lab", a);
+        // What `lanchat discover` says of announced keys.
+        assert_eq!(again.standing("10.0.0.5:8081", "lab", &a), Standing::Pinned);
+        assert_eq!(again.standing("10.0.0.7:8081", "lab", &a), Standing::Moved);
+        assert_eq!(
+            again.standing("10.0.0.7:8081", "lab", &b),
+            Standing::Differs
+        );
+        assert_eq!(again.standing("10.0.0.7:8081", "den", &b), Standing::New);
         // Nothing was re-pinned by the refusals.
         let pins = again.pins().unwrap();
         assert!(pins.iter().all(|p| p.fingerprint == a), "{pins:?}");

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use lanchat_client::trust::Standing;
 use lanchat_client::Trust;
 use lanchat_discovery::{discover, Found, Options, Via};
 use lanchat_proto::Fingerprint;
@@ -59,10 +60,11 @@ pub fn options(args: &DiscoverArgs, settle: Option<Duration>) -> Options {
 pub fn line(f: &Found, trust: &Trust) -> String {
     let key = match f.fingerprint.as_deref().and_then(Fingerprint::parse) {
         Some(fp) => {
-            let mark = match trust.pinned(&f.addr.to_string(), &f.room, &fp.to_string()) {
-                Some(true) => " (pinned)",
-                Some(false) => " (NOT the pinned key: joining it will be refused)",
-                None => " (new)",
+            let mark = match trust.standing(&f.addr.to_string(), &f.room, &fp) {
+                Standing::Pinned => " (pinned)",
+                Standing::Moved => " (pinned key, new address: checked on joining)",
+                Standing::Differs => " (NOT the pinned key: joining it will be refused)",
+                Standing::New => " (new)",
             };
             format!("  key {}{mark}", fp.spoken())
         }

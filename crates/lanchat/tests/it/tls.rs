@@ -459,10 +459,106 @@ fn a_spoofed_discovery_answer_never_redirects_a_pinned_client() {
         let responder = FakeResponder::start(format!("127.0.0.2:{port}").parse().unwrap(), reply);
         let errors = refused(client(&home, &find)).join("\n");
         assert!(errors.contains(why), "{errors}");
+        if claim.is_empty() {
+            continue;
+        }
+        // `lanchat discover` shows the claim and how it stands: the room's
+        // pinned key, at an address it was never pinned at.
+        let mut discover = lanchat();
+        discover
+            .env("XDG_DATA_HOME", home.join("data"))
+            .args(["discover"])
+            .args(&find[..6]);
+        let mut discover = Proc::spawn(discover);
+        let line = discover.expect_out("the room", |l| l.starts_with("spoofed  127.0.0.2"));
+        assert!(
+            line.contains("(pinned key, new address: checked on joining)"),
+            "{line}"
+        );
         drop(responder);
     }
     assert!(
         !known_rooms(&home).contains("127.0.0.2"),
         "the impostor is not pinned"
     );
+}
+
+#[test]
+fn irc_clients_can_come_in_over_tls_with_the_rooms_identity() {
+    let home = home("irc-tls");
+    let mut server = serve(
+        "127.0.0.1",
+        0,
+        "irctls",
+        &home.join("a.pem"),
+        &["--irc-tls", "0"],
+    );
+    let full = {
+        let line = server.proc.expect_err("fingerprint sha256:");
+        line.rsplit(' ').next().unwrap().to_owned()
+    };
+    // "IRC door over TLS on 127.0.0.1:PORT: /connect -tls ..."
+    let line = server.proc.expect_err("IRC door over TLS on ");
+    let after = line.split(" on ").nth(1).unwrap();
+    let door = after
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches(':');
+    let mut alice = client(&home, &["--server", &server.addr, "--name", "alice"]);
+    alice.expect_out("welcome", |l| {
+        l.starts_with("*** Welcome to irctls, alice!")
+    });
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let shown = runtime.block_on(async {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let tcp = tokio::net::TcpStream::connect(door).await.unwrap();
+        let seen = lanchat_client::tls::Seen::default();
+        let tls = lanchat_client::tls::handshake(tcp, seen).await.unwrap();
+        let shown = tls.fingerprint;
+        let (read, mut write) = tokio::io::split(tls.stream);
+        write
+            .write_all(b"NICK ircy\r\nUSER ircy 0 * :IRC user\r\n")
+            .await
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(read).lines();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let line = tokio::time::timeout_at(deadline, lines.next_line())
+                .await
+                .expect("registered in time")
+                .unwrap()
+                .expect("a line");
+            if line.contains(" 366 ") {
+                break;
+            }
+        }
+        write
+            .write_all(b"PRIVMSG #irctls :hello over tls\r\n")
+            .await
+            .unwrap();
+        shown
+    });
+    assert_eq!(
+        shown.to_string(),
+        full,
+        "the door shows the room's identity"
+    );
+    alice.expect_line("*** ircy joined");
+    alice.expect_line("<ircy> hello over tls");
+}
+
+#[test]
+fn a_passphrase_room_opens_no_irc_door() {
+    let home = home("irc-passphrase");
+    let pass = home.join("pass");
+    std::fs::write(&pass, "open sesame\n").unwrap();
+    let mut cmd = lanchat();
+    cmd.args(["serve", "--bind", "127.0.0.1", "--port", "0", "--irc", "0"])
+        .arg("--passphrase-file")
+        .arg(&pass);
+    let mut p = Proc::spawn(cmd);
+    p.expect_err("a room with a passphrase cannot open an IRC door");
+    assert_eq!(p.wait().code(), Some(2));
 }

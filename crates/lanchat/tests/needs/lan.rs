@@ -156,6 +156,20 @@ impl Lan {
         p
     }
 
+    /// A `--plain` client on host `i` in the room "lab" on host 0
+    /// (10.203.0.1) as `name`, once welcomed.
+    pub fn join_lab(&self, i: usize, name: &str) -> Proc {
+        let mut p = Proc::spawn({
+            let mut c = self.lanchat(i);
+            c.args(["--plain", "--server", "10.203.0.1", "--name", name]);
+            c
+        });
+        p.expect_out("welcome", |l| {
+            l.starts_with(&format!("*** Welcome to lab, {name}!"))
+        });
+        p
+    }
+
     /// A Python one-off service on host `i`, port 8081, once it is ready.
     pub fn decoy(&self, i: usize, body: &str) -> Proc {
         let script = format!(
@@ -337,19 +351,8 @@ pub fn an_eavesdropper_on_the_lan_reads_no_chat() {
     let lan = lan(3);
     let capture = lan.capture_all(0, "eth0", &["tcp", "port", "8081"]);
     let _lab = lan.serve(0, "lab", &[]);
-    let join = |i: usize, name: &str| {
-        let mut p = Proc::spawn({
-            let mut c = lan.lanchat(i);
-            c.args(["--plain", "--server", "10.203.0.1", "--name", name]);
-            c
-        });
-        p.expect_out("welcome", |l| {
-            l.starts_with(&format!("*** Welcome to lab, {name}!"))
-        });
-        p
-    };
-    let mut alice = join(1, "alicewonder");
-    let mut bob = join(2, "bobbuilder");
+    let mut alice = lan.join_lab(1, "alicewonder");
+    let mut bob = lan.join_lab(2, "bobbuilder");
     alice.expect_line("*** bobbuilder joined");
     alice.send("the eagle lands at noon");
     bob.expect_line("<alicewonder> the eagle lands at noon");
@@ -589,17 +592,8 @@ pub fn a_30_second_link_drop_is_a_status_line_then_the_missed_messages() {
     // The server notices silence after 10 s here (25 s by default), so
     // that each wait in this test is short.
     let _lab = lan.serve(0, "lab", &["--ping-interval", "4", "--ping-timeout", "10"]);
-    let join = |i: usize, name: &str| {
-        let mut p = Proc::spawn({
-            let mut c = lan.lanchat(i);
-            c.args(["--plain", "--server", "10.203.0.1", "--name", name]);
-            c
-        });
-        p.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, "));
-        p
-    };
-    let mut alice = join(1, "alice");
-    let mut bob = join(2, "bob");
+    let mut alice = lan.join_lab(1, "alice");
+    let mut bob = lan.join_lab(2, "bob");
     alice.expect_line("*** bob joined");
     bob.send("before the drop");
     bob.expect_line("<bob> before the drop");
