@@ -7,7 +7,10 @@
 #    WORKLOADS="fanout light" runs only those workloads;
 #    LANCHAT_BIN=/path/to/an/older/lanchat measures another build of the
 #    server with the same generator, for A/B runs; STAMPS=1 has the lanchat
-#    clients ask for event ids and times, as the lanchat client does)
+#    clients ask for event ids and times, as the lanchat client does;
+#    TLS=1 measures every target over TLS: lanchat as it runs by default,
+#    its IRC door with --irc-tls, and the anchors on TLS ports with a
+#    self-signed certificate made here, in /tmp/lanchat-bench-tls)
 #
 # Starts a fresh `lanchat serve` on 127.0.0.1 for each run (limits raised
 # and the rate limit off, as a benchmark needs), runs each workload RUNS
@@ -23,7 +26,28 @@ lanchat_bin=${LANCHAT_BIN:-$bin/lanchat}
 # Builds before history storage have no --db (for A/B runs against them).
 has_db=0; "$lanchat_bin" serve --help 2>/dev/null | grep -q -- '--db' && has_db=1
 # Builds with TLS need --allow-plaintext for the plain lanchat protocol.
-plain=(); "$lanchat_bin" serve --help 2>/dev/null | grep -q -- '--allow-plaintext' && plain=(--allow-plaintext)
+lanchat_extra=(); "$lanchat_bin" serve --help 2>/dev/null | grep -q -- '--allow-plaintext' && lanchat_extra=(--allow-plaintext)
+# TLS=1: every target over TLS. lanchat keeps its identity in tls_dir; the
+# anchors get a self-signed P-256 certificate and configurations with a
+# TLS port added (ngIRCd 16697, InspIRCd 16698).
+tls=(); irc_door=(--irc 16669); ngircd_conf=$root/bench/irc/ngircd.conf
+inspircd_conf=$root/bench/irc/inspircd.conf; ngircd_port=16667; inspircd_port=16668
+if [ "${TLS:-0}" = 1 ]; then
+  tls_dir=/tmp/lanchat-bench-tls; mkdir -p "$tls_dir"
+  [ -f "$tls_dir/cert.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -nodes -days 30 -subj /CN=bench -keyout "$tls_dir/key.pem" -out "$tls_dir/cert.pem" 2>/dev/null
+  tls=(--tls); lanchat_extra=(--identity "$tls_dir/lanchat-identity.pem"); irc_door=(--irc-tls 16669)
+  ngircd_conf=$tls_dir/ngircd.conf; ngircd_port=16697
+  { cat "$root/bench/irc/ngircd.conf"
+    printf '\tCertFile = %s\n\tKeyFile = %s\n\tPorts = 16697\n' "$tls_dir/cert.pem" "$tls_dir/key.pem"
+  } > "$ngircd_conf"
+  inspircd_conf=$tls_dir/inspircd.conf; inspircd_port=16698
+  { cat "$root/bench/irc/inspircd.conf"
+    echo '<module name="ssl_gnutls">'
+    echo "<sslprofile name=\"bench\" provider=\"gnutls\" certfile=\"$tls_dir/cert.pem\" keyfile=\"$tls_dir/key.pem\" dhfile=\"\" requestclientcert=\"no\">"
+    echo '<bind address="127.0.0.1" port="16698" type="clients" sslprofile="bench">'
+  } > "$inspircd_conf"
+fi
 [ -x "$lanchat_bin" ] && [ -x "$bin/lanchat-bench" ] || {
   echo "build first: cargo build --release -p lanchat -p lanchat-bench" >&2; exit 2; }
 ulimit -n 20000 2>/dev/null || true
@@ -40,31 +64,31 @@ one() {
   dbarg=(); [ "$has_db" = 1 ] && dbarg=(--db "$db")
   case $target in
     lanchat)
-      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${dbarg[@]}" "${plain[@]}" \
+      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${dbarg[@]}" "${lanchat_extra[@]}" \
         --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
       "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" \
-        ${STAMPS:+--stamps} "$@" | tail -1 ;;
+        ${STAMPS:+--stamps} "${tls[@]}" "$@" | tail -1 ;;
     lanchat-irc)
       # The same server, reached through its IRC door by the same IRC
       # clients as the anchors: the comparison with them is exact.
-      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 --irc 16669 "${dbarg[@]}" \
+      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${irc_door[@]}" "${dbarg[@]}" "${lanchat_extra[@]}" \
         --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
       "$bin/lanchat-bench" --proto irc --channel '#bench' --server 127.0.0.1:16669 --server-pid "$server_pid" \
-        "$@" | tail -1 ;;
+        "${tls[@]}" "$@" | tail -1 ;;
     ngircd)
-      ngircd -n -f "$root/bench/irc/ngircd.conf" >/dev/null 2>&1 &
+      ngircd -n -f "$ngircd_conf" >/dev/null 2>&1 &
       server_pid=$!; sleep 0.5
       # ngIRCd listens with a backlog of 10, so clients join a few at a time.
-      "$bin/lanchat-bench" --proto irc --server 127.0.0.1:16667 --server-pid "$server_pid" \
-        --connect-batch 8 "$@" | tail -1 ;;
+      "$bin/lanchat-bench" --proto irc --server 127.0.0.1:$ngircd_port --server-pid "$server_pid" \
+        --connect-batch 8 "${tls[@]}" "$@" | tail -1 ;;
     inspircd)
       # --runasroot: CI and this machine run the benchmarks as root.
-      inspircd --nofork --runasroot --config="$root/bench/irc/inspircd.conf" >/dev/null 2>&1 &
+      inspircd --nofork --runasroot --config="$inspircd_conf" >/dev/null 2>&1 &
       server_pid=$!; sleep 1.5
-      "$bin/lanchat-bench" --proto irc --server 127.0.0.1:16668 --server-pid "$server_pid" \
-        "$@" | tail -1 ;;
+      "$bin/lanchat-bench" --proto irc --server 127.0.0.1:$inspircd_port --server-pid "$server_pid" \
+        "${tls[@]}" "$@" | tail -1 ;;
   esac
   stop
   rm -f "$db" "$db-wal" "$db-shm"

@@ -63,6 +63,10 @@ pub struct Args {
     /// sends revision 1 frames, like an IRC server without `server-time`.
     #[arg(long)]
     pub stamps: bool,
+    /// Speak TLS (any certificate is taken: this measures the server's
+    /// encryption, not its identity).
+    #[arg(long)]
+    pub tls: bool,
     /// The IRC channel to use.
     #[arg(long, default_value = "#lanchat")]
     pub channel: String,

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Mutex, Notify};
 use tokio::task::JoinSet;
@@ -77,27 +76,25 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
             .await
             .context("joining took longer than --max-secs")?
         {
-            let (i, stream) = done?;
-            let stream = stream.with_context(|| format!("client {i} could not join"))?;
-            let (read, write) = stream.into_split();
-            let write = Arc::new(Mutex::new(write));
-            tasks.spawn(receive(
-                args.proto,
+            let (i, conn) = done?;
+            let conn = conn.with_context(|| format!("client {i} could not join"))?;
+            let client = Client {
+                args,
                 i,
-                read,
-                write.clone(),
-                shared.clone(),
-                stopped.clone(),
-            ));
-            if i < args.senders {
-                tasks.spawn(send(
-                    args.clone(),
-                    i,
-                    write,
-                    shared.clone(),
-                    start.clone(),
-                    deadline,
-                ));
+                shared: &shared,
+                stopped: &stopped,
+                start: &start,
+                deadline,
+            };
+            match conn {
+                Conn::Plain(stream) => {
+                    let (read, write) = stream.into_split();
+                    client.spawn(&mut tasks, read, write);
+                }
+                Conn::Tls(stream) => {
+                    let (read, write) = tokio::io::split(*stream);
+                    client.spawn(&mut tasks, read, write);
+                }
             }
         }
     }
@@ -154,14 +151,79 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     })
 }
 
-/// Connects client `i` and logs in; returns the stream once in the room.
-async fn join(args: &Args, i: usize) -> anyhow::Result<TcpStream> {
-    let mut stream = TcpStream::connect(args.server).await?;
+/// A client's connection, plain or TLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// What a joined client's tasks are started with.
+struct Client<'a> {
+    args: &'a Args,
+    i: usize,
+    shared: &'a Arc<Shared>,
+    stopped: &'a watch::Receiver<bool>,
+    start: &'a watch::Receiver<bool>,
+    deadline: Instant,
+}
+
+impl Client<'_> {
+    /// Starts the client's reader and, for a sender, its writer.
+    fn spawn<R, W>(self, tasks: &mut JoinSet<Option<ClientResult>>, read: R, write: W)
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let write = Arc::new(Mutex::new(write));
+        tasks.spawn(receive(
+            self.args.proto,
+            self.i,
+            read,
+            write.clone(),
+            self.shared.clone(),
+            self.stopped.clone(),
+        ));
+        if self.i < self.args.senders {
+            tasks.spawn(send(
+                self.args.clone(),
+                self.i,
+                write,
+                self.shared.clone(),
+                self.start.clone(),
+                self.deadline,
+            ));
+        }
+    }
+}
+
+/// Connects client `i` (with TLS if asked) and logs in; returns the
+/// connection once in the room.
+async fn join(args: &Args, i: usize) -> anyhow::Result<Conn> {
+    let stream = TcpStream::connect(args.server).await?;
     stream.set_nodelay(true)?;
+    if !args.tls {
+        let mut stream = stream;
+        login(args, i, &mut stream).await?;
+        return Ok(Conn::Plain(stream));
+    }
+    let connector = lanchat_client::tls::connector()?;
+    let name = lanchat_client::tls::server_name();
+    let mut stream = connector.connect(name, stream).await?;
+    login(args, i, &mut stream).await?;
+    Ok(Conn::Tls(Box::new(stream)))
+}
+
+/// Logs client `i` in on `stream` and waits until it is in the room.
+async fn login(
+    args: &Args,
+    i: usize,
+    stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
+) -> anyhow::Result<()> {
     let name = format!("b{i}");
     stream
         .write_all(&protocol::login(args.proto, &name, args.stamps))
         .await?;
+    stream.flush().await?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
@@ -189,12 +251,13 @@ async fn join(args: &Args, i: usize) -> anyhow::Result<TcpStream> {
                 );
             }
             if protocol::is_in(args.proto, line) {
-                return Ok(stream);
+                return Ok(());
             }
         }
         buf.drain(..complete);
         if !replies.is_empty() {
             stream.write_all(&replies).await?;
+            stream.flush().await?;
         }
         if buf.len() > 1 << 20 {
             bail!("no welcome in the first MiB");
@@ -206,7 +269,7 @@ async fn join(args: &Args, i: usize) -> anyhow::Result<TcpStream> {
 async fn send(
     args: Args,
     s: usize,
-    write: Arc<Mutex<OwnedWriteHalf>>,
+    write: Arc<Mutex<impl AsyncWrite + Unpin>>,
     shared: Arc<Shared>,
     mut start: watch::Receiver<bool>,
     deadline: Instant,
@@ -249,7 +312,10 @@ async fn send(
             &args.channel,
             &mut line,
         );
-        if write.lock().await.write_all(&line).await.is_err() {
+        // Flushed: TLS may keep records it could not send yet (a no-op on
+        // plain TCP).
+        let mut write = write.lock().await;
+        if write.write_all(&line).await.is_err() || write.flush().await.is_err() {
             return None;
         }
     }
@@ -271,8 +337,8 @@ fn slowest(shared: &Shared, s: usize) -> u64 {
 async fn receive(
     proto: Proto,
     r: usize,
-    mut read: OwnedReadHalf,
-    write: Arc<Mutex<OwnedWriteHalf>>,
+    mut read: impl AsyncRead + Unpin,
+    write: Arc<Mutex<impl AsyncWrite + Unpin>>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) -> Option<ClientResult> {
@@ -315,7 +381,9 @@ async fn receive(
                 fresh += 1;
                 latest[s] = latest[s].max(seq);
             } else if let Some(reply) = protocol::pong(proto, line) {
-                let _ = write.lock().await.write_all(&reply).await;
+                let mut write = write.lock().await;
+                let _ = write.write_all(&reply).await;
+                let _ = write.flush().await;
             }
         }
         if fresh > 0 {

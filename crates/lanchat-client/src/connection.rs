@@ -508,6 +508,8 @@ impl FrameWriter {
     pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), ClientError> {
         let bytes = encode(frame).map_err(|e| ClientError::Encode(e.to_string()))?;
         self.half.write_all(&bytes).await?;
+        // TLS may keep records it could not send yet: push them out.
+        self.half.flush().await?;
         Ok(())
     }
 

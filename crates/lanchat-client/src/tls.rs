@@ -68,8 +68,10 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-/// One client configuration for the whole process (TLS 1.3 only).
-fn connector() -> Result<TlsConnector, rustls::Error> {
+/// One client configuration for the whole process (TLS 1.3 only), which
+/// takes any certificate whose key signs the handshake: the caller judges
+/// the fingerprint.
+pub fn connector() -> Result<TlsConnector, rustls::Error> {
     static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
     let config = CONFIG.get_or_init(|| {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -142,6 +144,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Noting<S> {
 /// The stream under TLS.
 pub type Stream = TlsStream<Noting<TcpStream>>;
 
+/// The name sent in SNI. It is not checked (see `Pinned`).
+pub fn server_name() -> ServerName<'static> {
+    ServerName::from(std::net::Ipv4Addr::LOCALHOST)
+}
+
 /// What the handshake established.
 pub struct Secured {
     pub stream: Stream,
@@ -159,9 +166,7 @@ pub async fn handshake(stream: TcpStream, seen: Seen) -> std::io::Result<Secured
         seen,
     };
     let connector = connector().map_err(std::io::Error::other)?;
-    // The name is not checked (see `Pinned`); it only fills the SNI field.
-    let name = ServerName::from(std::net::Ipv4Addr::LOCALHOST);
-    let stream = connector.connect(name, stream).await?;
+    let stream = connector.connect(server_name(), stream).await?;
     let (_, session) = stream.get_ref();
     let fingerprint = session
         .peer_certificates()

@@ -79,7 +79,7 @@ impl Verdict {
     pub fn describe(self, fingerprint: &Fingerprint) -> String {
         match self {
             Verdict::New => format!(
-                "new room, fingerprint {} (pinned on first use)",
+                "encrypted; new room, fingerprint {} (pinned on first use)",
                 fingerprint.spoken()
             ),
             Verdict::Known => "encrypted, key verified".to_owned(),
@@ -90,7 +90,7 @@ impl Verdict {
     /// The few words for a status bar.
     pub fn badge(self, fingerprint: &Fingerprint) -> String {
         match self {
-            Verdict::New => format!("encrypted, new room {}", fingerprint.spoken()),
+            Verdict::New => format!("new room, fingerprint {}", fingerprint.spoken()),
             Verdict::Known | Verdict::Given => "encrypted, verified".to_owned(),
         }
     }

@@ -144,6 +144,7 @@ where
         dialect,
         pending: None,
         unsent: Bytes::new(),
+        flushing: false,
         closing: false,
         shutdown,
     };
@@ -169,6 +170,7 @@ where
 /// What the stream did.
 enum Io {
     Wrote(usize),
+    Flushed,
     Read(usize),
 }
 
@@ -180,6 +182,10 @@ struct Connection<S, D: Dialect> {
     pending: Option<D::Frame>,
     /// Bytes taken from the outbox and not yet taken by the stream.
     unsent: Bytes,
+    /// The stream took every byte but may hold some of them (TLS keeps
+    /// records it could not send yet): it must be flushed before the
+    /// batch counts as written.
+    flushing: bool,
     /// The outbox was seen closed: no need to watch it any more.
     closing: bool,
     shutdown: CancellationToken,
@@ -201,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
             }
             let registered = self.link.session.is_registered();
             let throttled = self.link.session.is_throttled();
-            let writing = !self.unsent.is_empty();
+            let writing = !self.unsent.is_empty() || self.flushing;
             let closing = self.closing;
             let deadline = self.link.session.deadline();
             if timer.deadline() != deadline {
@@ -218,8 +224,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
                 _ = poll_fn(|cx| self.link.outbox.poll_ready(cx, !writing)), if !closing => {
                     self.closing = self.link.outbox.is_closed();
                 }
-                io = poll_fn(|cx| poll_io(cx, &mut self.stream, &self.unsent, &mut self.link.buf, !throttled)), if writing || !throttled => match io? {
+                io = poll_fn(|cx| poll_io(cx, &mut self.stream, &self.unsent, self.flushing, &mut self.link.buf, !throttled)), if writing || !throttled => match io? {
                     Io::Wrote(n) => self.wrote(n)?,
+                    Io::Flushed => self.flushing = false,
                     Io::Read(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                     Io::Read(n) => {
                         if let Some(fault) = self.link.session.read(Instant::now(), n) {
@@ -292,6 +299,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
     fn write(&mut self, batch: &mut Vec<Bytes>) -> io::Result<bool> {
         let mut cx = Context::from_waker(Waker::noop());
         loop {
+            if self.unsent.is_empty() && self.flushing {
+                match Pin::new(&mut self.stream).poll_flush(&mut cx) {
+                    Poll::Ready(flushed) => {
+                        flushed?;
+                        self.flushing = false;
+                    }
+                    Poll::Pending => {
+                        self.link.session.write_blocked(Instant::now());
+                        return Ok(false);
+                    }
+                }
+            }
             if self.unsent.is_empty() {
                 self.link.session.write_done();
                 let closed = self.link.outbox.drain_into(batch);
@@ -327,6 +346,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
         if n >= self.unsent.len() {
             // Not advanced to empty: that would keep the buffer.
             self.unsent = Bytes::new();
+            self.flushing = true;
         } else {
             self.unsent.advance(n);
         }
@@ -334,18 +354,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
     }
 }
 
-/// Waits for the stream to take some of `unsent` (if any) or to deliver
-/// bytes into `buf` (if `reading`), whichever comes first.
+/// Waits for the stream to take some of `unsent` (if any), to finish
+/// sending what it took (if `flushing`), or to deliver bytes into `buf`
+/// (if `reading`), whichever comes first.
 fn poll_io<S: AsyncRead + AsyncWrite + Unpin>(
     cx: &mut Context<'_>,
     stream: &mut S,
     unsent: &Bytes,
+    flushing: bool,
     buf: &mut BytesMut,
     reading: bool,
 ) -> Poll<io::Result<Io>> {
     if !unsent.is_empty() {
         if let Poll::Ready(written) = Pin::new(&mut *stream).poll_write(cx, unsent) {
             return Poll::Ready(written.map(Io::Wrote));
+        }
+    } else if flushing {
+        if let Poll::Ready(flushed) = Pin::new(&mut *stream).poll_flush(cx) {
+            return Poll::Ready(flushed.map(|()| Io::Flushed));
         }
     }
     if reading {

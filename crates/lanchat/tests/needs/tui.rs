@@ -177,8 +177,12 @@ pub fn two_people_chat_in_the_tui() {
     // a test of its own).
     let server = Server::start_with(&["--room", "lab", "--resume-grace", "0"]);
     let addr = server.addr.clone();
+    // Alice has never been here: her status bar says so, with the key.
+    let _ = std::fs::remove_dir_all(config_home().join("alice").join("data"));
     tmux.start("alice", 100, 20, &["--server", &addr, "--name", "alice"]);
-    tmux.wait_for("alice", "Welcome to lab, alice!");
+    let screen = tmux.wait_for("alice", "Welcome to lab, alice!");
+    assert!(screen.contains("│ new room, fingerprint "), "{screen}");
+    assert!(screen.contains(": encrypted; new room,"), "{screen}");
     tmux.start("bob", 100, 20, &["--server", &addr, "--name", "bob"]);
     tmux.wait_for("bob", "Welcome to lab, bob!");
 
