@@ -79,7 +79,8 @@ one() {
         "${tls[@]}" "$@" | tail -1 ;;
     ngircd)
       ngircd -n -f "$ngircd_conf" >/dev/null 2>&1 &
-      server_pid=$!; sleep 0.5
+      # With TLS it loads its certificate first: give it longer.
+      server_pid=$!; sleep 0.5; [ ${#tls[@]} = 0 ] || sleep 1
       # ngIRCd listens with a backlog of 10, so clients join a few at a time.
       "$bin/lanchat-bench" --proto irc --server 127.0.0.1:$ngircd_port --server-pid "$server_pid" \
         --connect-batch 8 "${tls[@]}" "$@" | tail -1 ;;

@@ -483,9 +483,10 @@ pub fn render(frame: &ServerFrame, me: &str, style: &Style) -> Option<String> {
         // Several lines: see `earlier`.
         ServerFrame::History { .. } => return None,
         // For the connection, not for people.
-        ServerFrame::Resumable { .. } | ServerFrame::Pake { .. } | ServerFrame::PakeOk => {
-            return None
-        }
+        ServerFrame::Resumable { .. }
+        | ServerFrame::Stored { .. }
+        | ServerFrame::Pake { .. }
+        | ServerFrame::PakeOk => return None,
         ServerFrame::Held { name, .. } => format!("{notice} {}", held(&n(name), false)),
         ServerFrame::Back { name, .. } => format!("{notice} {}", held(&n(name), true)),
         ServerFrame::Message {

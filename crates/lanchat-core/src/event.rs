@@ -123,6 +123,12 @@ pub enum Event {
         code: &'static str,
         text: String,
     },
+    /// Everything the room said up to the event `id` is stored durably
+    /// (it survives the server being killed). Sent by the server, not the
+    /// room, to members who said something since the last one.
+    Stored {
+        id: u64,
+    },
     /// Goodbye: the door should close this member's connection after
     /// delivering it. `code` is stable and machine-readable.
     Bye {

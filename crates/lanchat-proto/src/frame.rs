@@ -293,6 +293,13 @@ pub enum ServerFrame {
     /// to come back with after a connection loss, within `grace` seconds.
     /// Every resume gives a new one.
     Resumable { token: String, grace: u64 },
+    /// Everything the room said up to the event `id` is stored on the
+    /// server's disk, so it survives even the server being killed: sent to
+    /// a client that said something since the last `stored` it got, once
+    /// the history writer has committed it. A client may treat its own
+    /// lines with ids up to `id` as durable. Never sent by a server that
+    /// keeps no history on disk.
+    Stored { id: u64 },
     /// The server's SPAKE2 message and its passphrase proof, in hex.
     Pake { msg: String, proof: String },
     /// The client's passphrase proof checked out: `join` may follow.
@@ -462,6 +469,7 @@ impl ServerFrame {
             }
             ServerFrame::Bye { .. }
             | ServerFrame::Resumable { .. }
+            | ServerFrame::Stored { .. }
             | ServerFrame::Pake { .. }
             | ServerFrame::PakeOk
             | ServerFrame::Ping { .. }

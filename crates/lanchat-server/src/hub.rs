@@ -15,7 +15,7 @@
 //! buffer per format (a *run*), so each member gets one queue entry per run
 //! and each connection is woken once per step.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +25,7 @@ use lanchat_core::{
     Command, Delivery, Event, Label, LeaveReason, MemberId, NameError, Output, Room, RoomId, Stamp,
     Target,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -300,19 +300,20 @@ pub(crate) fn spawn(
     room.lock_topic(config.topic_locked);
     room.keep_history(config.history);
     // The stored conversation comes back, and ids go on after it.
-    let recorder = match store {
+    let (recorder, stored) = match store {
         Some(store) if config.history > 0 => match store.load(config.history) {
             Ok((pasts, last)) => {
                 room.restore(pasts);
                 room.continue_after(last);
-                Some(store.start(tracker))
+                let (recorder, stored) = store.start(tracker);
+                (Some(recorder), Some(stored))
             }
             Err(error) => {
                 tracing::warn!(%error, "history is kept in memory only");
-                None
+                (None, None)
             }
         },
-        _ => None,
+        _ => (None, None),
     };
     let hub = HubTask {
         room,
@@ -320,6 +321,8 @@ pub(crate) fn spawn(
         next_generation: 1,
         show_address: config.whois_address,
         recorder,
+        stored,
+        awaiting_store: VecDeque::new(),
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
         members: HashMap::new(),
         formats: Vec::new(),
@@ -362,6 +365,12 @@ struct HubTask {
     show_address: bool,
     /// Where the conversation is stored, if anywhere.
     recorder: Option<Recorder>,
+    /// How far the store has committed (with a recorder only).
+    stored: Option<watch::Receiver<u64>>,
+    /// Events not yet committed, oldest first, with who said them: each is
+    /// told `stored` once the store has it. Consecutive events of one
+    /// member are one entry (the latest id).
+    awaiting_store: VecDeque<(u64, MemberId)>,
     members: HashMap<MemberId, Member>,
     formats: Vec<Format>,
     /// Some format's run is not empty.
@@ -380,6 +389,20 @@ struct HubTask {
     max_run_bytes: usize,
 }
 
+/// The most events (or runs of one member's events) awaiting the store.
+const MAX_AWAITING_STORE: usize = 65_536;
+
+/// The next commit of the store, if it has one; never, without a store.
+async fn store_progress(stored: &mut Option<watch::Receiver<u64>>) -> Option<u64> {
+    match stored {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(*rx.borrow_and_update()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
+    }
+}
+
 /// Milliseconds since the Unix epoch, for event stamps.
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -394,6 +417,7 @@ impl HubTask {
         mut departures: mpsc::UnboundedReceiver<Departure>,
         shutdown: CancellationToken,
     ) {
+        let mut stored = self.stored.clone();
         loop {
             // A reader that keeps up, but more slowly than a burst arrives,
             // holds the senders back (their requests wait, their sockets
@@ -419,6 +443,15 @@ impl HubTask {
                     }
                 }
                 _ = tokio::time::sleep(PAUSE_TICK), if paused => {}
+                committed = store_progress(&mut stored) => match committed {
+                    Some(up_to) => self.acknowledge(up_to),
+                    // The writer is gone: nothing more will be stored.
+                    None => {
+                        stored = None;
+                        self.stored = None;
+                        self.awaiting_store.clear();
+                    }
+                },
                 request = requests.recv(), if !paused => match request {
                     Some(request) => {
                         self.handle(request);
@@ -526,7 +559,53 @@ impl HubTask {
             }
             Request::Resume { resume, reply } => self.come_back(resume, reply),
             Request::Command { id, command, label } => {
-                self.room.apply(id, command, label, now_ms(), &mut self.out)
+                let before = self.out.len();
+                self.room.apply(id, command, label, now_ms(), &mut self.out);
+                if self.stored.is_some() {
+                    self.await_store(id, before);
+                }
+            }
+        }
+    }
+
+    /// Notes the events `id`'s command recorded (the outputs from `from`
+    /// on), to tell them `stored` once the store commits them.
+    fn await_store(&mut self, id: MemberId, from: usize) {
+        for output in &self.out[from..] {
+            let Output::Record(past) = output else {
+                continue;
+            };
+            match self.awaiting_store.back_mut() {
+                Some((last, member)) if *member == id => *last = past.stamp.id,
+                _ => {
+                    if self.awaiting_store.len() >= MAX_AWAITING_STORE {
+                        // A store that fell this far behind has stopped
+                        // taking events: the oldest are not acknowledged.
+                        self.awaiting_store.pop_front();
+                    }
+                    self.awaiting_store.push_back((past.stamp.id, id));
+                }
+            }
+        }
+    }
+
+    /// The store committed everything up to `up_to`: tells each member who
+    /// said something in it, once.
+    fn acknowledge(&mut self, up_to: u64) {
+        let mut told = Vec::new();
+        while let Some(&(id, member)) = self.awaiting_store.front() {
+            if id > up_to {
+                break;
+            }
+            self.awaiting_store.pop_front();
+            told.push(member);
+        }
+        told.sort_unstable();
+        told.dedup();
+        let (room, event) = (self.room.id(), Event::Stored { id: up_to });
+        for member in told {
+            if self.members.contains_key(&member) {
+                self.send_one(member, room, &event, None);
             }
         }
     }

@@ -210,6 +210,7 @@ impl JsonLines {
                 action: matches!(event, Event::Action { .. }),
                 label: label(),
             },
+            Event::Stored { id } => ServerFrame::Stored { id: *id },
             Event::Ignoring { names } => ServerFrame::Ignoring {
                 names: names.clone(),
                 label: label(),

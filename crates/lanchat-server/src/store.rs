@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lanchat_core::{Event, Past, Stamp};
 use rusqlite::{params, Connection, OpenFlags};
+use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 /// The path that keeps the database in memory only.
@@ -211,18 +212,20 @@ impl Store {
     }
 
     /// Starts the writer on `tracker`; it ends once every [`Recorder`] is
-    /// dropped, after writing what it was given.
-    pub fn start(self, tracker: &TaskTracker) -> Recorder {
+    /// dropped, after writing what it was given. The receiver tells the
+    /// id of the last event committed (0 until the first commit).
+    pub fn start(self, tracker: &TaskTracker) -> (Recorder, watch::Receiver<u64>) {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (stored_tx, stored_rx) = watch::channel(0);
         let warned = Arc::new(AtomicBool::new(false));
         let writer_warned = warned.clone();
-        tracker.spawn_blocking(move || self.write(rx, &writer_warned));
-        Recorder { tx, warned }
+        tracker.spawn_blocking(move || self.write(rx, &writer_warned, &stored_tx));
+        (Recorder { tx, warned }, stored_rx)
     }
 
     /// The writer: batches of events, one transaction each, until the
-    /// recorders are gone.
-    fn write(mut self, rx: Receiver<Past>, warned: &AtomicBool) {
+    /// recorders are gone; after each commit, says how far it got.
+    fn write(mut self, rx: Receiver<Past>, warned: &AtomicBool, stored: &watch::Sender<u64>) {
         let mut since_prune = 0;
         let mut failed = false;
         while let Ok(first) = rx.recv() {
@@ -242,6 +245,9 @@ impl Store {
                 warned.store(true, Ordering::Relaxed);
                 tracing::warn!(path = %self.path, %error, "could not write the history database; keeping history in memory only");
                 continue;
+            }
+            if let Some(last) = batch.iter().map(|p| p.stamp.id).max() {
+                stored.send_replace(last);
             }
             since_prune += batch.len();
             if since_prune >= PRUNE_EVERY {
@@ -376,9 +382,13 @@ mod tests {
             ),
         ];
         let tracker = TaskTracker::new();
-        let recorder = Store::open(&path, WEEK).unwrap().start(&tracker);
+        let (recorder, mut stored) = Store::open(&path, WEEK).unwrap().start(&tracker);
         for p in &written {
             recorder.record(p.clone());
+        }
+        // The writer says how far it has committed.
+        while *stored.borrow_and_update() < 7 {
+            stored.changed().await.unwrap();
         }
         drop(recorder);
         tracker.close();

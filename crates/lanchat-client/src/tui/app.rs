@@ -450,7 +450,10 @@ impl App {
                 );
             }
             ServerFrame::NameRejected { reason, .. } => self.ask_name(now, Some(&reason)),
-            ServerFrame::Resumable { .. } | ServerFrame::Pake { .. } | ServerFrame::PakeOk => {}
+            ServerFrame::Resumable { .. }
+            | ServerFrame::Stored { .. }
+            | ServerFrame::Pake { .. }
+            | ServerFrame::PakeOk => {}
             ServerFrame::Held { name, .. } => self.notice(now, held(&inert(&name), false)),
             ServerFrame::Back { name, .. } => self.notice(now, held(&inert(&name), true)),
             ServerFrame::Joined { name, .. } => {

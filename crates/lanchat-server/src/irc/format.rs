@@ -611,6 +611,8 @@ impl WireFormat for IrcLines {
             }
             Event::Error { code, text } => self.error(out, to, code, text, ask),
             Event::Bye { reason, .. } => out.extend_from_slice(&closing(reason)),
+            // IRC has no word for it; nothing is sent.
+            Event::Stored { .. } => {}
         }
     }
 }

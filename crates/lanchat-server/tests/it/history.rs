@@ -101,3 +101,58 @@ async fn a_long_history_is_split_under_the_frame_limit_and_can_be_off() {
     assert_eq!(bob.recv().await, message("alice", "live"));
     server.shutdown().await;
 }
+
+/// With a store, whoever said something is told when it is stored, and
+/// nobody else is.
+#[tokio::test]
+async fn stored_goes_to_those_who_spoke_once_the_store_has_it() {
+    use lanchat_server::store::{Retention, Store, MEMORY};
+    let retention = Retention {
+        max_age: std::time::Duration::from_secs(86_400),
+        max_rows: 1000,
+    };
+    let store = Store::open(MEMORY, retention).unwrap();
+    let server = TestServer::with_store(|_| {}, Some(store)).await;
+    let (mut alice, mut bob) = server.alice_and_bob().await;
+    for text in ["one", "two", "three"] {
+        alice.say(text).await;
+    }
+    let mut last_echo = 0;
+    let stored = loop {
+        match alice.recv_stamped().await {
+            ServerFrame::Message { id, .. } => last_echo = id,
+            ServerFrame::Stored { id } if id >= last_echo && last_echo > 0 => break id,
+            ServerFrame::Stored { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(stored >= last_echo);
+    // Bob, who said nothing, was told nothing about it: his next frames
+    // are the three messages, then his own whisper and its `stored`.
+    bob.send(&ClientFrame::Whisper {
+        to: "alice".into(),
+        text: "psst".into(),
+        label: None,
+    })
+    .await;
+    let kinds: Vec<&str> = [
+        bob.recv().await,
+        bob.recv().await,
+        bob.recv().await,
+        bob.recv().await,
+        bob.recv().await,
+    ]
+    .iter()
+    .map(|f| match f {
+        ServerFrame::Message { .. } => "message",
+        ServerFrame::Whisper { .. } => "whisper",
+        ServerFrame::Stored { .. } => "stored",
+        _ => "other",
+    })
+    .collect();
+    assert_eq!(
+        kinds,
+        ["message", "message", "message", "whisper", "stored"]
+    );
+    server.shutdown().await;
+}

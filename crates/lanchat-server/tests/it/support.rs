@@ -28,6 +28,14 @@ impl TestServer {
     }
 
     pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::with_store(tweak, None).await
+    }
+
+    /// A server that keeps its history in `store`.
+    pub async fn with_store(
+        tweak: impl FnOnce(&mut Config),
+        store: Option<lanchat_server::store::Store>,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let irc = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -43,7 +51,7 @@ impl TestServer {
         config.max_connects_per_minute = 0;
         tweak(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(lanchat_server::run_doors(listeners, config, None, async {
+        let task = tokio::spawn(lanchat_server::run_doors(listeners, config, store, async {
             let _ = stopped.await;
         }));
         TestServer {
