@@ -384,6 +384,103 @@ pub fn an_eavesdropper_on_the_lan_reads_no_chat() {
     }
 }
 
+/// A protocol client in Python on host `i`: joins as `name` with `caps`,
+/// says `lines` lines at once, and prints what matters of what it gets:
+/// `echo ID TEXT` for its own lines, `stored ID`, and `history ID TEXT`
+/// for each earlier event (then `history end`).
+fn python_client(lan: &Lan, i: usize, name: &str, caps: &[&str], lines: usize) -> Proc {
+    let script = format!(
+        r#"
+import json, socket
+s = socket.create_connection(("10.203.0.1", 8081))
+f = s.makefile("rb")
+s.sendall((json.dumps({{"type": "join", "name": "{name}", "caps": {caps:?}}}) + "\n").encode())
+s.sendall("".join(json.dumps({{"type": "say", "text": "line %d" % i}}) + "\n" for i in range({lines})).encode())
+for raw in f:
+    m = json.loads(raw)
+    t = m.get("type")
+    if t == "message" and m.get("from") == "{name}":
+        print("echo", m["id"], m["text"], flush=True)
+    elif t == "stored":
+        print("stored", m["id"], flush=True)
+    elif t == "history":
+        for e in m["events"]:
+            print("history", e["id"], e["text"], flush=True)
+        if not m.get("more"):
+            print("history end", flush=True)
+"#
+    );
+    let mut cmd = lan.cmd(i, "python3");
+    cmd.args(["-c", &script]);
+    Proc::spawn(cmd)
+}
+
+/// The server is killed (SIGKILL) while someone is talking, and started
+/// again: the `--plain` client on the LAN comes back by itself, and a
+/// newcomer's history holds every line the server acknowledged as stored,
+/// in order.
+pub fn a_killed_server_restarts_and_keeps_what_it_acknowledged() {
+    let lan = lan(4);
+    let db = config_home().join(format!("{}-killed.sqlite", lan.hosts[0]));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let db = db.display().to_string();
+    let args = [
+        "--db",
+        &db,
+        "--history",
+        "1000",
+        "--allow-plaintext",
+        "--rate-limit",
+        "0",
+    ];
+    let mut server = lan.serve(0, "lab", &args);
+    let mut alice = lan.join_lab(1, "alice");
+    let mut bob = python_client(&lan, 2, "bob", &["stamps"], 300);
+    let (mut echoed, mut stored) = (Vec::<(u64, String)>::new(), 0u64);
+    while echoed.len() <= 150 || stored < echoed[150].0 {
+        let line = bob.expect_out("echo or stored", |_| true);
+        let mut words = line.splitn(3, ' ');
+        let (kind, id) = (words.next(), words.next().and_then(|w| w.parse().ok()));
+        match (kind, id) {
+            (Some("echo"), Some(id)) => echoed.push((id, words.next().unwrap_or("").to_owned())),
+            (Some("stored"), Some(id)) => stored = stored.max(id),
+            _ => panic!("unexpected: {line}"),
+        }
+    }
+    server.signal("-KILL");
+    let _ = server.wait();
+    drop(bob);
+
+    let _server = lan.serve(0, "lab", &args);
+    let back = alice.skip_out_to("reconnected", |l| l.starts_with("*** reconnected"));
+    assert_eq!(
+        back,
+        "*** reconnected; joined the room again (the server had let the name go)"
+    );
+    let mut carol = python_client(&lan, 3, "carol", &["stamps", "history"], 0);
+    let mut kept = Vec::new();
+    loop {
+        let line = carol.expect_out("history", |l| l.starts_with("history "));
+        if line == "history end" {
+            break;
+        }
+        let mut words = line.splitn(3, ' ').skip(1);
+        let id: u64 = words.next().and_then(|w| w.parse().ok()).expect("an id");
+        if id <= stored {
+            kept.push((id, words.next().unwrap_or("").to_owned()));
+        }
+    }
+    let acknowledged: Vec<_> = echoed.into_iter().filter(|(id, _)| *id <= stored).collect();
+    assert!(
+        acknowledged.len() > 150,
+        "{} acknowledged",
+        acknowledged.len()
+    );
+    assert_eq!(kept, acknowledged, "the stored history, in order");
+}
+
 pub fn a_client_on_another_subnet_is_refused_unless_allowed() {
     let mut lan = lan(2);
     let far = lan.host("10.204.0.7/24");
@@ -733,6 +830,10 @@ const NETNS_NFT: &[Need] = &[
     Need::tool("nft", "--version", "LANCHAT_REQUIRE_NETNS"),
     Need::tool("python3", "--version", "LANCHAT_REQUIRE_NETNS"),
 ];
+const NETNS_PYTHON: &[Need] = &[
+    Need::Netns,
+    Need::tool("python3", "--version", "LANCHAT_REQUIRE_NETNS"),
+];
 const NETNS_TCPDUMP: &[Need] = &[
     Need::Netns,
     Need::tool("tcpdump", "--version", "LANCHAT_REQUIRE_NETNS"),
@@ -746,6 +847,11 @@ const NETNS_AVAHI: &[Need] = &[
 
 /// Every test here, with what it needs.
 pub const TESTS: &[Test] = &[
+    Test {
+        name: "a_killed_server_restarts_and_keeps_what_it_acknowledged",
+        run: a_killed_server_restarts_and_keeps_what_it_acknowledged,
+        needs: NETNS_PYTHON,
+    },
     Test {
         name: "an_eavesdropper_on_the_lan_reads_no_chat",
         run: an_eavesdropper_on_the_lan_reads_no_chat,
