@@ -56,7 +56,9 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
     if tui {
         return run_tui(args, log, trust).await;
     }
-    let mut input = stdin_lines();
+    // Nothing reads stdin until the room is joined: a room with a
+    // passphrase asks for it on the terminal meanwhile, and a reader
+    // already waiting there would take the passphrase as a chat line.
     let conn = match &args.server {
         Some(server) => Connection::connect(server, &trust).await?,
         None => match remembered(&args, &trust).await? {
@@ -69,7 +71,7 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
                 let chosen = if rooms.len() == 1 {
                     rooms.into_iter().next().context("no room")?
                 } else {
-                    choose(rooms, &mut input, &trust).await?
+                    choose(rooms, &trust).await?
                 };
                 let addr = chosen.addr.to_string();
                 let announced = chosen.fingerprint.as_deref();
@@ -79,6 +81,7 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
             }
         },
     };
+    let input = stdin_lines();
     memory::remember(&conn.addr, &conn.greeting);
     if conn.verdict == Verdict::New {
         eprintln!(
@@ -283,11 +286,7 @@ async fn search(args: DiscoverArgs, room: Option<String>) -> Result<Vec<Found>, 
 }
 
 /// Lists several rooms and reads the user's choice, a number, from input.
-async fn choose(
-    rooms: Vec<Found>,
-    input: &mut mpsc::Receiver<String>,
-    trust: &Trust,
-) -> anyhow::Result<Found> {
+async fn choose(rooms: Vec<Found>, trust: &Trust) -> anyhow::Result<Found> {
     let mut err = std::io::stderr();
     let _ = writeln!(err, "lanchat: found {} rooms:", rooms.len());
     for (i, f) in rooms.iter().enumerate() {
@@ -296,7 +295,20 @@ async fn choose(
     loop {
         let _ = write!(err, "room number (1-{}): ", rooms.len());
         let _ = err.flush();
-        let Some(answer) = input.recv().await else {
+        // One line, read here and not by the chat's reader, which starts
+        // only once the room is joined. Lines after it stay in stdin's
+        // buffer for the chat.
+        let answer = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            match std::io::stdin().lock().read_line(&mut line) {
+                Ok(0) | Err(_) => None,
+                Ok(_) => Some(line),
+            }
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some(answer) = answer else {
             bail!("no room was chosen");
         };
         match answer.trim().parse::<usize>() {

@@ -305,7 +305,42 @@ pub fn the_tui_comes_back_after_its_link_is_cut() {
 const TMUX: &[Need] = &[Need::tool("tmux", "-V", "LANCHAT_REQUIRE_TMUX")];
 
 /// Every test here, with what it needs.
+/// A room with a passphrase: the TUI (and `--plain`) ask for it on the
+/// terminal, without echoing it, before joining; a wrong one is refused.
+pub fn the_passphrase_is_asked_for_on_the_terminal() {
+    let tmux = Tmux::new();
+    let pass = config_home().join("tui-passphrase");
+    let _ = std::fs::create_dir_all(config_home());
+    std::fs::write(&pass, "open sesame\n").expect("write the passphrase file");
+    let pass = pass.display().to_string();
+    let server = Server::start_with(&["--room", "lab", "--passphrase-file", &pass]);
+    let addr = server.addr.clone();
+
+    tmux.start("erin", 100, 20, &["--server", &addr, "--name", "erin"]);
+    tmux.wait_for("erin", "passphrase for room 'lab':");
+    tmux.type_line("erin", "open sesame");
+    let screen = tmux.wait_for("erin", "Welcome to lab, erin!");
+    assert!(!screen.contains("open sesame"), "echoed: {screen}");
+
+    tmux.start(
+        "mallory",
+        100,
+        20,
+        &["--plain", "--server", &addr, "--name", "mallory"],
+    );
+    tmux.wait_for("mallory", "passphrase for room 'lab':");
+    tmux.type_line("mallory", "open says me");
+    let screen = tmux.wait_for("mallory", "the passphrase did not match");
+    assert!(!screen.contains("open says me"), "echoed: {screen}");
+    assert_eq!(tmux.exit_status("mallory"), 1);
+}
+
 pub const TESTS: &[Test] = &[
+    Test {
+        name: "the_passphrase_is_asked_for_on_the_terminal",
+        run: the_passphrase_is_asked_for_on_the_terminal,
+        needs: TMUX,
+    },
     Test {
         name: "two_people_chat_in_the_tui",
         run: two_people_chat_in_the_tui,
