@@ -537,7 +537,16 @@ async fn secure(stream: TcpStream, addr: &str) -> Result<tls::Secured, ClientErr
     };
     let first = seen.bytes();
     let addr = addr.to_owned();
-    if first.is_empty() && error.kind() == std::io::ErrorKind::UnexpectedEof {
+    // Closed on us before a byte: at once (EOF), or after our ClientHello
+    // reached a socket already closed (a reset).
+    let closed = matches!(
+        error.kind(),
+        std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe
+    );
+    if first.is_empty() && closed {
         return Err(ClientError::NoGreeting { addr });
     }
     if first.is_empty() || first[0] == 0x15 || first[0] == 0x16 {

@@ -106,7 +106,7 @@ pub struct Trust {
     /// The room passphrase, once known.
     passphrase: Mutex<Option<Passphrase>>,
     /// How to ask for it when a room wants one and none was given.
-    pub ask: Option<AskPassphrase>,
+    ask: Mutex<Option<AskPassphrase>>,
     /// Pins made this run, in case the file could not be written.
     this_run: Mutex<Vec<Pin>>,
 }
@@ -133,9 +133,21 @@ impl Trust {
             file,
             expected: None,
             passphrase: Mutex::new(None),
-            ask: None,
+            ask: Mutex::new(None),
             this_run: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Asks with `ask` when a room wants a passphrase and none was given.
+    pub fn with_ask(self, ask: AskPassphrase) -> Trust {
+        *self.ask.lock().unwrap_or_else(|p| p.into_inner()) = Some(ask);
+        self
+    }
+
+    /// Stops asking (the terminal now belongs to the TUI, which asks in
+    /// its own way).
+    pub fn stop_asking(&self) {
+        *self.ask.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Sets the passphrase to prove to a passphrase room.
@@ -144,12 +156,19 @@ impl Trust {
         self
     }
 
+    /// Replaces the passphrase (one typed in the TUI; `None` forgets a
+    /// wrong one).
+    pub fn set_passphrase(&self, passphrase: Option<Passphrase>) {
+        *self.passphrase.lock().unwrap_or_else(|p| p.into_inner()) = passphrase;
+    }
+
     /// The passphrase for `room`: given, or asked for (and then kept for
     /// reconnects).
     pub fn passphrase(&self, room: &str) -> Option<Passphrase> {
         let mut held = self.passphrase.lock().unwrap_or_else(|p| p.into_inner());
         if held.is_none() {
-            *held = self.ask.as_ref().and_then(|ask| ask(room));
+            let ask = self.ask.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            *held = ask.and_then(|ask| ask(room));
         }
         held.clone()
     }

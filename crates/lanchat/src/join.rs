@@ -50,9 +50,7 @@ pub async fn run(mut args: JoinArgs, tui: bool) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("could not open the log {}", path.display()))
         })
         .transpose()?;
-    // In the TUI, a room found only later is joined inside it, where the
-    // terminal cannot be asked; before it starts, it can.
-    let trust = crate::secrets::trust(&args, true)?;
+    let trust = crate::secrets::trust(&args)?;
     if tui {
         return run_tui(args, log, trust).await;
     }
@@ -154,23 +152,16 @@ async fn run_tui(
             name: args.name,
             log,
             timestamps: args.timestamps,
-            trust: without_asking(trust),
+            trust: {
+                // From here the terminal is the TUI's: it asks in its own
+                // input line.
+                trust.stop_asking();
+                trust
+            },
         },
     )
     .await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Inside the TUI the terminal is the TUI's: a room that wants a
-/// passphrase then needs `--passphrase-file` (or the one given already).
-fn without_asking(trust: Arc<Trust>) -> Arc<Trust> {
-    match Arc::try_unwrap(trust) {
-        Ok(mut trust) => {
-            trust.ask = None;
-            Arc::new(trust)
-        }
-        Err(shared) => shared,
-    }
 }
 
 fn known_rooms_name(trust: &Trust) -> String {

@@ -87,22 +87,20 @@ impl Drop for Echo {
 }
 
 /// What this run trusts: the pins in `known_rooms`, `--fingerprint`, and
-/// the passphrase (`--passphrase-file`, or asked for when `ask` and a
-/// room wants one).
-pub fn trust(args: &JoinArgs, ask_allowed: bool) -> anyhow::Result<Arc<Trust>> {
+/// the passphrase (`--passphrase-file`, or asked for on the terminal when
+/// a room wants one).
+pub fn trust(args: &JoinArgs) -> anyhow::Result<Arc<Trust>> {
     let mut trust = Trust::default();
     if let Some(fp) = &args.fingerprint {
         trust.expected =
             Some(Expected::parse(fp).map_err(|e| usage(format!("--fingerprint: {e}")))?);
     }
-    if ask_allowed {
-        trust.ask = Some(Arc::new(|room: &str| {
-            ask(&format!(
-                "passphrase for room '{}': ",
-                lanchat_client::display::inert(room)
-            ))
-        }));
-    }
+    trust = trust.with_ask(Arc::new(|room: &str| {
+        ask(&format!(
+            "passphrase for room '{}': ",
+            lanchat_client::display::inert(room)
+        ))
+    }));
     let passphrase = args.passphrase_file.as_deref().map(from_file).transpose()?;
     Ok(Arc::new(trust.with_passphrase(passphrase)))
 }

@@ -42,6 +42,8 @@ pub enum Mode {
     Connecting,
     /// The user types a name.
     AskName,
+    /// The user types the room's passphrase (not shown).
+    AskPassphrase,
     /// In the room.
     Chat,
 }
@@ -97,6 +99,8 @@ pub enum Effect {
     Join(String),
     /// Connect to the room at this index of the list shown.
     PickRoom(usize),
+    /// Connect again, proving this passphrase.
+    Passphrase(String),
     /// Ring the terminal bell.
     Bell,
     /// Ask the server for its commands, labelled [`COMMANDS_LABEL`], to
@@ -354,6 +358,22 @@ impl App {
         effects
     }
 
+    /// Asks for the passphrase of `room` (`why`: the last one failed).
+    pub fn ask_passphrase(&mut self, now: Moment, room: &str, why: Option<&str>) {
+        self.mode = Mode::AskPassphrase;
+        self.editor.take();
+        if let Some(why) = why {
+            self.error(now, inert(why).into_owned());
+        }
+        self.notice(
+            now,
+            format!(
+                "Room {} has a passphrase: type it and press Enter (it is not shown).",
+                inert(room)
+            ),
+        );
+    }
+
     /// Asks for a name (shown when the user gave none, or it was refused).
     pub fn ask_name(&mut self, now: Moment, why: Option<&str>) {
         self.mode = Mode::AskName;
@@ -393,7 +413,7 @@ impl App {
         match self.mode {
             // The server gives up on a connection that takes too long to
             // pick a name; the next attempt reconnects.
-            Mode::AskName | Mode::ChooseRoom { .. } | Mode::Searching => {
+            Mode::AskName | Mode::AskPassphrase | Mode::ChooseRoom { .. } | Mode::Searching => {
                 self.notice(
                     now,
                     format!("The server closed the connection: {}", inert(&reason)),
@@ -763,6 +783,12 @@ impl App {
             effects.push(Effect::Join(text.trim().to_owned()));
             return;
         }
+        if self.mode == Mode::AskPassphrase {
+            // Never kept in the input history.
+            self.mode = Mode::Connecting;
+            effects.push(Effect::Passphrase(text));
+            return;
+        }
         if self.mode != Mode::Chat {
             self.editor.set(text);
             return;
@@ -837,7 +863,10 @@ impl App {
             .filter(|c| *c == '\n' || !c.is_control())
             .collect();
         let clean = clean.trim_end_matches('\n');
-        if self.mode == Mode::AskName || matches!(self.mode, Mode::ChooseRoom { .. }) {
+        if matches!(
+            self.mode,
+            Mode::AskName | Mode::AskPassphrase | Mode::ChooseRoom { .. }
+        ) {
             self.editor.insert_str(clean.lines().next().unwrap_or(""));
         } else {
             self.editor.insert_str(clean);

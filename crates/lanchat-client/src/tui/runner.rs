@@ -29,6 +29,7 @@ use crate::trust::Trust;
 use crate::tui::app::{App, Bell, Effect, Exit, Link, COMMANDS_LABEL};
 use crate::tui::event::Event;
 use crate::tui::{terminal, ui};
+use lanchat_proto::pake::Passphrase;
 
 /// The shortest time between two redraws (about 60 a second).
 const FRAME: Duration = Duration::from_millis(16);
@@ -124,6 +125,8 @@ struct Session {
     title: String,
     /// The pins and passphrase every connection is held to.
     trust: Arc<Trust>,
+    /// The key the discovery answer for `addr` announced, if any.
+    announced: Option<String>,
 }
 
 impl Session {
@@ -157,6 +160,7 @@ impl Session {
             last_id: 0,
             delayed: Vec::new(),
             trust: options.trust,
+            announced: None,
         }
     }
 
@@ -237,6 +241,22 @@ impl Session {
         match incoming {
             Incoming::App(event) => self.apply(event).await,
             Incoming::Connected(Ok(conn)) => self.attach(conn).await,
+            Incoming::Connected(Err(ClientError::PassphraseNeeded { room })) => {
+                self.app.ask_passphrase(Moment::now(), &room, None);
+            }
+            Incoming::Connected(Err(
+                e @ (ClientError::FakeRoom { .. } | ClientError::WrongPassphrase { .. }),
+            )) => {
+                self.trust.set_passphrase(None);
+                let room = match &e {
+                    ClientError::FakeRoom { room, .. } | ClientError::WrongPassphrase { room } => {
+                        room.clone()
+                    }
+                    _ => String::new(),
+                };
+                self.app
+                    .ask_passphrase(Moment::now(), &room, Some(&e.to_string()));
+            }
             Incoming::Connected(Err(e)) => return Err(e),
             Incoming::Found(Ok(rooms)) if rooms.len() == 1 => {
                 self.rooms = rooms;
@@ -330,6 +350,14 @@ impl Session {
                     }
                 }
                 Effect::PickRoom(i) => self.connect(i),
+                Effect::Passphrase(text) => {
+                    let passphrase = Passphrase::from_file_text(text.as_bytes());
+                    self.trust.set_passphrase(passphrase);
+                    if let Some(addr) = self.addr.clone() {
+                        let announced = self.announced.clone();
+                        self.spawn_connect(addr, announced);
+                    }
+                }
                 Effect::Bell => {
                     let mut out = std::io::stdout();
                     let _ = out.write_all(b"\x07");
@@ -389,6 +417,7 @@ impl Session {
 
     fn spawn_connect(&mut self, addr: String, announced: Option<String>) {
         self.addr = Some(addr.clone());
+        self.announced = announced.clone();
         let (tx, trust) = (self.tx.clone(), self.trust.clone());
         self.tasks.spawn(async move {
             let limit = crate::connection::CONNECT_TIMEOUT;

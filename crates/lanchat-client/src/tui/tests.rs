@@ -445,6 +445,21 @@ fn a_refused_name_asks_again_and_room_choice_picks_by_key() {
     assert_eq!(enter(&mut app), [Effect::Join("bob2".into())]);
 }
 
+/// The passphrase prompt shows dots, never the text, and the passphrase is
+/// not kept in the input history.
+#[test]
+fn a_passphrase_is_typed_unseen_and_not_remembered() {
+    let mut app = App::new();
+    app.ask_passphrase(NOW, "attic", None);
+    assert_eq!(app.mode, Mode::AskPassphrase);
+    type_text(&mut app, "open sesame");
+    let screen = format!("{:?}", screen(&app, 60, 8).buffer());
+    assert!(screen.contains("passphrase: •••••••••••"), "{screen}");
+    assert!(!screen.contains("sesame"), "{screen}");
+    assert_eq!(enter(&mut app), [Effect::Passphrase("open sesame".into())]);
+    assert!(app.history.is_empty());
+}
+
 #[test]
 fn the_cursor_respects_wide_characters_and_combining_marks() {
     let mut e = Editor::default();

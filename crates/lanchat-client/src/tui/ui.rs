@@ -16,6 +16,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
+use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
 use crate::clock::{self, Moment};
@@ -443,12 +444,19 @@ fn render_input(app: &App, frame: &mut Frame, area: Rect) {
     };
     let prompt = match app.mode {
         Mode::AskName => "name: ",
+        Mode::AskPassphrase => "passphrase: ",
         Mode::ChooseRoom { .. } => "",
         _ => "> ",
     };
     let prompt_width = prompt.width() as u16;
     let room = usize::from(area.width.saturating_sub(prompt_width));
-    let (shown, cursor) = app.editor.view(room);
+    let (shown, cursor) = if app.mode == Mode::AskPassphrase {
+        // Only how many characters were typed, never what.
+        let typed = app.editor.text().graphemes(true).count();
+        ("•".repeat(typed.min(room)), typed.min(room))
+    } else {
+        app.editor.view(room)
+    };
     let line = Line::from(vec![
         Span::styled(
             prompt,

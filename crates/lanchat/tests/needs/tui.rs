@@ -333,6 +333,29 @@ pub fn the_passphrase_is_asked_for_on_the_terminal() {
     let screen = tmux.wait_for("mallory", "the passphrase did not match");
     assert!(!screen.contains("open says me"), "echoed: {screen}");
     assert_eq!(tmux.exit_status("mallory"), 1);
+
+    // A room found by searching is joined inside the TUI, which asks in
+    // its own input line, and again after a wrong one.
+    let port = server.port().to_string();
+    let find = [
+        "--via",
+        "scan",
+        "--scan-range",
+        "127.0.0.1/32",
+        "--port",
+        &port,
+        "--name",
+        "fay",
+    ];
+    tmux.start("fay", 100, 20, &find);
+    tmux.wait_for("fay", "has a passphrase: type it and press Enter");
+    tmux.type_line("fay", "open says me");
+    tmux.wait_for("fay", "the passphrase did not match");
+    let screen = tmux.wait_for("fay", "passphrase: ");
+    assert!(!screen.contains("open says me"), "shown: {screen}");
+    tmux.type_line("fay", "open sesame");
+    let screen = tmux.wait_for("fay", "Welcome to lab, fay!");
+    assert!(!screen.contains("open sesame"), "shown: {screen}");
 }
 
 pub const TESTS: &[Test] = &[
