@@ -3,6 +3,8 @@
 
 use std::io;
 
+use crate::display::inert;
+
 /// Why the client could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -24,7 +26,10 @@ pub enum ClientError {
     Closed,
     #[error("the server did not answer within {secs} s")]
     NoAnswer { secs: u64 },
-    #[error("disconnected: {0}")]
+    // Everything a server (or a discovery answer) chose is made inert
+    // here, where the message is made: it is printed by whoever prints the
+    // error, which may be a terminal.
+    #[error("disconnected: {}", inert(.0))]
     Disconnected(String),
     #[error("the server sent a frame longer than the protocol allows")]
     FrameTooLong,
@@ -48,7 +53,7 @@ pub enum ClientError {
         given: String,
         shown: String,
     },
-    #[error("a discovery answer said room '{room}' at {addr} has the key {announced}, but the server there shows {shown}: someone may be answering for the room; not joining")]
+    #[error("a discovery answer said room '{}' at {addr} has the key {}, but the server there shows {shown}: someone may be answering for the room; not joining", inert(room), inert(announced))]
     Spoofed {
         addr: String,
         room: String,
@@ -61,11 +66,11 @@ pub enum ClientError {
         line: usize,
         why: String,
     },
-    #[error("room '{room}' has a passphrase: give it with --passphrase-file FILE, or join in a terminal to be asked")]
+    #[error("room '{}' has a passphrase: give it with --passphrase-file FILE, or join in a terminal to be asked", inert(room))]
     PassphraseNeeded { room: String },
-    #[error("wrong passphrase for room '{room}'")]
+    #[error("wrong passphrase for room '{}'", inert(room))]
     WrongPassphrase { room: String },
-    #[error("the passphrase did not match: either it is wrong, or the server at {addr} is not the real room '{room}' (it could not prove it knows the passphrase); not joining")]
+    #[error("the passphrase did not match: either it is wrong, or the server at {addr} is not the real room '{}' (it could not prove it knows the passphrase); not joining", inert(room))]
     FakeRoom { addr: String, room: String },
     // The cause is the source, printed by whoever prints the chain; in
     // the message too it would be printed twice.
@@ -98,6 +103,7 @@ impl std::fmt::Display for KeyChange {
             pinned_room,
             pinned_addr,
         } = self;
+        let (room, pinned_room) = (inert(room), inert(pinned_room));
         write!(
             f,
             "the server at {addr} (room '{room}') shows a different key than the one pinned \

@@ -257,3 +257,26 @@ fn completions_and_the_man_page_are_printed() {
         assert!(text.contains("serve"), "{args:?} names the subcommands");
     }
 }
+
+/// A hostile server's words reach the terminal inert: escape sequences in
+/// its room name and in its goodbye are shown, not obeyed.
+#[test]
+fn a_hostile_servers_goodbye_cannot_drive_the_terminal() {
+    let (addr, service) = fake_tls_service(|s| {
+        let _ = s.write_all(
+            b"{\"lanchat\":1,\"type\":\"hello\",\"room\":\"lab\",\"server\":\"pc\",\"software\":\"fake\"}\n",
+        );
+        let mut join = [0u8; 256];
+        let _ = s.read(&mut join);
+        let _ = s.write_all(
+            b"{\"type\":\"welcome\",\"name\":\"x\",\"room\":\"lab\",\"users\":[]}\n\
+              {\"type\":\"bye\",\"reason\":\"bye \\u001b]0;pwned\\u0007 \\u001b[2J\"}\n",
+        );
+    });
+    let mut p = join(&addr);
+    assert_eq!(p.wait().code(), Some(1));
+    let all = [p.rest_of_stdout(), p.rest_of_stderr()].concat().join("\n");
+    assert!(all.contains("disconnected: bye "), "{all}");
+    assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
+    let _ = service.join();
+}
