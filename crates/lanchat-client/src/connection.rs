@@ -519,20 +519,32 @@ impl FrameWriter {
     }
 }
 
-/// The TLS handshake, within [`CONNECT_TIMEOUT`]. If it fails, what the
+/// How long a server that has started answering gets to finish the
+/// handshake and greet: on a lossy wifi a lost packet costs a second or
+/// more, so this is longer than [`CONNECT_TIMEOUT`], which is for a server
+/// that says nothing at all.
+pub const SLOW_LINK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS handshake: a server silent for [`CONNECT_TIMEOUT`] is not one,
+/// one that answers gets [`SLOW_LINK_TIMEOUT`]. If it fails, what the
 /// server sent says why: a plaintext greeting (an older lanchat), another
 /// service's banner, or nothing at all.
 async fn secure(stream: TcpStream, addr: &str) -> Result<tls::Secured, ClientError> {
     let seen = tls::Seen::default();
     let handshake = tls::handshake(stream, seen.clone());
-    let error = match timeout(CONNECT_TIMEOUT, handshake).await {
-        Ok(Ok(secured)) => return Ok(secured),
-        Ok(Err(error)) => error,
-        Err(_) => {
-            return Err(ClientError::Silent {
-                addr: addr.to_owned(),
-                secs: CONNECT_TIMEOUT.as_secs(),
-            })
+    tokio::pin!(handshake);
+    let started = Instant::now();
+    let error = loop {
+        match timeout(CONNECT_TIMEOUT, &mut handshake).await {
+            Ok(Ok(secured)) => return Ok(secured),
+            Ok(Err(error)) => break error,
+            Err(_) if !seen.bytes().is_empty() && started.elapsed() < SLOW_LINK_TIMEOUT => {}
+            Err(_) => {
+                return Err(ClientError::Silent {
+                    addr: addr.to_owned(),
+                    secs: started.elapsed().as_secs(),
+                })
+            }
         }
     };
     let first = seen.bytes();
@@ -578,12 +590,13 @@ fn refusal(bytes: &[u8]) -> Option<String> {
 
 /// Reads the first line and checks it is a lanchat greeting. Fails fast on
 /// the first byte that rules it out, so an HTTP server or a service that
-/// talks first is reported at once; a silent one costs [`CONNECT_TIMEOUT`].
+/// talks first is reported at once; over TLS the server has answered
+/// already, so it gets [`SLOW_LINK_TIMEOUT`] to greet.
 async fn read_greeting(
     read: &mut (impl AsyncRead + Unpin),
     addr: &str,
 ) -> Result<(Greeting, BytesMut), ClientError> {
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let deadline = Instant::now() + SLOW_LINK_TIMEOUT;
     let mut buf = BytesMut::with_capacity(512);
     loop {
         match Greeting::check(&buf) {
@@ -607,7 +620,7 @@ async fn read_greeting(
             Err(_) => {
                 return Err(ClientError::Silent {
                     addr: addr.to_owned(),
-                    secs: CONNECT_TIMEOUT.as_secs(),
+                    secs: SLOW_LINK_TIMEOUT.as_secs(),
                 })
             }
             Ok(Ok(0)) if buf.is_empty() => {

@@ -782,11 +782,8 @@ pub fn chat_survives_loss_and_delay() {
         p.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, "));
         p
     };
-    let mut alice = join(1, "127.0.0.1:9000", "alice");
-    let mut bob = join(2, "10.203.0.1", "bob");
-    alice.expect_line("*** bob joined");
-    // The link turns lossy once both are in (joining a lossy link has a
-    // deadline of its own: the greeting must come within 3 s).
+    // Alice's link is lossy from the start: she joins over it too (a
+    // server that answers gets 10 s for the handshake and the greeting).
     let host = &lan.hosts[1];
     let nft = |rule: &str| {
         let ok = Command::new("ip")
@@ -800,6 +797,9 @@ pub fn chat_survives_loss_and_delay() {
     nft("add chain inet lossy in { type filter hook input priority 0 ; }");
     nft("add rule inet lossy out oifname \"eth0\" numgen random mod 100 < 5 drop");
     nft("add rule inet lossy in iifname \"eth0\" numgen random mod 100 < 5 drop");
+    let mut alice = join(1, "127.0.0.1:9000", "alice");
+    let mut bob = join(2, "10.203.0.1", "bob");
+    alice.expect_line("*** bob joined");
     // Bounded: 15 lines each way, at the pace the server allows.
     for i in 0..15 {
         bob.send(&format!("from bob {i}"));
