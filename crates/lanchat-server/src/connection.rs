@@ -52,14 +52,32 @@ enum Gate {
     Proving(Proofs),
 }
 
+/// How a connection reached the lanchat door.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    /// The TLS exporter value, on an encrypted connection.
+    pub binding: Option<[u8; pake::BINDING_LEN]>,
+    /// The door members see in `/whois` (`terminal`, `web`).
+    pub door: &'static str,
+}
+
+impl Arrival {
+    /// Straight to the lanchat port, over TLS (`binding`) or not.
+    pub(crate) fn direct(binding: Option<[u8; pake::BINDING_LEN]>) -> Arrival {
+        Arrival {
+            binding,
+            door: lanchat_core::room::DEFAULT_DOOR,
+        }
+    }
+}
+
 /// Serves one lanchat connection until it ends, for whatever reason.
-/// `binding` is the TLS exporter value, on an encrypted connection.
 pub(crate) fn serve<S>(
     stream: S,
     peer: SocketAddr,
     door: Arc<Door>,
     ticket: Ticket,
-    binding: Option<[u8; pake::BINDING_LEN]>,
+    arrival: Arrival,
 ) -> impl Future<Output = ()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -75,7 +93,7 @@ where
     let shutdown = door.shutdown.clone();
     let gate = match &door.config.passphrase {
         Some(_) => Gate::Closed {
-            binding: binding.map(|b| b.to_vec()).unwrap_or_default(),
+            binding: arrival.binding.map(|b| b.to_vec()).unwrap_or_default(),
         },
         None => Gate::Open,
     };
@@ -84,6 +102,7 @@ where
         door,
         peer: peer.ip(),
         gate,
+        door_name: arrival.door,
     };
     link::serve(stream, peer, link, dialect, shutdown, ticket)
 }
@@ -114,6 +133,8 @@ struct Lanchat {
     /// Where the connection comes from (for `/whois`, if shown).
     peer: std::net::IpAddr,
     gate: Gate,
+    /// Which door this is, for `/whois`.
+    door_name: &'static str,
 }
 
 impl Drop for Lanchat {
@@ -286,7 +307,7 @@ impl Lanchat {
             return self.error_to(link, "already_joined", text, label.as_deref());
         }
         let request = JoinRequest {
-            door: lanchat_core::room::DEFAULT_DOOR,
+            door: self.door_name,
             history: caps.history,
             resume: caps.resume,
             peer: Some(self.peer),

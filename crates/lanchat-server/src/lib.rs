@@ -23,6 +23,8 @@
 //! - [`irc`]: the IRC door (registration, IRC commands, IRC lines).
 //! - `memory`: giving the allocator's free pages back after a burst.
 //! - [`store`]: the conversation on disk (SQLite), written off the hub.
+//! - `web`: the web door: the page the room serves, and a WebSocket that
+//!   carries the lanchat protocol to the lanchat door.
 //! - [`tls`]: the server's identity, and telling TLS from plaintext on the
 //!   lanchat door's port.
 //!
@@ -50,6 +52,7 @@ mod resume;
 mod session;
 pub mod store;
 pub mod tls;
+mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -104,6 +107,8 @@ pub struct Listeners {
     /// IRC over TLS (`--irc-tls`), with the server's identity
     /// ([`Config::tls`]; without it, the door stays shut).
     pub irc_tls: Option<TcpListener>,
+    /// The web page and its WebSocket (`--web-port`).
+    pub web: Option<TcpListener>,
 }
 
 /// Which door a connection came through.
@@ -112,6 +117,7 @@ enum Via {
     Lanchat,
     Irc,
     IrcTls,
+    Web,
 }
 
 /// Serves the room on `listener` until `shutdown` completes, then tells
@@ -121,6 +127,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         lanchat: listener,
         irc: None,
         irc_tls: None,
+        web: None,
     };
     run_doors(listeners, config, None, shutdown).await
 }
@@ -175,6 +182,7 @@ pub async fn run_doors(
     let refuse = |stream, via, code: &str, reason: &str| match via {
         Via::Lanchat => connection::refuse(stream, &door, code, reason),
         Via::Irc | Via::IrcTls => irc::refuse(stream, reason),
+        Via::Web => web::refuse(stream, reason),
     };
     let irc_tls = listeners.irc_tls.as_ref().filter(|_| config.tls.is_some());
 
@@ -186,6 +194,7 @@ pub async fn run_doors(
             accepted = listeners.lanchat.accept() => accepted.map(|a| (a, Via::Lanchat)),
             accepted = accept(listeners.irc.as_ref()) => accepted.map(|a| (a, Via::Irc)),
             accepted = accept(irc_tls) => accepted.map(|a| (a, Via::IrcTls)),
+            accepted = accept(listeners.web.as_ref()) => accepted.map(|a| (a, Via::Web)),
         };
         match accepted {
             Ok(((stream, peer), via)) => {
@@ -211,6 +220,9 @@ pub async fn run_doors(
                     }
                     Via::Irc => {
                         tracker.spawn(irc::serve(stream, peer, irc.clone(), ticket));
+                    }
+                    Via::Web => {
+                        tracker.spawn(web::serve(stream, peer, door.clone(), ticket));
                     }
                     Via::IrcTls => {
                         let (irc, config) = (irc.clone(), config.clone());

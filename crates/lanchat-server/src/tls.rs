@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Ticket;
-use crate::connection::{self, Door};
+use crate::connection::{self, Arrival, Door};
 
 /// How long a new connection has to start TLS before it counts as a
 /// plaintext client.
@@ -214,12 +214,13 @@ async fn starts_tls(stream: &TcpStream) -> bool {
 /// it and the client starts it, in plaintext if the room allows that.
 pub(crate) async fn open(stream: TcpStream, peer: SocketAddr, door: Arc<Door>, ticket: Ticket) {
     let Some(tls) = &door.config.tls else {
-        return connection::serve(stream, peer, door, ticket, None).await;
+        return connection::serve(stream, peer, door, ticket, Arrival::direct(None)).await;
     };
     if starts_tls(&stream).await {
         match tls.accept(stream, door.config.register_timeout).await {
             Some((stream, binding)) => {
-                connection::serve(stream, peer, door, ticket, Some(binding)).await
+                let arrival = Arrival::direct(Some(binding));
+                connection::serve(stream, peer, door, ticket, arrival).await
             }
             None => tracing::debug!(%peer, "tls handshake failed"),
         }
@@ -227,7 +228,7 @@ pub(crate) async fn open(stream: TcpStream, peer: SocketAddr, door: Arc<Door>, t
         let why = "this room has a passphrase, which needs an encrypted connection: update lanchat to join";
         connection::refuse(stream, &door, "tls_required", why);
     } else if door.config.allow_plaintext {
-        connection::serve(stream, peer, door, ticket, None).await
+        connection::serve(stream, peer, door, ticket, Arrival::direct(None)).await
     } else {
         let why = "this room only takes encrypted connections: update lanchat to join (the host can admit older clients with --allow-plaintext)";
         connection::refuse(stream, &door, "tls_required", why);

@@ -115,6 +115,13 @@ pub struct ServeArgs {
     /// Joining takes a passphrase, typed now at the terminal.
     #[arg(long)]
     pub ask_passphrase: bool,
+    /// The port of the web page, where phones and browsers join
+    /// [default: the room's port + 1].
+    #[arg(long, value_name = "PORT", conflicts_with = "no_web")]
+    pub web_port: Option<u16>,
+    /// Do not serve the web page.
+    #[arg(long)]
+    pub no_web: bool,
     /// Do not answer discovery queries or advertise over mDNS.
     #[arg(long)]
     pub no_announce: bool,

@@ -56,6 +56,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "a room with a passphrase cannot open an IRC door: IRC clients cannot prove the passphrase, so they would get in without it",
         ));
     }
+    let web = bind_web(&args, local, passphrase_asked).await;
     let passphrase = if let Some(path) = &args.passphrase_file {
         Some(crate::secrets::from_file(path)?)
     } else if args.ask_passphrase {
@@ -173,6 +174,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             at.port()
         );
     }
+    if let Some(web) = &web {
+        let at = web.local_addr().context("reading the web page's address")?;
+        print_web(at);
+    }
     match &store {
         Some(store) if store.path() != lanchat_server::store::MEMORY => {
             eprintln!("lanchat: history is kept in {}", store.path());
@@ -184,6 +189,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         lanchat: listener,
         irc,
         irc_tls,
+        web,
     };
     lanchat_server::run_doors(listeners, config, store, shutdown_signal()).await;
     stop_announcing.cancel();
@@ -257,6 +263,72 @@ async fn bind_irc(spec: &str, bind: IpAddr, flag: &str) -> anyhow::Result<TcpLis
     })
 }
 
+/// Binds the web page's port (`--web-port`, or the room's port + 1; any
+/// free one when the room's port was 0), unless `--no-web`. A port that
+/// cannot be had is a warning, not a failure: the room runs without it.
+/// A room with a passphrase serves no page: the page cannot prove it.
+async fn bind_web(args: &ServeArgs, local: SocketAddr, passphrase: bool) -> Option<TcpListener> {
+    if args.no_web {
+        return None;
+    }
+    if passphrase {
+        eprintln!("lanchat: no web page: a room with a passphrase is joined with lanchat only");
+        return None;
+    }
+    let port = match (args.web_port, args.port) {
+        (Some(port), _) => port,
+        (None, 0) => 0,
+        (None, _) => local.port().wrapping_add(1),
+    };
+    let addr = SocketAddr::new(args.bind, port);
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            eprintln!("lanchat: no web page: could not listen on {addr} ({error}); choose a port with --web-port");
+            None
+        }
+    }
+}
+
+/// The addresses others reach a socket bound to `at` at: every usable LAN
+/// address for an unspecified one, else that one.
+fn reachable_at(at: SocketAddr) -> Vec<IpAddr> {
+    if at.ip().is_unspecified() {
+        local_nets()
+            .iter()
+            .filter(|n| n.usable())
+            .map(|n| IpAddr::V4(n.addr))
+            .collect()
+    } else {
+        vec![at.ip()]
+    }
+}
+
+/// Says where the web page is: a URL for each address, and a QR code of
+/// the first for phones.
+fn print_web(at: SocketAddr) {
+    let urls: Vec<String> = reachable_at(at)
+        .iter()
+        .map(|ip| format!("http://{}/", SocketAddr::new(*ip, at.port())))
+        .collect();
+    match urls.first() {
+        None => eprintln!(
+            "lanchat: web page on port {} (no network address to show)",
+            at.port()
+        ),
+        Some(first) => {
+            eprintln!("lanchat: phones and browsers join at {}", urls.join(" or "));
+            if let Ok(code) = qrcode::QrCode::new(first.as_bytes()) {
+                let art = code
+                    .render::<qrcode::render::unicode::Dense1x2>()
+                    .quiet_zone(true)
+                    .build();
+                eprintln!("{art}");
+            }
+        }
+    }
+}
+
 /// The server's identity: `--identity`, or `identity.pem` in the XDG data
 /// directory; made there on first start.
 fn identity(args: &ServeArgs) -> anyhow::Result<lanchat_server::tls::Identity> {
@@ -325,16 +397,7 @@ fn raise_open_file_limit(max_clients: usize) {
 /// itself (unless it is not announced), and `--server` with each address
 /// this server can be reached at works everywhere.
 fn how_to_join(local: SocketAddr, no_announce: bool) -> String {
-    let ips: Vec<IpAddr> = if local.ip().is_unspecified() {
-        local_nets()
-            .iter()
-            .filter(|n| n.usable())
-            .map(|n| IpAddr::V4(n.addr))
-            .collect()
-    } else {
-        vec![local.ip()]
-    };
-    let servers: Vec<String> = ips
+    let servers: Vec<String> = reachable_at(local)
         .iter()
         .map(|ip| {
             let addr = SocketAddr::new(*ip, local.port());

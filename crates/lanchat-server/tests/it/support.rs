@@ -44,6 +44,7 @@ impl TestServer {
             lanchat: listener,
             irc: Some(irc),
             irc_tls: None,
+            web: None,
         };
         let mut config = Config::new("lab", "testhost");
         // Tests connect from one address many times a second; the connect

@@ -19,6 +19,7 @@ mod lan;
 #[path = "../it/support.rs"]
 mod support;
 mod tui;
+mod web;
 
 /// Something a test needs from the machine.
 #[derive(Debug, Clone, Copy)]
@@ -123,6 +124,7 @@ fn every_test_is_listed() -> Result<(), Failed> {
             "irc_clients",
         ),
         (include_str!("tui.rs"), tui::TESTS, "tui"),
+        (include_str!("web.rs"), web::TESTS, "web"),
     ] {
         for line in source.lines() {
             let Some(rest) = line.strip_prefix("pub fn ") else {
@@ -145,6 +147,7 @@ fn main() -> ExitCode {
         ("lan", lan::TESTS),
         ("tui", tui::TESTS),
         ("irc_clients", irc_clients::TESTS),
+        ("web", web::TESTS),
     ] {
         trials.extend(tests.iter().map(|t| trial(module, t, &mut skipped)));
     }

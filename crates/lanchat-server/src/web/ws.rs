@@ -1,0 +1,411 @@
+//! WebSocket (RFC 6455) as a byte stream, so that the lanchat door runs
+//! over it unchanged, as it runs over TLS: what browsers send in text
+//! messages is read as bytes (each message carries whole JSON lines), and
+//! what the door writes goes out as text messages.
+//!
+//! Reading streams each frame's payload straight through (unmasked) and
+//! keeps only a header's worth of bytes of its own, so a frame of any
+//! declared size costs no memory; the line decoder above caps the lines.
+//! Pings are answered, pongs ignored, and a close is answered and read as
+//! the end of the stream. Client frames must be masked and text or
+//! continuation; anything else ends the connection.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, BufMut, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+const OP_CONTINUATION: u8 = 0x0;
+const OP_TEXT: u8 = 0x1;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+const OP_PONG: u8 = 0xA;
+
+/// The most bytes read from the socket at once.
+const READ_CHUNK: usize = 4096;
+
+/// Past this many framed bytes waiting for the socket, writes wait.
+const MAX_PENDING_OUT: usize = 256 * 1024;
+
+/// The largest control frame payload (RFC 6455, 5.5).
+const MAX_CONTROL: u64 = 125;
+
+/// The payload of a data frame still to be handed out.
+#[derive(Debug, Clone, Copy)]
+struct Data {
+    left: u64,
+    mask: [u8; 4],
+    /// Where in the mask the next byte is.
+    at: usize,
+}
+
+/// A WebSocket connection's server side, over `S`.
+pub(crate) struct WsStream<S> {
+    inner: S,
+    /// Bytes read and not yet decoded: at most a header and a control
+    /// frame's payload.
+    raw: BytesMut,
+    data: Option<Data>,
+    /// Frames to write: ours, pongs, the close.
+    out: BytesMut,
+    /// A close was sent (in answer, or ours).
+    close_sent: bool,
+    /// The peer closed (or sent nonsense): reads are at their end.
+    ended: bool,
+}
+
+fn bad(why: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why)
+}
+
+/// Appends a server frame (never masked) with `opcode` and `payload`.
+fn frame(out: &mut BytesMut, opcode: u8, payload: &[u8]) {
+    out.put_u8(0x80 | opcode);
+    match payload.len() {
+        n if n < 126 => out.put_u8(n as u8),
+        n if n <= usize::from(u16::MAX) => {
+            out.put_u8(126);
+            out.put_u16(n as u16);
+        }
+        n => {
+            out.put_u8(127);
+            out.put_u64(n as u64);
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
+/// A frame header: (fin, opcode, payload length, mask, header length), or
+/// `None` when more bytes are needed.
+type Header = (bool, u8, u64, [u8; 4], usize);
+
+fn header(raw: &[u8]) -> io::Result<Option<Header>> {
+    if raw.len() < 2 {
+        return Ok(None);
+    }
+    let (fin, opcode) = (raw[0] & 0x80 != 0, raw[0] & 0x0F);
+    if raw[0] & 0x70 != 0 {
+        return Err(bad("websocket extension bits set"));
+    }
+    if raw[1] & 0x80 == 0 {
+        return Err(bad("an unmasked websocket frame from a client"));
+    }
+    let (len, at) = match raw[1] & 0x7F {
+        126 if raw.len() >= 4 => (u64::from(u16::from_be_bytes([raw[2], raw[3]])), 4),
+        127 if raw.len() >= 10 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&raw[2..10]);
+            (u64::from_be_bytes(b), 10)
+        }
+        126 | 127 => return Ok(None),
+        n => (u64::from(n), 2),
+    };
+    if raw.len() < at + 4 {
+        return Ok(None);
+    }
+    let mask = [raw[at], raw[at + 1], raw[at + 2], raw[at + 3]];
+    Ok(Some((fin, opcode, len, mask, at + 4)))
+}
+
+impl<S> WsStream<S> {
+    /// A WebSocket over `inner`, after the upgrade; `early` are bytes the
+    /// client sent after its request, already read.
+    pub(crate) fn new(inner: S, early: BytesMut) -> Self {
+        WsStream {
+            inner,
+            raw: early,
+            data: None,
+            out: BytesMut::new(),
+            close_sent: false,
+            ended: false,
+        }
+    }
+
+    /// Queues a close frame (once).
+    fn close(&mut self, code: u16) {
+        if !self.close_sent {
+            self.close_sent = true;
+            frame(&mut self.out, OP_CLOSE, &code.to_be_bytes());
+        }
+    }
+
+    /// Decodes what `raw` holds: data into `buf`, control frames handled.
+    /// `Ok(true)` when it made progress.
+    fn decode(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<bool> {
+        if let Some(mut data) = self.data {
+            if data.left == 0 {
+                self.data = None;
+                return Ok(true);
+            }
+            let n = (self.raw.len() as u64)
+                .min(data.left)
+                .min(buf.remaining() as u64) as usize;
+            if n == 0 {
+                return Ok(false);
+            }
+            let dst = buf.initialize_unfilled_to(n);
+            for (i, (d, s)) in dst.iter_mut().zip(&self.raw[..n]).enumerate() {
+                *d = s ^ data.mask[(data.at + i) % 4];
+            }
+            buf.advance(n);
+            self.raw.advance(n);
+            data.left -= n as u64;
+            data.at = (data.at + n) % 4;
+            self.data = (data.left > 0).then_some(data);
+            return Ok(true);
+        }
+        let Some((fin, opcode, len, mask, head)) = header(&self.raw)? else {
+            return Ok(false);
+        };
+        match opcode {
+            OP_TEXT | OP_CONTINUATION => {
+                self.raw.advance(head);
+                self.data = Some(Data {
+                    left: len,
+                    mask,
+                    at: 0,
+                });
+                Ok(true)
+            }
+            OP_CLOSE | OP_PING | OP_PONG => {
+                if !fin || len > MAX_CONTROL {
+                    return Err(bad("a websocket control frame too long or fragmented"));
+                }
+                let len = len as usize;
+                if self.raw.len() < head + len {
+                    return Ok(false);
+                }
+                let payload: Vec<u8> = self.raw[head..head + len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ mask[i % 4])
+                    .collect();
+                self.raw.advance(head + len);
+                match opcode {
+                    OP_PING => frame(&mut self.out, OP_PONG, &payload),
+                    OP_CLOSE => {
+                        self.close(1000);
+                        self.ended = true;
+                    }
+                    _ => {}
+                }
+                Ok(true)
+            }
+            _ => Err(bad("a binary or unknown websocket frame")),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> WsStream<S> {
+    /// Writes what `out` holds; Ready once it is empty.
+    fn poll_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.out.is_empty() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.out) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.out.advance(n),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            // Pongs and the answer to a close go out as soon as they can.
+            if let Poll::Ready(Err(e)) = this.poll_out(cx) {
+                return Poll::Ready(Err(e));
+            }
+            if this.ended {
+                return Poll::Ready(Ok(()));
+            }
+            let before = buf.filled().len();
+            match this.decode(buf) {
+                Err(e) => {
+                    this.close(1002);
+                    this.ended = true;
+                    let _ = this.poll_out(cx);
+                    return Poll::Ready(Err(e));
+                }
+                Ok(true) if buf.filled().len() > before => return Poll::Ready(Ok(())),
+                Ok(true) => continue,
+                Ok(false) => {}
+            }
+            let mut chunk = [0u8; READ_CHUNK];
+            let mut read = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                    this.ended = true;
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Ok(())) => this.raw.extend_from_slice(read.filled()),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if this.close_sent {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if this.out.len() > MAX_PENDING_OUT {
+            match this.poll_out(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        // One message per write: the door writes whole lines.
+        frame(&mut this.out, OP_TEXT, buf);
+        let _ = this.poll_out(cx);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        match this.poll_out(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_flush(cx),
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.close(1000);
+        match this.poll_out(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_shutdown(cx),
+            other => other,
+        }
+    }
+}
+
+/// The `Sec-WebSocket-Accept` answer to a client's key.
+pub(crate) fn accept_key(key: &str) -> String {
+    use sha1::{Digest, Sha1};
+    const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    let digest = Sha1::digest(format!("{}{GUID}", key.trim()).as_bytes());
+    base64(&digest)
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A client frame: masked, as browsers send them.
+    fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
+        match payload.len() {
+            n if n < 126 => out.push(0x80 | n as u8),
+            n => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    #[test]
+    fn the_accept_key_is_rfc_6455s_example() {
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[tokio::test]
+    async fn text_frames_read_as_bytes_and_writes_become_frames() {
+        let (mut browser, server) = tokio::io::duplex(1 << 16);
+        let mut ws = WsStream::new(server, BytesMut::new());
+        let long = "x".repeat(300);
+        let mut sent = client_frame(OP_TEXT, false, b"{\"type\":");
+        sent.extend(client_frame(OP_PING, true, b"hi"));
+        sent.extend(client_frame(OP_CONTINUATION, true, b"\"list\"}\n"));
+        sent.extend(client_frame(OP_TEXT, true, long.as_bytes()));
+        browser.write_all(&sent).await.unwrap();
+        let want = format!("{{\"type\":\"list\"}}\n{long}");
+        let mut got = vec![0u8; want.len()];
+        ws.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, want.as_bytes());
+        ws.write_all(b"{\"type\":\"pong\"}\n").await.unwrap();
+        ws.flush().await.unwrap();
+        // The pong for the ping, then our text frame, unmasked.
+        let mut answer = vec![0u8; 4 + 2 + 16];
+        browser.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer[..4], &[0x8A, 2, b'h', b'i']);
+        assert_eq!(&answer[4..6], &[0x81, 16]);
+        assert_eq!(&answer[6..], b"{\"type\":\"pong\"}\n");
+    }
+
+    #[tokio::test]
+    async fn a_close_is_answered_and_ends_the_stream() {
+        let (mut browser, server) = tokio::io::duplex(1024);
+        let mut ws = WsStream::new(server, BytesMut::new());
+        browser
+            .write_all(&client_frame(OP_CLOSE, true, &1001u16.to_be_bytes()))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(ws.read(&mut buf).await.unwrap(), 0);
+        let mut answer = [0u8; 4];
+        browser.read_exact(&mut answer).await.unwrap();
+        assert_eq!(answer, [0x88, 2, 0x03, 0xE8]);
+    }
+
+    #[tokio::test]
+    async fn unmasked_and_binary_frames_end_the_connection() {
+        for bad_frame in [
+            vec![0x81, 0x02, b'h', b'i'],
+            client_frame(0x2, true, b"\x00"),
+        ] {
+            let (mut browser, server) = tokio::io::duplex(1024);
+            let mut ws = WsStream::new(server, BytesMut::new());
+            browser.write_all(&bad_frame).await.unwrap();
+            let mut buf = [0u8; 16];
+            assert!(ws.read(&mut buf).await.is_err());
+        }
+    }
+}
