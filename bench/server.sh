@@ -4,6 +4,7 @@
 #   cargo build --release -p lanchat -p lanchat-bench && bench/server.sh [RUNS]
 #   (TARGETS="lanchat" or TARGETS="ngircd inspircd" runs only those;
 #    TARGETS="lanchat-irc" runs lanchat's IRC door with the IRC generator;
+#    TARGETS="lanchat-web" runs its web door with WebSocket clients;
 #    WORKLOADS="fanout light" runs only those workloads;
 #    LANCHAT_BIN=/path/to/an/older/lanchat measures another build of the
 #    server with the same generator, for A/B runs; STAMPS=1 has the lanchat
@@ -77,6 +78,14 @@ one() {
       server_pid=$!; sleep 0.3
       "$bin/lanchat-bench" --proto irc --channel '#bench' --server 127.0.0.1:16669 --server-pid "$server_pid" \
         "${tls[@]}" "$@" | tail -1 ;;
+    lanchat-web)
+      # The same server, reached through its web door: WebSocket clients
+      # speaking lanchat's protocol, as the page does.
+      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 --web-port 18182 "${dbarg[@]}" "${lanchat_extra[@]}" \
+        --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
+      server_pid=$!; sleep 0.3
+      "$bin/lanchat-bench" --proto ws --server 127.0.0.1:18182 --server-pid "$server_pid" \
+        "$@" | tail -1 ;;
     ngircd)
       ngircd -n -f "$ngircd_conf" >/dev/null 2>&1 &
       # With TLS it loads its certificate first: give it longer.
@@ -116,7 +125,7 @@ workload() {
 }
 
 echo "machine: $(nproc) cores; runs per workload: $runs (medians)"
-for target in ${TARGETS:-lanchat lanchat-irc ngircd inspircd}; do
+for target in ${TARGETS:-lanchat lanchat-irc lanchat-web ngircd inspircd}; do
   if [ "${target#lanchat}" = "$target" ] && ! command -v $target >/dev/null; then
     echo "$target is not installed (apt-get install $target): no anchor"; continue
   fi

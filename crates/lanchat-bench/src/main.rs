@@ -13,6 +13,7 @@ mod proc_stats;
 mod protocol;
 mod report;
 mod run;
+mod ws;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -76,6 +77,26 @@ pub struct Args {
 pub enum Proto {
     Lanchat,
     Irc,
+    /// lanchat's protocol over the web door's WebSocket (`--server` is the
+    /// web port).
+    Ws,
+}
+
+/// The protocol of the lines exchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    Lanchat,
+    Irc,
+}
+
+impl Proto {
+    /// The web door carries lanchat's lines.
+    pub fn lines(self) -> Lines {
+        match self {
+            Proto::Lanchat | Proto::Ws => Lines::Lanchat,
+            Proto::Irc => Lines::Irc,
+        }
+    }
 }
 
 fn main() -> ExitCode {

@@ -2,26 +2,26 @@
 //! message, recognise a delivered message and a ping. Parsing is by byte
 //! search, not a full parser, so the generator stays cheap per delivery.
 
-use crate::Proto;
+use crate::{Lines, Proto};
 
 /// Bytes to send right after connecting. With `stamps`, a lanchat client
 /// asks for event ids and times, as the lanchat client does.
 pub fn login(proto: Proto, name: &str, stamps: bool) -> Vec<u8> {
-    match proto {
-        Proto::Lanchat if stamps => {
+    match proto.lines() {
+        Lines::Lanchat if stamps => {
             format!("{{\"type\":\"join\",\"name\":\"{name}\",\"caps\":[\"stamps\"]}}\n")
                 .into_bytes()
         }
-        Proto::Lanchat => format!("{{\"type\":\"join\",\"name\":\"{name}\"}}\n").into_bytes(),
-        Proto::Irc => format!("NICK {name}\r\nUSER {name} 0 * :bench\r\n").into_bytes(),
+        Lines::Lanchat => format!("{{\"type\":\"join\",\"name\":\"{name}\"}}\n").into_bytes(),
+        Lines::Irc => format!("NICK {name}\r\nUSER {name} 0 * :bench\r\n").into_bytes(),
     }
 }
 
 /// What to send when registration succeeds: IRC servers refuse a JOIN
 /// before the 001 welcome.
 pub fn after_registration(proto: Proto, line: &[u8], channel: &str) -> Option<Vec<u8>> {
-    match proto {
-        Proto::Irc if irc_command(line) == Some(b"001") => {
+    match proto.lines() {
+        Lines::Irc if irc_command(line) == Some(b"001") => {
             Some(format!("JOIN {channel}\r\n").into_bytes())
         }
         _ => None,
@@ -30,33 +30,33 @@ pub fn after_registration(proto: Proto, line: &[u8], channel: &str) -> Option<Ve
 
 /// Whether this line completes the login (we are in the room).
 pub fn is_in(proto: Proto, line: &[u8]) -> bool {
-    match proto {
-        Proto::Lanchat => contains(line, b"\"type\":\"welcome\""),
+    match proto.lines() {
+        Lines::Lanchat => contains(line, b"\"type\":\"welcome\""),
         // 366: end of the NAMES list, sent after a successful JOIN.
-        Proto::Irc => irc_command(line) == Some(b"366"),
+        Lines::Irc => irc_command(line) == Some(b"366"),
     }
 }
 
 /// Whether this line says we were refused or thrown out.
 pub fn is_refusal(proto: Proto, line: &[u8]) -> bool {
-    match proto {
-        Proto::Lanchat => {
+    match proto.lines() {
+        Lines::Lanchat => {
             contains(line, b"\"type\":\"bye\"") || contains(line, b"\"type\":\"name_rejected\"")
         }
-        Proto::Irc => line.starts_with(b"ERROR") || irc_command(line) == Some(b"433"),
+        Lines::Irc => line.starts_with(b"ERROR") || irc_command(line) == Some(b"433"),
     }
 }
 
 /// One chat message carrying `payload`.
 pub fn message(proto: Proto, payload: &str, channel: &str, out: &mut Vec<u8>) {
     out.clear();
-    match proto {
-        Proto::Lanchat => {
+    match proto.lines() {
+        Lines::Lanchat => {
             out.extend_from_slice(b"{\"type\":\"input\",\"text\":\"");
             out.extend_from_slice(payload.as_bytes());
             out.extend_from_slice(b"\"}\n");
         }
-        Proto::Irc => {
+        Lines::Irc => {
             out.extend_from_slice(b"PRIVMSG ");
             out.extend_from_slice(channel.as_bytes());
             out.extend_from_slice(b" :");
@@ -70,8 +70,8 @@ pub fn message(proto: Proto, payload: &str, channel: &str, out: &mut Vec<u8>) {
 /// the generator's hot path (once per delivery), so it walks the known
 /// shape of the line with `memchr` instead of searching it generally.
 pub fn delivered(proto: Proto, line: &[u8]) -> Option<&[u8]> {
-    match proto {
-        Proto::Lanchat => {
+    match proto.lines() {
+        Lines::Lanchat => {
             // Revision 2 puts `id` and `ts` between the type and the sender.
             const HEAD: &[u8] = b"{\"type\":\"message\",";
             const TEXT: &[u8] = b"\"text\":\"";
@@ -80,7 +80,7 @@ pub fn delivered(proto: Proto, line: &[u8]) -> Option<&[u8]> {
             let end = memchr::memchr(b'"', payload)?;
             Some(&payload[..end])
         }
-        Proto::Irc => {
+        Lines::Irc => {
             let at = memchr::memmem::find(line, b" PRIVMSG ")?;
             let colon = memchr::memmem::find(&line[at..], b" :")? + at + 2;
             Some(trim_cr(&line[colon..]))
@@ -90,8 +90,8 @@ pub fn delivered(proto: Proto, line: &[u8]) -> Option<&[u8]> {
 
 /// The answer to a keepalive ping, if the line is one.
 pub fn pong(proto: Proto, line: &[u8]) -> Option<Vec<u8>> {
-    match proto {
-        Proto::Lanchat => {
+    match proto.lines() {
+        Lines::Lanchat => {
             if !line.starts_with(b"{\"type\":\"ping\"") {
                 return None;
             }
@@ -105,7 +105,7 @@ pub fn pong(proto: Proto, line: &[u8]) -> Option<Vec<u8>> {
             out.extend_from_slice(b"}\n");
             Some(out)
         }
-        Proto::Irc => {
+        Lines::Irc => {
             let rest = line.strip_prefix(b"PING")?;
             let mut out = b"PONG".to_vec();
             out.extend_from_slice(trim_cr(rest));

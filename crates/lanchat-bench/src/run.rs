@@ -95,6 +95,10 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
                     let (read, write) = tokio::io::split(*stream);
                     client.spawn(&mut tasks, read, write);
                 }
+                Conn::Ws(stream) => {
+                    let (read, write) = tokio::io::split(*stream);
+                    client.spawn(&mut tasks, read, write);
+                }
             }
         }
     }
@@ -155,6 +159,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
 enum Conn {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Ws(Box<crate::ws::Client>),
 }
 
 /// What a joined client's tasks are started with.
@@ -201,6 +206,11 @@ impl Client<'_> {
 async fn join(args: &Args, i: usize) -> anyhow::Result<Conn> {
     let stream = TcpStream::connect(args.server).await?;
     stream.set_nodelay(true)?;
+    if args.proto == Proto::Ws {
+        let mut stream = crate::ws::upgrade(stream, &args.server.to_string()).await?;
+        login(args, i, &mut stream).await?;
+        return Ok(Conn::Ws(Box::new(stream)));
+    }
     if !args.tls {
         let mut stream = stream;
         login(args, i, &mut stream).await?;

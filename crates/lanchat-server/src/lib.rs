@@ -216,7 +216,13 @@ pub async fn run_doors(
                 let _ = stream.set_nodelay(true);
                 match via {
                     Via::Lanchat => {
-                        tracker.spawn(tls::open(stream, peer, door.clone(), ticket));
+                        tracker.spawn(tls::open(
+                            stream,
+                            peer,
+                            door.clone(),
+                            ticket,
+                            tracker.clone(),
+                        ));
                     }
                     Via::Irc => {
                         tracker.spawn(irc::serve(stream, peer, irc.clone(), ticket));

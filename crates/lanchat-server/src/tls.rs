@@ -22,6 +22,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::task::TaskTracker;
 
 use crate::admission::Ticket;
 use crate::connection::{self, Arrival, Door};
@@ -212,23 +213,48 @@ async fn starts_tls(stream: &TcpStream) -> bool {
 
 /// Serves one connection to the lanchat door: over TLS if the server has
 /// it and the client starts it, in plaintext if the room allows that.
-pub(crate) async fn open(stream: TcpStream, peer: SocketAddr, door: Arc<Door>, ticket: Ticket) {
-    let Some(tls) = &door.config.tls else {
-        return connection::serve(stream, peer, door, ticket, Arrival::direct(None)).await;
+///
+/// Once the first byte tells which, the connection gets a task of its own
+/// on `tracker`, sized for what it is, and this one ends: one task for
+/// both would be as big as a TLS connection's for every connection.
+pub(crate) async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    door: Arc<Door>,
+    ticket: Ticket,
+    tracker: TaskTracker,
+) {
+    let Some(tls) = door.config.tls.clone() else {
+        tracker.spawn(connection::serve(
+            stream,
+            peer,
+            door,
+            ticket,
+            Arrival::direct(None),
+        ));
+        return;
     };
     if starts_tls(&stream).await {
-        match tls.accept(stream, door.config.register_timeout).await {
-            Some((stream, binding)) => {
-                let arrival = Arrival::direct(Some(binding));
-                connection::serve(stream, peer, door, ticket, arrival).await
+        tracker.spawn(async move {
+            match tls.accept(stream, door.config.register_timeout).await {
+                Some((stream, binding)) => {
+                    let arrival = Arrival::direct(Some(binding));
+                    connection::serve(stream, peer, door, ticket, arrival).await
+                }
+                None => tracing::debug!(%peer, "tls handshake failed"),
             }
-            None => tracing::debug!(%peer, "tls handshake failed"),
-        }
+        });
     } else if door.config.passphrase.is_some() {
         let why = "this room has a passphrase, which needs an encrypted connection: update lanchat to join";
         connection::refuse(stream, &door, "tls_required", why);
     } else if door.config.allow_plaintext {
-        connection::serve(stream, peer, door, ticket, Arrival::direct(None)).await
+        tracker.spawn(connection::serve(
+            stream,
+            peer,
+            door,
+            ticket,
+            Arrival::direct(None),
+        ));
     } else {
         let why = "this room only takes encrypted connections: update lanchat to join (the host can admit older clients with --allow-plaintext)";
         connection::refuse(stream, &door, "tls_required", why);

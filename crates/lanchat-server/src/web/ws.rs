@@ -29,6 +29,9 @@ const READ_CHUNK: usize = 4096;
 /// Past this many framed bytes waiting for the socket, writes wait.
 const MAX_PENDING_OUT: usize = 256 * 1024;
 
+/// Buffers bigger than this are given back once empty.
+const KEEP: usize = 4096;
+
 /// The largest control frame payload (RFC 6455, 5.5).
 const MAX_CONTROL: u64 = 125;
 
@@ -209,6 +212,11 @@ impl<S: AsyncWrite + Unpin> WsStream<S> {
                 Poll::Pending => return Poll::Pending,
             }
         }
+        // An idle connection keeps no buffer a burst (a big room's list)
+        // left behind.
+        if self.out.capacity() > KEEP {
+            self.out = BytesMut::new();
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -247,7 +255,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                     this.ended = true;
                     return Poll::Ready(Ok(()));
                 }
-                Poll::Ready(Ok(())) => this.raw.extend_from_slice(read.filled()),
+                Poll::Ready(Ok(())) => {
+                    if this.raw.is_empty() && this.raw.capacity() > KEEP {
+                        this.raw = BytesMut::new();
+                    }
+                    this.raw.extend_from_slice(read.filled())
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
