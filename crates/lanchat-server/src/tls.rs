@@ -224,14 +224,17 @@ pub(crate) async fn open(
     ticket: Ticket,
     tracker: TaskTracker,
 ) {
-    let Some(tls) = door.config.tls.clone() else {
+    let plaintext = |stream, door, ticket| {
         tracker.spawn(connection::serve(
             stream,
             peer,
             door,
             ticket,
             Arrival::direct(None),
-        ));
+        ))
+    };
+    let Some(tls) = door.config.tls.clone() else {
+        plaintext(stream, door, ticket);
         return;
     };
     if starts_tls(&stream).await {
@@ -248,13 +251,7 @@ pub(crate) async fn open(
         let why = "this room has a passphrase, which needs an encrypted connection: update lanchat to join";
         connection::refuse(stream, &door, "tls_required", why);
     } else if door.config.allow_plaintext {
-        tracker.spawn(connection::serve(
-            stream,
-            peer,
-            door,
-            ticket,
-            Arrival::direct(None),
-        ));
+        plaintext(stream, door, ticket);
     } else {
         let why = "this room only takes encrypted connections: update lanchat to join (the host can admit older clients with --allow-plaintext)";
         connection::refuse(stream, &door, "tls_required", why);

@@ -131,6 +131,32 @@ def main():
         enter(bob, "/list")
         expect(bob.locator("#log")).to_contain_text("In the room:")
 
+        # While the tab is hidden, the title counts what was missed.
+        bob.evaluate(
+            "Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+            "document.dispatchEvent(new Event('visibilitychange'))"
+        )
+        enter(ann, "one")
+        enter(ann, "two")
+        expect(bob).to_have_title("(2) lab — lanchat")
+        bob.evaluate(
+            "Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+            "document.dispatchEvent(new Event('visibilitychange'))"
+        )
+        expect(bob).to_have_title("lab — lanchat")
+
+        # Keyboard only: Tab to the input, type, Enter.
+        ann.locator("body").focus()
+        ann.keyboard.press("Tab")
+        for _ in range(12):
+            if ann.evaluate("document.activeElement.id") == "input":
+                break
+            ann.keyboard.press("Tab")
+        assert ann.evaluate("document.activeElement.id") == "input"
+        ann.keyboard.type("typed with keys only")
+        ann.keyboard.press("Enter")
+        expect(bob.locator("#log")).to_contain_text("ann: typed with keys only")
+
         # Mentions are highlighted.
         enter(ann, "bob, look")
         expect(bob.locator("#log li.mention")).to_contain_text("bob, look")
