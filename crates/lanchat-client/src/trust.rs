@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! ADDRESS FINGERPRINT ROOM
-//! 192.168.1.20:8081 sha256:… kitchen
+//! 127.0.0.20:8081 sha256:… kitchen
 //! ```
 //!
 //! A pin is looked up both by address and by room name: a spoofed
@@ -432,14 +432,14 @@ mod tests {
     #[test]
     fn the_file_format_round_trips_and_bad_lines_are_named() {
         let a = fp(b"a");
-        let text = format!("{HEADER}\n10.0.0.5:8081 {a} the kitchen\n");
+        let text = format!("{HEADER}\n127.0.0.5:8081 {a} the kitchen\n");
         let pins = parse(&text).unwrap();
         assert_eq!(pins.len(), 1);
-        assert_eq!(pins[0].addr, "10.0.0.5:8081");
+        assert_eq!(pins[0].addr, "127.0.0.5:8081");
         assert_eq!(pins[0].room, "the kitchen");
         assert_eq!(pins[0].fingerprint, a);
         assert_eq!(pins[0].line, 5);
-        let bad = parse("10.0.0.5:8081 sha256:nope lab\n").unwrap_err();
+        let bad = parse("127.0.0.5:8081 sha256:nope lab\n").unwrap_err();
         assert_eq!(bad.0, 1);
         assert!(bad.1.contains("not a fingerprint"), "{}", bad.1);
         assert_eq!(parse("lonely\n").unwrap_err().0, 1);
@@ -451,26 +451,26 @@ mod tests {
         let trust = Trust::new(Some(file.clone()));
         let (a, b) = (fp(b"a"), fp(b"b"));
         assert_eq!(
-            trust.check("10.0.0.5:8081", "lab", a, None).unwrap(),
+            trust.check("127.0.0.5:8081", "lab", a, None).unwrap(),
             Verdict::New
         );
         // Nothing is pinned until the connection is accepted.
         assert_eq!(
-            trust.check("10.0.0.5:8081", "lab", a, None).unwrap(),
+            trust.check("127.0.0.5:8081", "lab", a, None).unwrap(),
             Verdict::New
         );
-        trust.pin("10.0.0.5:8081", "lab", a);
+        trust.pin("127.0.0.5:8081", "lab", a);
         assert_eq!(
-            trust.check("10.0.0.5:8081", "lab", a, None).unwrap(),
+            trust.check("127.0.0.5:8081", "lab", a, None).unwrap(),
             Verdict::Known
         );
         // A fresh process reads the pin from the file.
         let again = Trust::new(Some(file.clone()));
         assert_eq!(
-            again.check("10.0.0.5:8081", "lab", a, None).unwrap(),
+            again.check("127.0.0.5:8081", "lab", a, None).unwrap(),
             Verdict::Known
         );
-        let refused = again.check("10.0.0.5:8081", "lab", b, None).unwrap_err();
+        let refused = again.check("127.0.0.5:8081", "lab", b, None).unwrap_err();
         let text = refused.to_string();
         assert!(
             text.contains(&a.to_string()) && text.contains(&b.to_string()),
@@ -482,20 +482,20 @@ mod tests {
         );
         // The same room's name at another address (a spoofed answer) is
         // refused too; the same key at a new address (DHCP) is not.
-        assert!(again.check("10.0.0.66:8081", "LAB", b, None).is_err());
+        assert!(again.check("127.0.0.66:8081", "LAB", b, None).is_err());
         assert_eq!(
-            again.check("10.0.0.9:8081", "lab", a, None).unwrap(),
+            again.check("127.0.0.9:8081", "lab", a, None).unwrap(),
             Verdict::Known
         );
-        again.pin("10.0.0.9:8081", "lab", a);
+        again.pin("127.0.0.9:8081", "lab", a);
         // What `lanchat discover` says of announced keys.
-        assert_eq!(again.standing("10.0.0.5:8081", "lab", &a), Standing::Pinned);
-        assert_eq!(again.standing("10.0.0.7:8081", "lab", &a), Standing::Moved);
+        assert_eq!(again.standing("127.0.0.5:8081", "lab", &a), Standing::Pinned);
+        assert_eq!(again.standing("127.0.0.7:8081", "lab", &a), Standing::Moved);
         assert_eq!(
-            again.standing("10.0.0.7:8081", "lab", &b),
+            again.standing("127.0.0.7:8081", "lab", &b),
             Standing::Differs
         );
-        assert_eq!(again.standing("10.0.0.7:8081", "den", &b), Standing::New);
+        assert_eq!(again.standing("127.0.0.7:8081", "den", &b), Standing::New);
         // Nothing was re-pinned by the refusals.
         let pins = again.pins().unwrap();
         assert!(pins.iter().all(|p| p.fingerprint == a), "{pins:?}");
@@ -504,7 +504,7 @@ mod tests {
         assert_eq!(again.pins().unwrap(), vec![]);
         let fresh = Trust::new(Some(file.clone()));
         assert_eq!(
-            fresh.check("10.0.0.5:8081", "lab", b, None).unwrap(),
+            fresh.check("127.0.0.5:8081", "lab", b, None).unwrap(),
             Verdict::New
         );
         let _ = fs::remove_dir_all(file.parent().unwrap().parent().unwrap());

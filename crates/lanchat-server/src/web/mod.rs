@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn requests_are_parsed_and_origins_checked() {
         let head =
-            "GET /ws?x=1 HTTP/1.1\r\nHost: 10.0.0.5:8082\r\nOrigin: http://10.0.0.5:8082\r\n\
+            "GET /ws?x=1 HTTP/1.1\r\nHost: 127.0.0.5:8082\r\nOrigin: http://127.0.0.5:8082\r\n\
                     Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: abc\r\n\
                     Sec-WebSocket-Version: 13";
         let req = parse(head).unwrap();
