@@ -489,7 +489,10 @@ mod tests {
         );
         again.pin("127.0.0.9:8081", "lab", a);
         // What `lanchat discover` says of announced keys.
-        assert_eq!(again.standing("127.0.0.5:8081", "lab", &a), Standing::Pinned);
+        assert_eq!(
+            again.standing("127.0.0.5:8081", "lab", &a),
+            Standing::Pinned
+        );
         assert_eq!(again.standing("127.0.0.7:8081", "lab", &a), Standing::Moved);
         assert_eq!(
             again.standing("127.0.0.7:8081", "lab", &b),

@@ -84,6 +84,10 @@ pub use memory::tune_allocator;
 const NOT_ALLOWED: &str =
     "this room only admits computers on the server's own network (the server can allow more with --allow)";
 
+/// The reason the IRC and web doors give in a room with a passphrase.
+const PASSPHRASE_DOORS: &str =
+    "this room has a passphrase: join with lanchat, which can prove it without sending it";
+
 /// The limits a client is told in the welcome.
 pub fn advertised_limits(config: &Config) -> Limits {
     Limits {
@@ -203,6 +207,12 @@ pub async fn run_doors(
                 if !allowed {
                     tracing::info!(%peer, "refused: not on this server's networks");
                     refuse(stream, via, "not_allowed", NOT_ALLOWED);
+                    continue;
+                }
+                if config.passphrase.is_some() && !matches!(via, Via::Lanchat) {
+                    // Only the lanchat door can prove a passphrase (a PAKE
+                    // bound to its TLS session): the others stay shut.
+                    refuse(stream, via, "passphrase_required", PASSPHRASE_DOORS);
                     continue;
                 }
                 let ticket = match admission.admit(peer.ip(), tokio::time::Instant::now()) {

@@ -118,3 +118,22 @@ async fn guesses_are_limited_per_address_and_a_right_one_is_given_back() {
     expect_refusal(&mut eve, "too_many_guesses").await;
     server.shutdown().await;
 }
+
+/// The IRC door cannot prove a passphrase, so in such a room it is shut:
+/// an IRC client is told why and closed, before it can register.
+#[tokio::test]
+async fn the_irc_door_of_a_passphrase_room_is_shut() {
+    use tokio::io::AsyncReadExt;
+    let server = passphrase_room().await;
+    let mut irc = tokio::net::TcpStream::connect(server.irc).await.unwrap();
+    let mut said = Vec::new();
+    let read = irc.read_to_end(&mut said);
+    tokio::time::timeout(std::time::Duration::from_secs(15), read)
+        .await
+        .expect("closed in time")
+        .unwrap();
+    let said = String::from_utf8_lossy(&said);
+    assert!(said.starts_with("ERROR :"), "{said}");
+    assert!(said.contains("this room has a passphrase"), "{said}");
+    server.shutdown().await;
+}
