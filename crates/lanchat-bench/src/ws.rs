@@ -7,6 +7,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use lanchat_proto::ws::{frame, header, OP_CLOSE, OP_TEXT};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -56,24 +57,6 @@ pub struct Client {
     out: Vec<u8>,
 }
 
-/// A server frame's header: (opcode, payload length, header length).
-fn header(raw: &[u8]) -> Option<(u8, u64, usize)> {
-    let opcode = *raw.first()? & 0x0F;
-    let (len, at) = match *raw.get(1)? & 0x7F {
-        126 => (
-            u64::from(u16::from_be_bytes([*raw.get(2)?, *raw.get(3)?])),
-            4,
-        ),
-        127 => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(raw.get(2..10)?);
-            (u64::from_be_bytes(b), 10)
-        }
-        n => (u64::from(n), 2),
-    };
-    Some((opcode, len, at))
-}
-
 impl AsyncRead for Client {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -96,11 +79,11 @@ impl AsyncRead for Client {
                 continue;
             }
             if this.left == 0 {
-                if let Some((opcode, len, at)) = header(&this.raw) {
-                    this.raw.drain(..at);
-                    this.left = len;
-                    this.skip = opcode >= 0x8;
-                    if opcode == 0x8 {
+                if let Ok(Some(h)) = header(&this.raw) {
+                    this.raw.drain(..h.size);
+                    this.left = h.len;
+                    this.skip = h.opcode >= OP_CLOSE;
+                    if h.opcode == OP_CLOSE {
                         return Poll::Ready(Ok(()));
                     }
                     continue;
@@ -129,23 +112,7 @@ impl AsyncWrite for Client {
             Poll::Ready(Ok(())) => {}
             other => return other.map(|r| r.map(|()| 0)),
         }
-        {
-            this.out.push(0x81);
-            match buf.len() {
-                n if n < 126 => this.out.push(0x80 | n as u8),
-                n if n <= usize::from(u16::MAX) => {
-                    this.out.push(0x80 | 126);
-                    this.out.extend_from_slice(&(n as u16).to_be_bytes());
-                }
-                n => {
-                    this.out.push(0x80 | 127);
-                    this.out.extend_from_slice(&(n as u64).to_be_bytes());
-                }
-            }
-            this.out.extend_from_slice(&MASK);
-            this.out
-                .extend(buf.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-        }
+        frame(&mut this.out, OP_TEXT, buf, Some(MASK));
         // The frame is taken whole; a flush sends what the socket did not.
         match Pin::new(&mut *this).poll_flush(cx) {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),

@@ -13,6 +13,8 @@
 //! - [`fingerprint`]: a server's identity (its certificate's SHA-256) as
 //!   people read, type and compare it.
 //! - [`pake`]: the room passphrase check (SPAKE2 bound to the TLS session).
+//! - [`ws`]: WebSocket frame headers, frames and the handshake's key, for
+//!   the web door and its load generator.
 //! - [`time`]: the `ts` of room events (RFC 3339, UTC, milliseconds).
 //!
 //! The crate never touches a socket or a runtime; transports feed it bytes
@@ -29,6 +31,7 @@ pub mod irc;
 pub mod limits;
 pub mod pake;
 pub mod time;
+pub mod ws;
 
 pub use codec::{encode, DecodeError, EncodeError, LineDecoder};
 pub use fingerprint::{Expected, Fingerprint, FingerprintError};

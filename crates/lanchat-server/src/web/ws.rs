@@ -14,14 +14,13 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BytesMut};
+use lanchat_proto::ws::{
+    frame, header, MAX_CONTROL, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
+};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-const OP_CONTINUATION: u8 = 0x0;
-const OP_TEXT: u8 = 0x1;
-const OP_CLOSE: u8 = 0x8;
-const OP_PING: u8 = 0x9;
-const OP_PONG: u8 = 0xA;
+pub(crate) use lanchat_proto::ws::accept_key;
 
 /// The most bytes read from the socket at once.
 const READ_CHUNK: usize = 4096;
@@ -32,8 +31,11 @@ const MAX_PENDING_OUT: usize = 256 * 1024;
 /// Buffers bigger than this are given back once empty.
 const KEEP: usize = 4096;
 
-/// The largest control frame payload (RFC 6455, 5.5).
-const MAX_CONTROL: u64 = 125;
+/// Control frames (pings, pongs) a client may send in a row without a
+/// byte of data. They carry nothing the door meters, so past this they
+/// end the connection: a browser sends none, and any client's answers to
+/// the server's own pings are data, which resets the count.
+const MAX_CONTROL_IN_A_ROW: u32 = 16;
 
 /// The payload of a data frame still to be handed out.
 #[derive(Debug, Clone, Copy)]
@@ -51,8 +53,11 @@ pub(crate) struct WsStream<S> {
     /// frame's payload.
     raw: BytesMut,
     data: Option<Data>,
-    /// Frames to write: ours, pongs, the close.
-    out: BytesMut,
+    /// Frames to write (ours, pongs, the close); `out[sent..]` is unsent.
+    out: Vec<u8>,
+    sent: usize,
+    /// Control frames since the last data byte.
+    controls: u32,
     /// A close was sent (in answer, or ours).
     close_sent: bool,
     /// The peer closed (or sent nonsense): reads are at their end.
@@ -63,55 +68,6 @@ fn bad(why: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why)
 }
 
-/// Appends a server frame (never masked) with `opcode` and `payload`.
-fn frame(out: &mut BytesMut, opcode: u8, payload: &[u8]) {
-    out.put_u8(0x80 | opcode);
-    match payload.len() {
-        n if n < 126 => out.put_u8(n as u8),
-        n if n <= usize::from(u16::MAX) => {
-            out.put_u8(126);
-            out.put_u16(n as u16);
-        }
-        n => {
-            out.put_u8(127);
-            out.put_u64(n as u64);
-        }
-    }
-    out.extend_from_slice(payload);
-}
-
-/// A frame header: (fin, opcode, payload length, mask, header length), or
-/// `None` when more bytes are needed.
-type Header = (bool, u8, u64, [u8; 4], usize);
-
-fn header(raw: &[u8]) -> io::Result<Option<Header>> {
-    if raw.len() < 2 {
-        return Ok(None);
-    }
-    let (fin, opcode) = (raw[0] & 0x80 != 0, raw[0] & 0x0F);
-    if raw[0] & 0x70 != 0 {
-        return Err(bad("websocket extension bits set"));
-    }
-    if raw[1] & 0x80 == 0 {
-        return Err(bad("an unmasked websocket frame from a client"));
-    }
-    let (len, at) = match raw[1] & 0x7F {
-        126 if raw.len() >= 4 => (u64::from(u16::from_be_bytes([raw[2], raw[3]])), 4),
-        127 if raw.len() >= 10 => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&raw[2..10]);
-            (u64::from_be_bytes(b), 10)
-        }
-        126 | 127 => return Ok(None),
-        n => (u64::from(n), 2),
-    };
-    if raw.len() < at + 4 {
-        return Ok(None);
-    }
-    let mask = [raw[at], raw[at + 1], raw[at + 2], raw[at + 3]];
-    Ok(Some((fin, opcode, len, mask, at + 4)))
-}
-
 impl<S> WsStream<S> {
     /// A WebSocket over `inner`, after the upgrade; `early` are bytes the
     /// client sent after its request, already read.
@@ -120,7 +76,9 @@ impl<S> WsStream<S> {
             inner,
             raw: early,
             data: None,
-            out: BytesMut::new(),
+            out: Vec::new(),
+            sent: 0,
+            controls: 0,
             close_sent: false,
             ended: false,
         }
@@ -130,7 +88,7 @@ impl<S> WsStream<S> {
     fn close(&mut self, code: u16) {
         if !self.close_sent {
             self.close_sent = true;
-            frame(&mut self.out, OP_CLOSE, &code.to_be_bytes());
+            frame(&mut self.out, OP_CLOSE, &code.to_be_bytes(), None);
         }
     }
 
@@ -138,14 +96,10 @@ impl<S> WsStream<S> {
     /// `Ok(true)` when it made progress.
     fn decode(&mut self, buf: &mut ReadBuf<'_>) -> io::Result<bool> {
         if let Some(mut data) = self.data {
-            if data.left == 0 {
-                self.data = None;
-                return Ok(true);
-            }
             let n = (self.raw.len() as u64)
                 .min(data.left)
                 .min(buf.remaining() as u64) as usize;
-            if n == 0 {
+            if data.left > 0 && n == 0 {
                 return Ok(false);
             }
             let dst = buf.initialize_unfilled_to(n);
@@ -157,37 +111,47 @@ impl<S> WsStream<S> {
             data.left -= n as u64;
             data.at = (data.at + n) % 4;
             self.data = (data.left > 0).then_some(data);
+            if n > 0 {
+                self.controls = 0;
+            }
             return Ok(true);
         }
-        let Some((fin, opcode, len, mask, head)) = header(&self.raw)? else {
+        let Some(h) = header(&self.raw).map_err(|_| bad("websocket extension bits set"))? else {
             return Ok(false);
         };
-        match opcode {
+        let Some(mask) = h.mask else {
+            return Err(bad("an unmasked websocket frame from a client"));
+        };
+        match h.opcode {
             OP_TEXT | OP_CONTINUATION => {
-                self.raw.advance(head);
+                self.raw.advance(h.size);
                 self.data = Some(Data {
-                    left: len,
+                    left: h.len,
                     mask,
                     at: 0,
                 });
                 Ok(true)
             }
             OP_CLOSE | OP_PING | OP_PONG => {
-                if !fin || len > MAX_CONTROL {
+                if !h.fin || h.len > MAX_CONTROL {
                     return Err(bad("a websocket control frame too long or fragmented"));
                 }
-                let len = len as usize;
-                if self.raw.len() < head + len {
+                self.controls += 1;
+                if self.controls > MAX_CONTROL_IN_A_ROW {
+                    return Err(bad("too many websocket control frames"));
+                }
+                let end = h.size + h.len as usize;
+                if self.raw.len() < end {
                     return Ok(false);
                 }
-                let payload: Vec<u8> = self.raw[head..head + len]
+                let payload: Vec<u8> = self.raw[h.size..end]
                     .iter()
                     .enumerate()
                     .map(|(i, b)| b ^ mask[i % 4])
                     .collect();
-                self.raw.advance(head + len);
-                match opcode {
-                    OP_PING => frame(&mut self.out, OP_PONG, &payload),
+                self.raw.advance(end);
+                match h.opcode {
+                    OP_PING => frame(&mut self.out, OP_PONG, &payload, None),
                     OP_CLOSE => {
                         self.close(1000);
                         self.ended = true;
@@ -202,20 +166,22 @@ impl<S> WsStream<S> {
 }
 
 impl<S: AsyncWrite + Unpin> WsStream<S> {
-    /// Writes what `out` holds; Ready once it is empty.
+    /// Writes what `out` holds; Ready once it is all sent.
     fn poll_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.out.is_empty() {
-            match Pin::new(&mut self.inner).poll_write(cx, &self.out) {
+        while self.sent < self.out.len() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.out[self.sent..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.out.advance(n),
+                Poll::Ready(Ok(n)) => self.sent += n,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             }
         }
+        self.out.clear();
+        self.sent = 0;
         // An idle connection keeps no buffer a burst (a big room's list)
         // left behind.
         if self.out.capacity() > KEEP {
-            self.out = BytesMut::new();
+            self.out = Vec::new();
         }
         Poll::Ready(Ok(()))
     }
@@ -278,7 +244,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
         if this.close_sent {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        if this.out.len() > MAX_PENDING_OUT {
+        if this.out.len() - this.sent > MAX_PENDING_OUT {
             match this.poll_out(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -286,7 +252,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
             }
         }
         // One message per write: the door writes whole lines.
-        frame(&mut this.out, OP_TEXT, buf);
+        frame(&mut this.out, OP_TEXT, buf, None);
         let _ = this.poll_out(cx);
         Poll::Ready(Ok(buf.len()))
     }
@@ -309,64 +275,36 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
     }
 }
 
-/// The `Sec-WebSocket-Accept` answer to a client's key.
-pub(crate) fn accept_key(key: &str) -> String {
-    use sha1::{Digest, Sha1};
-    const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    let digest = Sha1::digest(format!("{}{GUID}", key.trim()).as_bytes());
-    base64(&digest)
-}
-
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
 
-    /// A client frame: masked, as browsers send them.
+    /// A client frame: masked, as browsers send them; `fin` false makes it
+    /// the first part of a fragmented message.
     fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x12, 0x34, 0x56, 0x78];
-        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
-        match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
-            n => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
+        let mut out = Vec::new();
+        frame(&mut out, opcode, payload, Some([0x12, 0x34, 0x56, 0x78]));
+        if !fin {
+            out[0] &= 0x7F;
         }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         out
     }
 
-    #[test]
-    fn the_accept_key_is_rfc_6455s_example() {
-        assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
+    /// Pings carry nothing the door meters: a run of them without data
+    /// ends the connection instead of being answered for ever.
+    #[tokio::test]
+    async fn a_ping_flood_ends_the_connection() {
+        let (mut browser, server) = tokio::io::duplex(1 << 16);
+        let mut ws = WsStream::new(server, BytesMut::new());
+        let mut pings = Vec::new();
+        for _ in 0..=MAX_CONTROL_IN_A_ROW {
+            pings.extend(client_frame(OP_PING, true, b"p"));
+        }
+        browser.write_all(&pings).await.unwrap();
+        let mut buf = [0u8; 16];
+        assert!(ws.read(&mut buf).await.is_err());
     }
 
     #[tokio::test]
