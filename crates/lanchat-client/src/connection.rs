@@ -256,23 +256,12 @@ impl Connection {
     /// at most [`ANSWER_TIMEOUT`]: a server that greets and then never
     /// answers is an error, not a hang.
     pub async fn register(&mut self, name: &str) -> Result<Registration, ClientError> {
-        let deadline = Instant::now() + ANSWER_TIMEOUT;
-        let asked = async {
-            self.writer
-                .send(&ClientFrame::Join {
-                    name: name.to_owned(),
-                    caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
-                    label: None,
-                })
-                .await?;
-            self.registration().await
-        };
-        match tokio::time::timeout_at(deadline, asked).await {
-            Ok(answer) => answer,
-            Err(_) => Err(ClientError::NoAnswer {
-                secs: ANSWER_TIMEOUT.as_secs(),
-            }),
-        }
+        self.ask(ClientFrame::Join {
+            name: name.to_owned(),
+            caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
+            label: None,
+        })
+        .await
     }
 
     /// Asks to come back after a connection loss with `token`, having
@@ -280,15 +269,20 @@ impl Connection {
     /// follows), or `Rejected` when the server has nothing to resume (join
     /// afresh then).
     pub async fn resume(&mut self, token: &str, last_id: u64) -> Result<Registration, ClientError> {
+        self.ask(ClientFrame::Resume {
+            token: token.to_owned(),
+            last_id,
+            caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
+            label: None,
+        })
+        .await
+    }
+
+    /// Sends `join` or `resume` and waits for the answer, at most
+    /// [`ANSWER_TIMEOUT`].
+    async fn ask(&mut self, frame: ClientFrame) -> Result<Registration, ClientError> {
         let asked = async {
-            self.writer
-                .send(&ClientFrame::Resume {
-                    token: token.to_owned(),
-                    last_id,
-                    caps: CLIENT_CAPS.iter().map(|c| (*c).to_owned()).collect(),
-                    label: None,
-                })
-                .await?;
+            self.writer.send(&frame).await?;
             self.registration().await
         };
         match tokio::time::timeout(ANSWER_TIMEOUT, asked).await {

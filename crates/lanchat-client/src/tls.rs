@@ -104,6 +104,8 @@ impl Seen {
 pub struct Noting<S> {
     inner: S,
     seen: Seen,
+    /// Enough was noted: later reads (the whole chat) take no lock.
+    full: bool,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Noting<S> {
@@ -114,10 +116,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Noting<S> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Ok(mut seen) = self.seen.0.lock() {
-            let room = SEEN_BYTES.saturating_sub(seen.len());
-            let new = &buf.filled()[before..];
-            seen.extend_from_slice(&new[..new.len().min(room)]);
+        if !self.full {
+            let this = &mut *self;
+            if let Ok(mut seen) = this.seen.0.lock() {
+                let room = SEEN_BYTES.saturating_sub(seen.len());
+                let new = &buf.filled()[before..];
+                seen.extend_from_slice(&new[..new.len().min(room)]);
+                this.full = seen.len() >= SEEN_BYTES;
+            }
         }
         polled
     }
@@ -164,6 +170,7 @@ pub async fn handshake(stream: TcpStream, seen: Seen) -> std::io::Result<Secured
     let stream = Noting {
         inner: stream,
         seen,
+        full: false,
     };
     let connector = connector().map_err(std::io::Error::other)?;
     let stream = connector.connect(server_name(), stream).await?;

@@ -321,7 +321,6 @@ pub(crate) fn spawn(
         next_generation: 1,
         show_address: config.whois_address,
         recorder,
-        stored,
         awaiting_store: VecDeque::new(),
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
         members: HashMap::new(),
@@ -333,7 +332,7 @@ pub(crate) fn spawn(
         queued_since_trim: 0,
         wake: Vec::new(),
     };
-    tracker.spawn(hub.run(request_rx, departure_rx, shutdown));
+    tracker.spawn(hub.run(request_rx, departure_rx, stored, shutdown));
     Hub {
         requests,
         departures,
@@ -365,8 +364,6 @@ struct HubTask {
     show_address: bool,
     /// Where the conversation is stored, if anywhere.
     recorder: Option<Recorder>,
-    /// How far the store has committed (with a recorder only).
-    stored: Option<watch::Receiver<u64>>,
     /// Events not yet committed, oldest first, with who said them: each is
     /// told `stored` once the store has it. Consecutive events of one
     /// member are one entry (the latest id).
@@ -415,9 +412,9 @@ impl HubTask {
         mut self,
         mut requests: mpsc::Receiver<Request>,
         mut departures: mpsc::UnboundedReceiver<Departure>,
+        mut stored: Option<watch::Receiver<u64>>,
         shutdown: CancellationToken,
     ) {
-        let mut stored = self.stored.clone();
         loop {
             // A reader that keeps up, but more slowly than a burst arrives,
             // holds the senders back (their requests wait, their sockets
@@ -448,7 +445,7 @@ impl HubTask {
                     // The writer is gone: nothing more will be stored.
                     None => {
                         stored = None;
-                        self.stored = None;
+                        self.recorder = None;
                         self.awaiting_store.clear();
                     }
                 },
@@ -561,7 +558,7 @@ impl HubTask {
             Request::Command { id, command, label } => {
                 let before = self.out.len();
                 self.room.apply(id, command, label, now_ms(), &mut self.out);
-                if self.stored.is_some() {
+                if self.recorder.is_some() {
                     self.await_store(id, before);
                 }
             }

@@ -208,7 +208,6 @@ pub(crate) async fn serve(
     };
     let _ = timeout(limit, stream.write_all(&reply)).await;
     let _ = stream.shutdown().await;
-    drop(ticket);
 }
 
 /// Turns a connection away before reading it (a full room, another

@@ -159,9 +159,15 @@ impl Lan {
     /// A `--plain` client on host `i` in the room "lab" on host 0
     /// (10.203.0.1) as `name`, once welcomed.
     pub fn join_lab(&self, i: usize, name: &str) -> Proc {
+        self.join_at(i, "10.203.0.1", name)
+    }
+
+    /// A `--plain` client on host `i` in the room "lab" at `server`, as
+    /// `name`, once welcomed.
+    pub fn join_at(&self, i: usize, server: &str, name: &str) -> Proc {
         let mut p = Proc::spawn({
             let mut c = self.lanchat(i);
-            c.args(["--plain", "--server", "10.203.0.1", "--name", name]);
+            c.args(["--plain", "--server", server, "--name", name]);
             c
         });
         p.expect_out("welcome", |l| {
@@ -773,15 +779,6 @@ pub fn chat_survives_loss_and_delay() {
     });
     relay.expect_out("ready", |l| l == "ready");
 
-    let join = |i: usize, server: &str, name: &str| {
-        let mut p = Proc::spawn({
-            let mut c = lan.lanchat(i);
-            c.args(["--plain", "--server", server, "--name", name]);
-            c
-        });
-        p.expect_out("welcome", |l| l.starts_with("*** Welcome to lab, "));
-        p
-    };
     // Alice's link is lossy from the start: she joins over it too (a
     // server that answers gets 10 s for the handshake and the greeting).
     let host = &lan.hosts[1];
@@ -797,8 +794,8 @@ pub fn chat_survives_loss_and_delay() {
     nft("add chain inet lossy in { type filter hook input priority 0 ; }");
     nft("add rule inet lossy out oifname \"eth0\" numgen random mod 100 < 5 drop");
     nft("add rule inet lossy in iifname \"eth0\" numgen random mod 100 < 5 drop");
-    let mut alice = join(1, "127.0.0.1:9000", "alice");
-    let mut bob = join(2, "10.203.0.1", "bob");
+    let mut alice = lan.join_at(1, "127.0.0.1:9000", "alice");
+    let mut bob = lan.join_at(2, "10.203.0.1", "bob");
     alice.expect_line("*** bob joined");
     // Bounded: 15 lines each way, at the pace the server allows.
     for i in 0..15 {

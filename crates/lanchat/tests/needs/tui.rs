@@ -319,7 +319,13 @@ pub fn the_passphrase_is_asked_for_on_the_terminal() {
     tmux.start("erin", 100, 20, &["--server", &addr, "--name", "erin"]);
     tmux.wait_for("erin", "passphrase for room 'lab':");
     tmux.type_line("erin", "open sesame");
-    let screen = tmux.wait_for("erin", "Welcome to lab, erin!");
+    tmux.wait_for("erin", "Welcome to lab, erin!");
+    // The prompt was on the terminal's main screen, which the TUI covers
+    // and gives back when it ends: the line must hold no passphrase.
+    tmux.type_line("erin", "/x");
+    assert_eq!(tmux.exit_status("erin"), 0);
+    let screen = tmux.screen_and_history("erin");
+    assert!(screen.contains("passphrase for room 'lab':"), "{screen}");
     assert!(!screen.contains("open sesame"), "echoed: {screen}");
 
     tmux.start(
@@ -349,13 +355,17 @@ pub fn the_passphrase_is_asked_for_on_the_terminal() {
     ];
     tmux.start("fay", 100, 20, &find);
     tmux.wait_for("fay", "has a passphrase: type it and press Enter");
-    tmux.type_line("fay", "open says me");
-    tmux.wait_for("fay", "the passphrase did not match");
-    let screen = tmux.wait_for("fay", "passphrase: ");
+    // While typed, it shows as dots (as many as characters), never itself.
+    tmux.keys("fay", &["-l", "open says me"]);
+    let screen = tmux.wait_for("fay", "passphrase: ••••••••••••");
     assert!(!screen.contains("open says me"), "shown: {screen}");
-    tmux.type_line("fay", "open sesame");
-    let screen = tmux.wait_for("fay", "Welcome to lab, fay!");
+    tmux.keys("fay", &["Enter"]);
+    tmux.wait_for("fay", "the passphrase did not match");
+    tmux.keys("fay", &["-l", "open sesame"]);
+    let screen = tmux.wait_for("fay", "passphrase: •••••••••••");
     assert!(!screen.contains("open sesame"), "shown: {screen}");
+    tmux.keys("fay", &["Enter"]);
+    tmux.wait_for("fay", "Welcome to lab, fay!");
 }
 
 pub const TESTS: &[Test] = &[
