@@ -37,11 +37,13 @@ pub type Label = Arc<str>;
 /// One thing to tell one or more members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// You are in, under `name`; `users` is everyone else, sorted.
+    /// You are in, under `name`; `users` is everyone else, sorted. Names
+    /// are shared with the room, not copied: a newcomer's list is as long
+    /// as the room.
     Welcome {
         name: String,
         room: String,
-        users: Vec<String>,
+        users: Vec<Arc<str>>,
     },
     Joined {
         name: String,
@@ -108,7 +110,7 @@ pub enum Event {
         text: String,
     },
     Users {
-        users: Vec<String>,
+        users: Vec<Arc<str>>,
     },
     /// The earlier conversation a newcomer may see, oldest first, each
     /// event with its original stamp.

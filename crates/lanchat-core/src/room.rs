@@ -88,7 +88,7 @@ pub struct Room {
     by_key: HashMap<String, MemberId>,
     /// Everyone's name in display order (folded, then as typed), kept
     /// sorted as people come and go, so a `/list` costs a copy, not a sort.
-    order: BTreeSet<(String, String)>,
+    order: BTreeSet<(String, Arc<str>)>,
     /// Who last whispered to each member, for `/reply`.
     replies: HashMap<MemberId, MemberId>,
     /// When each member last changed name: once every [`NICK_EVERY_MS`].
@@ -171,7 +171,7 @@ impl Room {
 
     /// The welcome a member is given (on joining, and on coming back):
     /// their name, the room, who else is here, the topic and who is away.
-    fn welcome(&self, asker: &Asker, name: &str, users: Vec<String>, out: &mut Vec<Output>) {
+    fn welcome(&self, asker: &Asker, name: &str, users: Vec<Arc<str>>, out: &mut Vec<Output>) {
         let welcome = Event::Welcome {
             name: name.to_owned(),
             room: self.name.clone(),
@@ -216,7 +216,7 @@ impl Room {
             .order
             .iter()
             .map(|(_, n)| n.clone())
-            .filter(|n| *n != name)
+            .filter(|n| **n != *name)
             .collect();
         self.welcome(&Asker { id, label }, &name, users, out);
         if was_held {
@@ -291,7 +291,7 @@ impl Room {
     }
 
     /// Everyone's name, sorted case-insensitively.
-    pub fn names(&self) -> Vec<String> {
+    pub fn names(&self) -> Vec<Arc<str>> {
         self.order.iter().map(|(_, name)| name.clone()).collect()
     }
 
@@ -795,8 +795,8 @@ pub const MAX_AWAY_LEN: usize = 200;
 pub const NICK_EVERY_MS: u64 = 10_000;
 
 /// Where a name sorts in the user list.
-fn order_key(name: &Name) -> (String, String) {
-    (fold(name.as_str()), name.as_str().to_owned())
+fn order_key(name: &Name) -> (String, Arc<str>) {
+    (fold(name.as_str()), name.as_str().into())
 }
 
 /// The error for a name nobody here has, quoting what was typed cut to a

@@ -566,7 +566,10 @@ fn a_dropped_member_frees_their_name_and_nobody_elses_changes() {
         ],
     );
     assert_eq!(w.room.name_of(bob), Some("bob"));
-    assert_eq!(w.room.names(), ["bob", "carol"]);
+    assert_eq!(
+        w.room.names(),
+        ["bob".into(), "carol".into()] as [std::sync::Arc<str>; 2]
+    );
     let mut out = Vec::new();
     let again = w
         .room

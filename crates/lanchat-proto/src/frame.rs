@@ -147,7 +147,7 @@ pub struct Limits {
     pub label: usize,
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 

@@ -31,9 +31,11 @@ pub mod irc;
 pub mod limits;
 pub mod pake;
 pub mod time;
+pub mod user_list;
 pub mod ws;
 
 pub use codec::{encode, DecodeError, EncodeError, LineDecoder};
 pub use fingerprint::{Expected, Fingerprint, FingerprintError};
 pub use frame::{ClientFrame, CommandHelp, LeaveReason, Limits, ServerFrame};
 pub use greeting::{Greeting, GreetingCheck, GreetingError};
+pub use user_list::UserListFrame;

@@ -49,6 +49,12 @@ const STEP: usize = 64;
 /// fills a queue that is keeping up.
 const MAX_RUN_BYTES: usize = 16 * 1024;
 
+/// Joins and departures for everyone wait up to this long to go out
+/// together, unless something else said needs the run sooner. In a join
+/// storm each member is then written once per this time, however many
+/// people join, instead of once per newcomer.
+const ANNOUNCE_WAIT: Duration = Duration::from_millis(100);
+
 /// A door's way in to the room. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -326,6 +332,8 @@ pub(crate) fn spawn(
         members: HashMap::new(),
         formats: Vec::new(),
         runs_pending: false,
+        runs_urgent: false,
+        runs_since: None,
         out: Vec::new(),
         too_slow: Vec::new(),
         pressed: Vec::new(),
@@ -345,6 +353,10 @@ struct Member {
     format: usize,
     /// See [`Membership`]'s.
     generation: u64,
+    /// Where this member's part of its format's pending run begins: a
+    /// newcomer gets only what was gathered after it joined, and not its
+    /// own announcement.
+    run_start: usize,
 }
 
 /// A wire format in use, with the run being gathered for it.
@@ -372,6 +384,11 @@ struct HubTask {
     formats: Vec<Format>,
     /// Some format's run is not empty.
     runs_pending: bool,
+    /// The runs hold something other than joins and departures, so they go
+    /// out at the end of the step.
+    runs_urgent: bool,
+    /// When the first event of the pending runs was gathered.
+    runs_since: Option<Instant>,
     /// Outputs of the current step, reused to avoid allocating per message.
     out: Vec<Output>,
     /// Members whose outbox overflowed during the current fan-out.
@@ -440,6 +457,8 @@ impl HubTask {
                     }
                 }
                 _ = tokio::time::sleep(PAUSE_TICK), if paused => {}
+                // Gathered announcements are due (`deliver` sends them).
+                _ = sleep_until(self.runs_since.map_or_else(Instant::now, |t| t + ANNOUNCE_WAIT)), if self.runs_since.is_some() => {}
                 committed = store_progress(&mut stored) => match committed {
                     Some(up_to) => self.acknowledge(up_to),
                     // The writer is gone: nothing more will be stored.
@@ -618,6 +637,7 @@ impl HubTask {
             outbox,
             format,
             generation,
+            run_start: self.formats[format].run.len(),
         };
         self.members.insert(id, member);
         generation
@@ -636,7 +656,7 @@ impl HubTask {
         }
         let lost = matches!(reason, LeaveReason::Dropped | LeaveReason::TimedOut);
         if lost && !keep_open && self.resume.can_hold(id) {
-            self.deliver();
+            self.deliver_now();
             self.remove_member(id);
             self.resume.hold(id, Instant::now(), reason);
             tracing::info!(member = id.get(), "connection lost; holding the name");
@@ -646,7 +666,7 @@ impl HubTask {
         if keep_open {
             // Out of the hub's members first, so the room's goodbye finds
             // no outbox to close.
-            self.deliver();
+            self.deliver_now();
             self.remove_member(id);
         }
         self.resume.forget(id);
@@ -679,7 +699,7 @@ impl HubTask {
             .back(id, resume.label, was_held, now, &mut self.out);
         // The welcome first; then what was missed, sent to this member
         // directly (it is kept already, and must not be kept twice).
-        self.deliver();
+        self.deliver_now();
         let (missed, gap) = self.resume.replay(id, resume.last_id);
         let room = self.room.id();
         if gap {
@@ -728,16 +748,43 @@ impl HubTask {
 
     /// Carries out the outputs of the last step, including the departures
     /// of anyone found too slow while doing so, then wakes the connections
-    /// that have something new to write.
+    /// that have something new to write. Gathered joins and departures may
+    /// wait for [`ANNOUNCE_WAIT`].
     fn deliver(&mut self) {
-        self.queue_outputs();
+        self.carry_out(false);
+    }
+
+    /// As [`HubTask::deliver`], with every gathered run sent now: before a
+    /// member's connection is let go or replaced.
+    fn deliver_now(&mut self) {
+        self.carry_out(true);
+    }
+
+    fn carry_out(&mut self, now: bool) {
+        loop {
+            self.queue_outputs();
+            if !(now
+                || self.runs_urgent
+                || self
+                    .runs_since
+                    .is_some_and(|t| t.elapsed() >= ANNOUNCE_WAIT))
+            {
+                break;
+            }
+            self.send_runs();
+            if self.too_slow.is_empty() {
+                break;
+            }
+        }
         for waker in self.wake.drain(..) {
             waker.wake();
         }
     }
 
+    /// Queues the outputs gathered so far (events for everyone into the
+    /// runs), and takes out anyone found too slow on the way.
     fn queue_outputs(&mut self) {
-        while !self.out.is_empty() {
+        loop {
             let mut outputs = std::mem::take(&mut self.out);
             for output in outputs.drain(..) {
                 match output {
@@ -755,16 +802,18 @@ impl HubTask {
                         }
                     }
                     Output::Close(id) => {
-                        self.send_runs();
+                        self.catch_up(id);
                         if let Some(outbox) = self.remove_member(id) {
                             outbox.close();
                         }
                     }
                 }
             }
-            self.send_runs();
             // Hand the (now empty) allocation back for the next step.
             self.out = outputs;
+            if self.too_slow.is_empty() {
+                return;
+            }
             for id in std::mem::take(&mut self.too_slow) {
                 if let Some(outbox) = self.remove_member(id) {
                     tracing::info!(member = id.get(), "dropping a client that is not reading");
@@ -777,6 +826,24 @@ impl HubTask {
         }
     }
 
+    /// Queues member `id`'s part of the pending run now (a copy of at most
+    /// one run), so that what comes next for them alone, or for everyone
+    /// but them, keeps its place without sending everyone's runs early.
+    fn catch_up(&mut self, id: MemberId) {
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
+        let run = &self.formats[member.format].run;
+        if member.run_start >= run.len() {
+            return;
+        }
+        let part = Bytes::copy_from_slice(&run[member.run_start..]);
+        member.run_start = run.len();
+        self.queued_since_trim += part.len();
+        let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
+        push_to(id, member, part, wake, too_slow, pressed);
+    }
+
     fn queue(&mut self, d: Delivery) {
         self.resume.remember(&d);
         let event = |label| EventRef {
@@ -787,23 +854,19 @@ impl HubTask {
             recipient: None,
         };
         match (d.to, &d.label) {
-            // Consecutive events for everyone go out together.
-            (Target::All, None) => {
-                let mut full = false;
-                for format in self.formats.iter_mut().filter(|f| f.members > 0) {
-                    format.wire.encode(event(None), &mut format.run);
-                    full |= format.run.len() >= self.max_run_bytes;
-                }
-                self.runs_pending = true;
-                if full {
-                    self.send_runs();
-                }
+            // Consecutive events for everyone go out together, in one run
+            // per format; an event for all but one member goes in the run
+            // too, that member's part starting after it.
+            (Target::All, None) => self.gather(event(None), None, &d.event),
+            (Target::AllBut(but), None) => {
+                self.catch_up(but);
+                self.gather(event(None), Some(but), &d.event);
             }
             // The asker's copy carries their label; everyone else's is the
             // same for all.
             (Target::All, Some((asker, label))) => {
-                self.send_runs();
-                self.send(Target::AllBut(*asker), event(None));
+                self.catch_up(*asker);
+                self.gather(event(None), Some(*asker), &d.event);
                 self.send(Target::One(*asker), event(Some(label)));
             }
             // Those who ignore the sender are left out; the asker's copy
@@ -815,6 +878,11 @@ impl HubTask {
                 self.send(Target::AllExcept(except.into()), event(None));
                 self.send(Target::One(*asker), event(Some(label)));
             }
+            (Target::One(id), label) => {
+                self.catch_up(id);
+                let label = label.as_ref().map(|(_, l)| &**l);
+                self.send(Target::One(id), event(label));
+            }
             (to, label) => {
                 self.send_runs();
                 let label = label.as_ref().map(|(_, l)| &**l);
@@ -823,9 +891,31 @@ impl HubTask {
         }
     }
 
+    /// Adds an event for everyone (but `but`, if given) to each format's
+    /// run, sending the runs when one is full.
+    fn gather(&mut self, event: EventRef<'_>, but: Option<MemberId>, what: &Event) {
+        let mut full = false;
+        for format in self.formats.iter_mut().filter(|f| f.members > 0) {
+            format.wire.encode(event, &mut format.run);
+            full |= format.run.len() >= self.max_run_bytes;
+        }
+        if let Some(member) = but.and_then(|id| self.members.get_mut(&id)) {
+            member.run_start = self.formats[member.format].run.len();
+        }
+        self.runs_pending = true;
+        self.runs_urgent |= !matches!(what, Event::Joined { .. } | Event::Left { .. });
+        self.runs_since.get_or_insert_with(Instant::now);
+        if full {
+            self.send_runs();
+        }
+    }
+
     /// Sends each format's gathered run as one buffer: each member gets one
-    /// queue entry for the whole run instead of one per frame.
+    /// queue entry for the whole run (from where their part starts)
+    /// instead of one per frame.
     fn send_runs(&mut self) {
+        self.runs_urgent = false;
+        self.runs_since = None;
         if !std::mem::take(&mut self.runs_pending) {
             return;
         }
@@ -834,19 +924,21 @@ impl HubTask {
             .iter_mut()
             .map(|f| Bytes::from(std::mem::take(&mut f.run)))
             .collect();
-        for (id, member) in &self.members {
+        for (id, member) in &mut self.members {
             let run = &runs[member.format];
-            if run.is_empty() {
+            let start = std::mem::take(&mut member.run_start);
+            if start >= run.len() {
                 continue;
             }
-            self.queued_since_trim += run.len();
+            self.queued_since_trim += run.len() - start;
             let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
-            push_to(*id, member, run.clone(), wake, too_slow, pressed);
+            push_to(*id, member, run.slice(start..), wake, too_slow, pressed);
         }
     }
 
     /// Sends one event to one member, outside the room's order (a replay).
     fn send_one(&mut self, id: MemberId, room: RoomId, event: &Event, stamp: Option<Stamp>) {
+        self.catch_up(id);
         let event = EventRef {
             room,
             event,
@@ -898,13 +990,14 @@ impl HubTask {
     /// Tells every member the server is going away and closes their queues
     /// so their connections flush and end.
     fn goodbye(&mut self) {
-        self.deliver();
+        self.deliver_now();
         self.room.notice(
             "the server is shutting down".into(),
             now_ms(),
             &mut self.out,
         );
         self.queue_outputs();
+        self.send_runs();
         let bye = Event::Bye {
             code: "shutdown",
             reason: "server shutting down".into(),
@@ -1074,6 +1167,81 @@ mod tests {
         test.stop().await;
     }
 
+    /// A crowd joining one by one is announced together: each member
+    /// already there gets the joins in one queue entry, after a short wait,
+    /// and each newcomer gets only the joins after its own. Something said
+    /// sends what waits at once, and keeps its place after the joins.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_crowd_joining_is_announced_together() {
+        let test = TestHub::start();
+        let (alice, alice_out) = test.join("alice").await;
+        tokio::task::yield_now().await;
+        texts(&alice_out);
+        let mut crowd = Vec::new();
+        for name in ["bob", "carol", "dave"] {
+            crowd.push(test.join(name).await);
+            // Each join in a step of its own.
+            tokio::task::yield_now().await;
+        }
+        let mut queued = Vec::new();
+        alice_out.drain_into(&mut queued);
+        assert!(queued.is_empty(), "announced before the wait: {queued:?}");
+        tokio::time::sleep(ANNOUNCE_WAIT).await;
+        tokio::task::yield_now().await;
+        alice_out.drain_into(&mut queued);
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        let joined = |outbox: &Outbox| -> Vec<String> {
+            texts(outbox)
+                .iter()
+                .filter_map(|f| serde_json::from_str::<serde_json::Value>(f).ok())
+                .filter(|f| f["type"] == "joined")
+                .filter_map(|f| f["name"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let lines = String::from_utf8_lossy(&queued[0]).into_owned();
+        assert_eq!(lines.matches(r#""type":"joined""#).count(), 3, "{lines}");
+        let [(_, bob_out), (_, carol_out), (_, dave_out)] = &crowd[..] else {
+            unreachable!()
+        };
+        assert_eq!(joined(bob_out), ["carol", "dave"]);
+        assert_eq!(joined(carol_out), ["dave"]);
+        assert_eq!(joined(dave_out), Vec::<String>::new());
+        // A join, then a message at once: both arrive now, in that order.
+        let (_erin, _) = test.join("erin").await;
+        let say = Command::Say { text: "hi".into() };
+        test.hub.command(&alice, say, None).await.unwrap();
+        tokio::task::yield_now().await;
+        let seen = texts(&alice_out).concat();
+        let (erin, hi) = (seen.find("erin"), seen.find(r#""text":"hi""#));
+        assert!(erin.is_some() && hi.is_some() && erin < hi, "{seen}");
+        test.stop().await;
+    }
+
+    /// A crowd leaving at once costs each member left one write, not one
+    /// per departure.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_crowd_leaving_is_announced_together() {
+        let test = TestHub::start();
+        let (_alice, alice_out) = test.join("alice").await;
+        let mut crowd = Vec::new();
+        for i in 0..50 {
+            crowd.push(test.join(&format!("c{i}")).await);
+        }
+        tokio::time::sleep(ANNOUNCE_WAIT).await;
+        tokio::task::yield_now().await;
+        texts(&alice_out);
+        drop(crowd);
+        tokio::task::yield_now().await;
+        tokio::time::sleep(ANNOUNCE_WAIT).await;
+        tokio::task::yield_now().await;
+        let mut queued = Vec::new();
+        alice_out.drain_into(&mut queued);
+        let lines: String = queued.iter().map(|b| String::from_utf8_lossy(b)).collect();
+        assert_eq!(lines.matches(r#""type":"left""#).count(), 50, "{lines}");
+        assert_eq!(queued.len(), 1, "{lines}");
+        test.stop().await;
+    }
+
     /// The drop guard is what keeps the room right when a connection task
     /// dies in any way, a panic included: only that task dies, and its
     /// departure is announced.
@@ -1087,16 +1255,18 @@ mod tests {
             panic!("a bug in one connection");
         });
         assert!(task.await.unwrap_err().is_panic());
-        let mut frames = Vec::new();
-        while !frames
-            .iter()
-            .any(|f: &Bytes| f.starts_with(b"{\"type\":\"left\""))
-        {
+        // Announcements come in runs: read lines, not queue entries.
+        let mut seen = String::new();
+        while !seen.contains(r#"{"type":"left""#) {
             watcher.ready().await;
+            let mut frames = Vec::new();
             watcher.drain_into(&mut frames);
+            seen.extend(frames.iter().map(|f| String::from_utf8_lossy(f)));
         }
-        let left = frames.last().unwrap();
-        let left = String::from_utf8_lossy(left);
+        let left = seen
+            .lines()
+            .find(|l| l.starts_with(r#"{"type":"left""#))
+            .unwrap_or_default();
         assert!(
             left.contains(r#""name":"doomed","reason":"dropped"}"#),
             "{left}"

@@ -2,10 +2,13 @@
 //! ([`lanchat_proto::ServerFrame`]), converted by hand so that the room
 //! stays free of any wire format.
 
+use std::sync::Arc;
+
 use lanchat_core::{Event, LeaveReason, Past};
 use lanchat_proto::codec::encode_into;
 use lanchat_proto::limits::SERVER_CAPS;
-use lanchat_proto::{frame, time, CommandHelp, Limits, ServerFrame};
+use lanchat_proto::{frame, time, CommandHelp, Limits, ServerFrame, UserListFrame};
+use serde::Serialize;
 
 use crate::door::{EventRef, WireFormat};
 
@@ -41,7 +44,7 @@ impl JsonLines {
     /// Appends one frame. A frame that cannot be encoded, or that would be
     /// longer than the limit, is replaced by an error frame: nothing ever
     /// sends a frame the client must refuse.
-    pub fn push(&self, frame: &ServerFrame, out: &mut Vec<u8>) {
+    pub fn push(&self, frame: &impl Serialize, out: &mut Vec<u8>) {
         let start = out.len();
         let written = encode_into(frame, out).is_ok();
         if written && out.len() - start <= self.limits.frame_out {
@@ -61,69 +64,70 @@ impl JsonLines {
 
     /// A user list as frames of at most the frame limit: the first is
     /// made by `first` (the welcome or a `users` frame), the rest are
-    /// `users` frames; every frame but the last says `more`.
-    fn push_users(
+    /// `users` frames; every frame but the last says `more`. The names are
+    /// encoded where they are, never copied.
+    fn push_users<'a>(
         &self,
-        users: &[String],
-        label: Option<&str>,
-        first: impl FnOnce(Vec<String>, bool) -> ServerFrame,
+        users: &'a [Arc<str>],
+        label: Option<&'a str>,
+        first: impl FnOnce(&'a [Arc<str>], bool) -> UserListFrame<'a, Arc<str>>,
         out: &mut Vec<u8>,
     ) {
         // Room for the frame's other fields; a name encodes to at most
         // twice its bytes (escapes) plus quotes and a comma.
         let budget = self.limits.frame_out.saturating_sub(2048).max(1024);
-        let mut chunks = Vec::new();
-        let mut chunk = Vec::new();
-        let mut size = 0;
-        for user in users {
-            let cost = 2 * user.len() + 3;
-            if size + cost > budget && !chunk.is_empty() {
-                chunks.push(std::mem::take(&mut chunk));
-                size = 0;
-            }
-            size += cost;
-            chunk.push(user.clone());
-        }
-        chunks.push(chunk);
-        let last = chunks.len() - 1;
         let mut first = Some(first);
-        for (i, users) in chunks.into_iter().enumerate() {
-            let more = i < last;
+        let mut rest = users;
+        loop {
+            let mut size = 0;
+            let mut take = 0;
+            for user in rest {
+                let cost = 2 * user.len() + 3;
+                if size + cost > budget && take > 0 {
+                    break;
+                }
+                size += cost;
+                take += 1;
+            }
+            let (chunk, after) = rest.split_at(take);
+            let more = !after.is_empty();
             let frame = match first.take() {
-                Some(make) => make(users, more),
-                None => ServerFrame::Users {
-                    users,
+                Some(make) => make(chunk, more),
+                None => UserListFrame::Users {
+                    users: chunk,
                     more,
-                    label: label.map(str::to_owned),
+                    label,
                 },
             };
             self.push(&frame, out);
+            if !more {
+                return;
+            }
+            rest = after;
         }
     }
 }
 
 impl WireFormat for JsonLines {
     fn encode(&self, e: EventRef<'_>, out: &mut Vec<u8>) {
-        let label = || e.label.map(str::to_owned);
         match e.event {
             Event::Welcome { name, room, users } => {
-                let caps = SERVER_CAPS.iter().map(|c| (*c).to_owned()).collect();
-                let make = |users, more| ServerFrame::Welcome {
-                    name: name.clone(),
-                    room: room.clone(),
+                let make = |users, more| UserListFrame::Welcome {
+                    name,
+                    room,
                     users,
                     more,
-                    caps,
+                    caps: SERVER_CAPS,
                     limits: Some(self.limits),
-                    label: label(),
+                    label: e.label,
                 };
                 self.push_users(users, e.label, make, out)
             }
             Event::Users { users } => {
-                let make = |users, more| ServerFrame::Users {
+                let make = |users, more| UserListFrame::Users {
                     users,
                     more,
-                    label: label(),
+                    label: e.label,
                 };
                 self.push_users(users, e.label, make, out)
             }
@@ -374,12 +378,12 @@ mod tests {
         let welcome = Event::Welcome {
             name: "me".into(),
             room: "lab".into(),
-            users: users.clone(),
+            users: users.iter().map(|u| u.as_str().into()).collect(),
         };
         for event in [
             welcome,
             Event::Users {
-                users: users.clone(),
+                users: users.iter().map(|u| u.as_str().into()).collect(),
             },
         ] {
             let got = lines(&event, None, None);

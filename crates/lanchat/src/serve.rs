@@ -27,7 +27,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let room = args.room.clone().unwrap_or_else(|| host.clone());
     check_room_name(&room)?;
     let addr = SocketAddr::new(args.bind, args.port);
-    let listener = match TcpListener::bind(addr).await {
+    let listener = match listen(addr) {
         Ok(listener) => listener,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
             "port {} on {} is already in use (is another lanchat server running?); \
@@ -247,6 +247,26 @@ fn open_store(
     Ok(Some(Store::open(&path, retention)?))
 }
 
+/// How many connections may wait to be accepted (the kernel caps it at
+/// `net.core.somaxconn`). A crowd connecting at once (a join storm, a class
+/// opening their laptops) must not overflow the queue: every connection
+/// the kernel turns away waits a second before it tries again. The usual
+/// default, 128, made 200 clients connecting together take a second.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` with a deep accept queue ([`LISTEN_BACKLOG`]).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std and tokio do: a restarted server may bind at once, though
+    // connections of the last one linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Binds an IRC door (`flag` is `--irc` or `--irc-tls`): `PORT` (at
 /// `bind`) or `ADDR:PORT`.
 async fn bind_irc(spec: &str, bind: IpAddr, flag: &str) -> anyhow::Result<TcpListener> {
@@ -258,7 +278,7 @@ async fn bind_irc(spec: &str, bind: IpAddr, flag: &str) -> anyhow::Result<TcpLis
             ))
         })?,
     };
-    TcpListener::bind(addr).await.with_context(|| {
+    listen(addr).with_context(|| {
         format!("could not open the IRC door on {addr} (choose another port with {flag})")
     })
 }
@@ -281,7 +301,7 @@ async fn bind_web(args: &ServeArgs, local: SocketAddr, passphrase: bool) -> Opti
         (None, _) => local.port().wrapping_add(1),
     };
     let addr = SocketAddr::new(args.bind, port);
-    match TcpListener::bind(addr).await {
+    match listen(addr) {
         Ok(listener) => Some(listener),
         Err(error) => {
             eprintln!("lanchat: no web page: could not listen on {addr} ({error}); choose a port with --web-port");
@@ -466,7 +486,28 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::how_to_join;
+    use std::time::Duration;
+
+    use super::{how_to_join, listen};
+
+    /// A crowd connecting at once all waits in the accept queue. With the
+    /// usual backlog of 128 the kernel turned the rest away, and each of
+    /// them waited a second or more to try again (so the deadline below
+    /// is missed, not just approached).
+    #[tokio::test]
+    async fn a_crowd_connecting_at_once_is_queued() {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let crowd = tokio::task::spawn_blocking(move || {
+            (0..300)
+                .map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        // Nobody is accepted until all are connected.
+        let crowd = crowd.await.unwrap();
+        assert!(crowd.is_ok(), "{:?}", crowd.err());
+        drop(listener);
+    }
 
     #[test]
     fn the_host_is_told_what_to_tell_others() {

@@ -15,6 +15,7 @@
 //! over several messages, at a space where there is one.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use lanchat_core::{Event, LeaveReason, Past, Stamp};
@@ -271,10 +272,10 @@ impl IrcLines {
 
     /// The user list as NAMES (353, 366), or as WHO (352, 315) filtered
     /// to `who` when it names somebody.
-    fn names(&self, out: &mut Vec<u8>, to: &str, users: &[String], ask: Ask<'_>) {
+    fn names(&self, out: &mut Vec<u8>, to: &str, users: &[Arc<str>], ask: Ask<'_>) {
         let channel = &self.room.channel;
         if let Ask::Who(mask) = ask {
-            let wanted = |u: &&String| mask.is_none_or(|m| nick(u).eq_ignore_ascii_case(m));
+            let wanted = |u: &&Arc<str>| mask.is_none_or(|m| nick(u).eq_ignore_ascii_case(m));
             for user in users.iter().filter(wanted) {
                 let n = nick(user);
                 Line::new(out)
@@ -386,14 +387,14 @@ impl IrcLines {
     }
 
     /// Joining the channel: the JOIN and the names.
-    fn join(&self, out: &mut Vec<u8>, me: &str, users: &[String]) {
+    fn join(&self, out: &mut Vec<u8>, me: &str, users: &[Arc<str>]) {
         Line::new(out)
             .from(me)
             .push("JOIN ")
             .push(&self.room.channel)
             .end();
         let mut all = users.to_vec();
-        all.push(me.to_owned());
+        all.push(me.into());
         self.names(out, me, &all, Ask::Names);
     }
 
