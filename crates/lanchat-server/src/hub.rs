@@ -331,7 +331,6 @@ pub(crate) fn spawn(
         max_run_bytes: MAX_RUN_BYTES.min(config.max_queue_bytes / 4),
         members: HashMap::new(),
         formats: Vec::new(),
-        runs_pending: false,
         runs_urgent: false,
         runs_since: None,
         out: Vec::new(),
@@ -382,12 +381,11 @@ struct HubTask {
     awaiting_store: VecDeque<(u64, MemberId)>,
     members: HashMap<MemberId, Member>,
     formats: Vec<Format>,
-    /// Some format's run is not empty.
-    runs_pending: bool,
     /// The runs hold something other than joins and departures, so they go
     /// out at the end of the step.
     runs_urgent: bool,
-    /// When the first event of the pending runs was gathered.
+    /// When the first event of the pending runs was gathered; `None` while
+    /// every run is empty.
     runs_since: Option<Instant>,
     /// Outputs of the current step, reused to avoid allocating per message.
     out: Vec<Output>,
@@ -519,10 +517,9 @@ impl HubTask {
             };
             match &request {
                 // A newcomer must not get what was said before they joined:
-                // what the step produced so far is queued first (and the
-                // connections are woken once, at the end of the step, so
-                // a crowd joining at once wakes everyone once per step,
-                // not once per newcomer).
+                // what the step produced so far is encoded into the runs
+                // first, and the newcomer's part of the runs starts after
+                // it (its run start).
                 Request::Join { .. } | Request::Resume { .. } => self.queue_outputs(),
                 Request::Command { command, .. } => text_bytes += command.text_len(),
             }
@@ -902,7 +899,6 @@ impl HubTask {
         if let Some(member) = but.and_then(|id| self.members.get_mut(&id)) {
             member.run_start = self.formats[member.format].run.len();
         }
-        self.runs_pending = true;
         self.runs_urgent |= !matches!(what, Event::Joined { .. } | Event::Left { .. });
         self.runs_since.get_or_insert_with(Instant::now);
         if full {
@@ -915,8 +911,7 @@ impl HubTask {
     /// instead of one per frame.
     fn send_runs(&mut self) {
         self.runs_urgent = false;
-        self.runs_since = None;
-        if !std::mem::take(&mut self.runs_pending) {
+        if self.runs_since.take().is_none() {
             return;
         }
         let runs: Vec<Bytes> = self
@@ -1257,12 +1252,18 @@ mod tests {
         assert!(task.await.unwrap_err().is_panic());
         // Announcements come in runs: read lines, not queue entries.
         let mut seen = String::new();
-        while !seen.contains(r#"{"type":"left""#) {
-            watcher.ready().await;
-            let mut frames = Vec::new();
-            watcher.drain_into(&mut frames);
-            seen.extend(frames.iter().map(|f| String::from_utf8_lossy(f)));
-        }
+        let read = async {
+            while !seen.contains(r#"{"type":"left""#) {
+                watcher.ready().await;
+                let mut frames = Vec::new();
+                watcher.drain_into(&mut frames);
+                seen.extend(frames.iter().map(|f| String::from_utf8_lossy(f)));
+            }
+        };
+        // A deadline, so that a departure never announced fails the test
+        // instead of hanging it.
+        let announced = tokio::time::timeout(Duration::from_secs(10), read).await;
+        assert!(announced.is_ok(), "no departure announced: {seen}");
         let left = seen
             .lines()
             .find(|l| l.starts_with(r#"{"type":"left""#))

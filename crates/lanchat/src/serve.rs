@@ -39,11 +39,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let local = listener.local_addr().context("reading the bound address")?;
     let irc = match &args.irc {
-        Some(spec) => Some(bind_irc(spec, args.bind, "--irc").await?),
+        Some(spec) => Some(bind_irc(spec, args.bind, "--irc")?),
         None => None,
     };
     let irc_tls = match &args.irc_tls {
-        Some(spec) => Some(bind_irc(spec, args.bind, "--irc-tls").await?),
+        Some(spec) => Some(bind_irc(spec, args.bind, "--irc-tls")?),
         None => None,
     };
     let identity = identity(&args)?;
@@ -56,7 +56,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "a room with a passphrase cannot open an IRC door: IRC clients cannot prove the passphrase, so they would get in without it",
         ));
     }
-    let web = bind_web(&args, local, passphrase_asked).await;
+    let web = bind_web(&args, local, passphrase_asked);
     let passphrase = if let Some(path) = &args.passphrase_file {
         Some(crate::secrets::from_file(path)?)
     } else if args.ask_passphrase {
@@ -269,7 +269,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Binds an IRC door (`flag` is `--irc` or `--irc-tls`): `PORT` (at
 /// `bind`) or `ADDR:PORT`.
-async fn bind_irc(spec: &str, bind: IpAddr, flag: &str) -> anyhow::Result<TcpListener> {
+fn bind_irc(spec: &str, bind: IpAddr, flag: &str) -> anyhow::Result<TcpListener> {
     let addr = match spec.parse::<u16>() {
         Ok(port) => SocketAddr::new(bind, port),
         Err(_) => spec.parse::<SocketAddr>().map_err(|_| {
@@ -287,7 +287,7 @@ async fn bind_irc(spec: &str, bind: IpAddr, flag: &str) -> anyhow::Result<TcpLis
 /// free one when the room's port was 0), unless `--no-web`. A port that
 /// cannot be had is a warning, not a failure: the room runs without it.
 /// A room with a passphrase serves no page: the page cannot prove it.
-async fn bind_web(args: &ServeArgs, local: SocketAddr, passphrase: bool) -> Option<TcpListener> {
+fn bind_web(args: &ServeArgs, local: SocketAddr, passphrase: bool) -> Option<TcpListener> {
     if args.no_web {
         return None;
     }
