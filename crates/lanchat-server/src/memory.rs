@@ -1,7 +1,8 @@
 //! Giving memory back to the operating system after a burst.
 //!
-//! A burst (a whole LAN party joining at once: every join is announced to
-//! everyone) queues hundreds of thousands of small frames for a moment.
+//! A burst (a whole LAN party joining at once: each welcome lists the room,
+//! and every join is announced to everyone) queues megabytes of frames for
+//! a moment.
 //! Once they are written the memory is free, but glibc's allocator keeps
 //! most of it mapped in its per-thread arenas, so the server's resident
 //! size stays at its peak while the room sits idle. The hub counts what it
