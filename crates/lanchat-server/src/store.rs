@@ -12,7 +12,7 @@
 //! it is never deleted or replaced.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,6 +29,13 @@ const QUEUE: usize = 8192;
 
 /// The most events written in one transaction.
 const BATCH: usize = 512;
+
+/// How long the writer waits after a lone event for more to commit with
+/// it. At a conversation's pace this makes one commit (file writes, locks,
+/// a wake-up, a `stored` frame) of several lines instead of one per line.
+/// A crash can lose at most this much more of the newest history, none of
+/// which was acknowledged as stored.
+const COMMIT_WAIT: Duration = Duration::from_millis(50);
 
 /// Events written between two prunings.
 const PRUNE_EVERY: usize = 10_000;
@@ -119,7 +126,7 @@ impl Store {
              );",
         )
         .map_err(unreadable)?;
-        let store = Store {
+        let mut store = Store {
             conn,
             path: path.to_owned(),
             retention,
@@ -195,20 +202,30 @@ impl Store {
         Ok((pasts, last))
     }
 
-    /// Deletes what is too old, then all but the newest rows.
-    fn prune(&self) -> rusqlite::Result<()> {
+    /// Deletes what is too old, then all but the newest rows, after noting
+    /// the last event: ids go on after it even if every row goes. (Only
+    /// here: between two prunings the newest row says it, so a commit
+    /// writes no page for it.)
+    fn prune(&mut self) -> rusqlite::Result<()> {
         let now = now_ms();
         let age = i64::try_from(self.retention.max_age.as_millis()).unwrap_or(i64::MAX);
         let rows = i64::try_from(self.retention.max_rows).unwrap_or(i64::MAX);
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO last_event (one, id, ms)
+             SELECT 1, id, ms FROM events WHERE id = (SELECT MAX(id) FROM events)
+             ON CONFLICT (one) DO UPDATE SET id = MAX(id, excluded.id), ms = MAX(ms, excluded.ms)",
+            [],
+        )?;
+        tx.execute(
             "DELETE FROM events WHERE ms < ?1",
             params![now.saturating_sub(age)],
         )?;
-        self.conn.execute(
+        tx.execute(
             "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?1",
             params![rows],
         )?;
-        Ok(())
+        tx.commit()
     }
 
     /// Starts the writer on `tracker`; it ends once every [`Recorder`] is
@@ -229,13 +246,7 @@ impl Store {
         let mut since_prune = 0;
         let mut failed = false;
         while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(past) => batch.push(past),
-                    Err(_) => break,
-                }
-            }
+            let batch = gather(&rx, first, COMMIT_WAIT);
             if failed {
                 continue;
             }
@@ -277,18 +288,38 @@ impl Store {
                 let ms = i64::try_from(past.stamp.ms).unwrap_or(i64::MAX);
                 insert.execute(params![id, ms, kind, from, to, text])?;
             }
-            if let Some(last) = batch.iter().map(|p| p.stamp).max() {
-                let id = i64::try_from(last.id).unwrap_or(i64::MAX);
-                let ms = i64::try_from(last.ms).unwrap_or(i64::MAX);
-                tx.prepare_cached(
-                    "INSERT INTO last_event (one, id, ms) VALUES (1, ?1, ?2)
-                     ON CONFLICT (one) DO UPDATE SET id = MAX(id, excluded.id), ms = MAX(ms, excluded.ms)",
-                )?
-                .execute(params![id, ms])?;
-            }
         }
         tx.commit()
     }
+}
+
+/// `first` and the events waiting behind it, at most [`BATCH`]: one
+/// transaction. When nothing waits (a conversation's pace, not a burst),
+/// it first sleeps `wait` for the lines that follow, rather than wake for
+/// each; a busy room always has more waiting, so it never sleeps and the
+/// queue cannot fill while it does. Once the recorders are gone it never
+/// waits: a shutdown is not delayed.
+fn gather(rx: &Receiver<Past>, first: Past, wait: Duration) -> Vec<Past> {
+    let mut batch = vec![first];
+    let open = take_waiting(rx, &mut batch);
+    if open && batch.len() == 1 && !wait.is_zero() {
+        std::thread::sleep(wait);
+        take_waiting(rx, &mut batch);
+    }
+    batch
+}
+
+/// Moves what is waiting into `batch`, up to [`BATCH`]; false once the
+/// recorders are gone.
+fn take_waiting(rx: &Receiver<Past>, batch: &mut Vec<Past>) -> bool {
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(past) => batch.push(past),
+            Err(TryRecvError::Empty) => return true,
+            Err(TryRecvError::Disconnected) => return false,
+        }
+    }
+    true
 }
 
 /// The hub's way to hand events to the writer, without ever waiting.
@@ -403,6 +434,38 @@ mod tests {
     }
 
     #[test]
+    fn what_waits_is_committed_together_and_nothing_past_the_cap() {
+        let said = |id| {
+            past(
+                id,
+                Event::Message {
+                    from: "alice".into(),
+                    text: format!("line {id}"),
+                },
+            )
+        };
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        for id in 2..=BATCH as u64 + 10 {
+            tx.try_send(said(id)).unwrap();
+        }
+        // Whatever is already queued joins the first event, up to the cap,
+        // without waiting for more.
+        let batch = gather(&rx, said(1), Duration::ZERO);
+        let ids: Vec<u64> = batch.iter().map(|p| p.stamp.id).collect();
+        assert_eq!(ids, (1..=BATCH as u64).collect::<Vec<_>>());
+        // The recorders gone, the rest is committed at once: a shutdown
+        // does not wait out the commit wait.
+        drop(tx);
+        let first = rx.recv().unwrap();
+        let batch = gather(&rx, first, Duration::from_secs(3600));
+        let ids: Vec<u64> = batch.iter().map(|p| p.stamp.id).collect();
+        assert_eq!(
+            ids,
+            (BATCH as u64 + 1..=BATCH as u64 + 10).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn old_and_surplus_rows_are_pruned() {
         let path = file("prune.sqlite");
         let mut store = Store::open(&path, WEEK).unwrap();
@@ -438,6 +501,21 @@ mod tests {
         let (pasts, last) = store.load(100).unwrap();
         assert!(pasts.is_empty());
         assert_eq!(last.id, 6);
+        // And again, for what was said since.
+        store
+            .insert(&[past(
+                7,
+                Event::Message {
+                    from: "a".into(),
+                    text: "m7".into(),
+                },
+            )])
+            .unwrap();
+        assert_eq!(store.load(100).unwrap().1.id, 7);
+        store.prune().unwrap();
+        let (pasts, last) = store.load(100).unwrap();
+        assert!(pasts.is_empty());
+        assert_eq!(last.id, 7);
     }
 
     #[test]
