@@ -40,6 +40,8 @@ pub(crate) struct Door {
     pub shutdown: CancellationToken,
     /// Counts passphrase guesses per address.
     pub admission: Admission,
+    /// Every connection's rules, shared.
+    pub limits: Arc<SessionLimits>,
 }
 
 /// Where a connection stands with the room's passphrase.
@@ -87,7 +89,7 @@ where
     let link = Link {
         outbox,
         member: None,
-        session: Session::new(SessionLimits::of(&door.config), Instant::now()),
+        session: Session::new(door.limits.clone(), Instant::now()),
         buf: BytesMut::new(),
     };
     let shutdown = door.shutdown.clone();
@@ -213,8 +215,10 @@ impl Lanchat {
                 self.error_to(link, "passphrase_required", why, label.as_deref());
                 return link.say_bye(self, "passphrase_required", why);
             }
+            // Boxed, both: they happen once per connection, and inline
+            // their futures would stay in the connection's task for good.
             ClientFrame::Join { name, caps, .. } => {
-                return self.join(link, name, Caps::of(&caps), label).await;
+                return Box::pin(self.join(link, name, Caps::of(&caps), label)).await;
             }
             ClientFrame::Resume {
                 token,
@@ -223,7 +227,7 @@ impl Lanchat {
                 ..
             } => {
                 let caps = Caps::of(&caps);
-                return self.resume(link, token, last_id, caps, label).await;
+                return Box::pin(self.resume(link, token, last_id, caps, label)).await;
             }
             ClientFrame::Ping { token } => {
                 return link.push(self.encode(&ServerFrame::Pong { token }))

@@ -16,6 +16,7 @@
 //! and each connection is woken once per step.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -239,27 +240,33 @@ impl Hub {
 
     /// Hands the hub one command. Waits while the hub is busy, which is
     /// the backpressure that slows a flooder down.
-    pub async fn command(
+    ///
+    /// The command is offered at once; only a backed-up hub needs a
+    /// waiting future, which is boxed: inline, it would hold the command
+    /// in every connection's task for the connection's whole life.
+    pub fn command(
         &self,
         member: &Membership,
         command: Command,
         label: Option<Label>,
-    ) -> Result<(), HubGone> {
+    ) -> impl Future<Output = Result<(), HubGone>> + Send + '_ {
         let request = Request::Command {
             id: member.id,
             command,
             label,
         };
-        match self.requests.try_send(request) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(request)) => {
-                // Boxed: only a backed-up hub needs the waiting future, and
-                // inline it would make every connection's task bigger.
-                Box::pin(self.requests.send(request))
-                    .await
-                    .map_err(|_| HubGone)
+        let sent = match self.requests.try_send(request) {
+            Ok(()) => Ok(Ok(())),
+            Err(mpsc::error::TrySendError::Full(request)) => Err(Box::pin(async move {
+                self.requests.send(request).await.map_err(|_| HubGone)
+            })),
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(Err(HubGone)),
+        };
+        async move {
+            match sent {
+                Ok(sent) => sent,
+                Err(waiting) => waiting.await,
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(HubGone),
         }
     }
 }

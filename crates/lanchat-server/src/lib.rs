@@ -182,6 +182,7 @@ pub async fn run_doors(
         shutdown: token.clone(),
         config: config.clone(),
         admission: admission.clone(),
+        limits: Arc::new(door::SessionLimits::of(&config)),
     });
     let refuse = |stream, via, code: &str, reason: &str| match via {
         Via::Lanchat => connection::refuse(stream, &door, code, reason),

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::Ticket;
 use crate::door::{Admit, Fault, Membership, Session};
-use crate::outbox::{concat, Outbox, SHRINK_ABOVE};
+use crate::outbox::Outbox;
 
 /// The most bytes read in one go.
 const READ_CHUNK: usize = 4096;
@@ -178,8 +178,9 @@ struct Connection<S, D: Dialect> {
     stream: S,
     link: Link,
     dialect: D,
-    /// A frame decoded but held back by the rate limit.
-    pending: Option<D::Frame>,
+    /// A frame decoded but held back by the rate limit (boxed: rare, and
+    /// inline it would make every connection bigger by a whole frame).
+    pending: Option<Box<D::Frame>>,
     /// Bytes taken from the outbox and not yet taken by the stream.
     unsent: Bytes,
     /// The stream took every byte but may hold some of them (TLS keeps
@@ -193,7 +194,6 @@ struct Connection<S, D: Dialect> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
     async fn run(&mut self) -> io::Result<()> {
-        let mut batch = Vec::new();
         // One timer for every deadline, moved only when the earliest one
         // changes: re-arming a timer on each wake-up would cost every
         // delivery a trip through the timer wheel.
@@ -201,7 +201,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
         tokio::pin!(timer);
         let shutdown = self.shutdown.clone();
         loop {
-            if self.write(&mut batch)? {
+            if self.write()? {
                 let _ = poll_fn(|cx| Pin::new(&mut self.stream).poll_shutdown(cx)).await;
                 return Ok(());
             }
@@ -264,7 +264,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
                 break;
             }
             let (frame, waited) = match self.pending.take() {
-                Some(frame) => (frame, true),
+                Some(frame) => (*frame, true),
                 None => match self.dialect.next_frame(&mut self.link) {
                     Next::Frame(frame) => (frame, false),
                     Next::Skip => continue,
@@ -278,7 +278,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
                     }
                 }
                 Admit::Later => {
-                    self.pending = Some(frame);
+                    self.pending = Some(Box::new(frame));
                     return;
                 }
                 Admit::Close(fault) => {
@@ -296,7 +296,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
     /// Writes what the stream takes now, without waiting: what is left of
     /// the last batch, then everything queued since, as one batch. Returns
     /// whether the connection should end (outbox closed, all written).
-    fn write(&mut self, batch: &mut Vec<Bytes>) -> io::Result<bool> {
+    fn write(&mut self) -> io::Result<bool> {
         let mut cx = Context::from_waker(Waker::noop());
         loop {
             if self.unsent.is_empty() && self.flushing {
@@ -313,18 +313,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
             }
             if self.unsent.is_empty() {
                 self.link.session.write_done();
-                let closed = self.link.outbox.drain_into(batch);
-                if batch.is_empty() {
-                    return Ok(closed);
-                }
                 // One copy and one system call beat a vectored write for
                 // small frames (measured: writev of 64 slices of ~100 bytes
                 // cost more server CPU per delivery).
-                self.unsent = concat(batch);
-                batch.clear();
-                if batch.capacity() > SHRINK_ABOVE {
-                    *batch = Vec::new();
+                let (frames, closed) = self.link.outbox.take_batch();
+                if frames.is_empty() {
+                    return Ok(closed);
                 }
+                self.unsent = frames;
             }
             match Pin::new(&mut self.stream).poll_write(&mut cx, &self.unsent) {
                 Poll::Ready(written) => self.wrote(written?)?,

@@ -50,7 +50,7 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    queue: VecDeque<Bytes>,
+    queue: Frames,
     bytes: usize,
     /// No more pushes are accepted; the connection closes once drained.
     closed: bool,
@@ -176,14 +176,26 @@ impl Outbox {
         if !state.queue.is_empty() {
             state.drained = Some(Instant::now());
         }
-        batch.extend(state.queue.drain(..));
+        state.queue.drain_into(batch);
         state.bytes = 0;
-        // A burst (everyone joining at once) can grow the queue; give the
-        // memory back so an idle connection stays small.
-        if state.queue.capacity() > SHRINK_ABOVE {
-            state.queue = VecDeque::new();
-        }
         state.closed
+    }
+
+    /// Takes everything queued as one buffer (see [`concat`]), and
+    /// whether the outbox is closed. The queue's memory goes with what it
+    /// held: an idle connection keeps none (the next push allocates anew,
+    /// once per batch, not per frame).
+    pub fn take_batch(&self) -> (Bytes, bool) {
+        let (frames, closed) = {
+            let mut state = self.lock();
+            if !state.queue.is_empty() {
+                state.drained = Some(Instant::now());
+            }
+            state.bytes = 0;
+            (std::mem::take(&mut state.queue), state.closed)
+        };
+        // Joined outside the lock: the hub may be pushing meanwhile.
+        (frames.into_bytes(), closed)
     }
 
     /// Whether the outbox accepts no more frames.
@@ -213,14 +225,60 @@ impl Outbox {
     }
 }
 
-/// The frames as one buffer; a single frame is shared, not copied.
-pub fn concat(frames: &[Bytes]) -> Bytes {
-    if let [one] = frames {
-        return one.clone();
+/// Frames in order: the first inline, the rest on the heap. At a
+/// conversation's pace a connection is woken for one frame at a time, and
+/// that frame is queued and taken without allocating; an idle connection
+/// holds no heap for its queue. (Invariant: `rest` is empty while `first`
+/// is.)
+#[derive(Debug, Default)]
+struct Frames {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl Frames {
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
     }
-    let mut joined = BytesMut::with_capacity(frames.iter().map(Bytes::len).sum());
-    frames.iter().for_each(|f| joined.extend_from_slice(f));
-    joined.freeze()
+
+    fn push_back(&mut self, frame: Bytes) {
+        match self.first {
+            None => self.first = Some(frame),
+            Some(_) => self.rest.push_back(frame),
+        }
+    }
+
+    /// Empties the queue and frees its memory.
+    fn clear(&mut self) {
+        *self = Frames::default();
+    }
+
+    fn drain_into(&mut self, batch: &mut Vec<Bytes>) {
+        batch.extend(self.first.take());
+        batch.extend(self.rest.drain(..));
+        // A burst (everyone joining at once) can grow the queue; give the
+        // memory back so an idle connection stays small.
+        if self.rest.capacity() > SHRINK_ABOVE {
+            self.rest = VecDeque::new();
+        }
+    }
+
+    /// The frames as one buffer; a single frame is shared, not copied.
+    fn into_bytes(self) -> Bytes {
+        match self.first {
+            None => Bytes::new(),
+            Some(first) if self.rest.is_empty() => first,
+            Some(first) => {
+                let len = first.len() + self.rest.iter().map(Bytes::len).sum::<usize>();
+                let mut out = BytesMut::with_capacity(len);
+                out.extend_from_slice(&first);
+                for frame in &self.rest {
+                    out.extend_from_slice(frame);
+                }
+                out.freeze()
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -233,7 +291,7 @@ mod tests {
 
     use std::time::Instant;
 
-    use super::{concat, Outbox, Overflow, PROGRESS_WINDOW};
+    use super::{Outbox, Overflow, PROGRESS_WINDOW};
 
     /// A waker that counts its wakes.
     #[derive(Default)]
@@ -327,6 +385,30 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_taken_whole_and_leaves_nothing_behind() {
+        let outbox = Outbox::new(100);
+        let one = Bytes::from_static(b"one\n");
+        outbox.push(one.clone()).unwrap();
+        // A lone frame is shared, not copied.
+        let (batch, closed) = outbox.take_batch();
+        assert_eq!(batch.as_ptr(), one.as_ptr());
+        assert!(!closed);
+        outbox.push(Bytes::from_static(b"two\n")).unwrap();
+        outbox.push(Bytes::from_static(b"three\n")).unwrap();
+        assert_eq!(
+            outbox.take_batch(),
+            (Bytes::from_static(b"two\nthree\n"), false)
+        );
+        // Nothing is left, and the caps count from zero again.
+        assert_eq!(outbox.take_batch(), (Bytes::new(), false));
+        assert!(!outbox.is_over_soft());
+        outbox.push(Bytes::from_static(b"bye\n")).unwrap();
+        outbox.close();
+        assert_eq!(outbox.take_batch(), (Bytes::from_static(b"bye\n"), true));
+        assert_eq!(outbox.take_batch(), (Bytes::new(), true));
+    }
+
+    #[test]
     fn deferred_pushes_hand_the_waker_to_the_caller() {
         let outbox = Outbox::new(100);
         let (count, waker) = counting();
@@ -377,14 +459,5 @@ mod tests {
         outbox.close();
         assert!(wakes(&count) >= 1);
         assert_eq!(outbox.poll_ready(&mut cx, false), Poll::Ready(()));
-    }
-
-    #[test]
-    fn concat_shares_a_single_frame_and_joins_several() {
-        let one = Bytes::from_static(b"only");
-        assert_eq!(concat(std::slice::from_ref(&one)).as_ptr(), one.as_ptr());
-        let joined = concat(&[Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
-        assert_eq!(joined, Bytes::from_static(b"abcd"));
-        assert!(concat(&[]).is_empty());
     }
 }

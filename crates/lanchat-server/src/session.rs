@@ -20,6 +20,7 @@
 //!   not speak the protocol); after, `max_bad_frames` are tolerated;
 //! - a write that cannot finish within `write_timeout` closes it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lanchat_core::LeaveReason;
@@ -147,7 +148,8 @@ pub struct Due {
 /// One connection's rules and timers.
 #[derive(Debug, Clone)]
 pub struct Session {
-    limits: SessionLimits,
+    /// Shared by every connection of a door: one copy, not one each.
+    limits: Arc<SessionLimits>,
     registered: bool,
     register_deadline: Instant,
     last_heard: Instant,
@@ -171,9 +173,9 @@ pub struct Session {
 
 impl Session {
     /// A session starting at `now`.
-    pub fn new(limits: SessionLimits, now: Instant) -> Self {
+    pub fn new(limits: impl Into<Arc<SessionLimits>>, now: Instant) -> Self {
+        let limits: Arc<SessionLimits> = limits.into();
         Session {
-            limits,
             registered: false,
             register_deadline: now + limits.register_timeout,
             last_heard: now,
@@ -193,6 +195,7 @@ impl Session {
             throttled_since: None,
             write_deadline: None,
             bad_frames: 0,
+            limits,
         }
     }
 

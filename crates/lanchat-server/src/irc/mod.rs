@@ -144,6 +144,8 @@ pub(crate) struct IrcDoor {
     /// same ones share their encodings.
     formats: Vec<Arc<IrcLines>>,
     pub shutdown: CancellationToken,
+    /// Every connection's rules, shared.
+    pub limits: Arc<SessionLimits>,
 }
 
 impl IrcDoor {
@@ -160,6 +162,7 @@ impl IrcDoor {
             .collect();
         IrcDoor {
             hub,
+            limits: Arc::new(SessionLimits::of(&config)),
             config,
             room,
             formats,
@@ -209,7 +212,7 @@ where
     let link = Link {
         outbox: Outbox::new(door.config.max_queue_bytes),
         member: None,
-        session: Session::new(SessionLimits::of(&door.config), Instant::now()),
+        session: Session::new(door.limits.clone(), Instant::now()),
         buf: BytesMut::new(),
     };
     let shutdown = door.shutdown.clone();
