@@ -5,6 +5,11 @@
 #   (TARGETS="lanchat" or TARGETS="ngircd inspircd" runs only those;
 #    TARGETS="lanchat-irc" runs lanchat's IRC door with the IRC generator;
 #    TARGETS="lanchat-web" runs its web door with WebSocket clients;
+#    PIN=1 runs each server on CPU 0 and the generator on the others,
+#    so that they never share a core (scheduling then moves nothing);
+#    TARGETS="floor" runs bench/floor/floor.c, the least a server can do
+#    here (one epoll loop, IRC just enough for the generator), to tell
+#    what the kernel and the generator cost from what a server adds;
 #    WORKLOADS="fanout light" runs only those workloads;
 #    LANCHAT_BIN=/path/to/an/older/lanchat measures another build of the
 #    server with the same generator, for A/B runs; STAMPS=1 has the lanchat
@@ -52,6 +57,11 @@ fi
 [ -x "$lanchat_bin" ] && [ -x "$bin/lanchat-bench" ] || {
   echo "build first: cargo build --release -p lanchat -p lanchat-bench" >&2; exit 2; }
 ulimit -n 20000 2>/dev/null || true
+srv=(); gen=()
+if [ "${PIN:-0}" = 1 ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "PIN=1 needs two cores or more" >&2; exit 2; }
+  srv=(taskset -c 0); gen=(taskset -c "1-$(( $(nproc) - 1 ))")
+fi
 port=18181
 server_pid=
 stop() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=; }
@@ -65,39 +75,44 @@ one() {
   dbarg=(); [ "$has_db" = 1 ] && dbarg=(--db "$db")
   case $target in
     lanchat)
-      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${dbarg[@]}" "${lanchat_extra[@]}" \
+      "${srv[@]}" "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${dbarg[@]}" "${lanchat_extra[@]}" \
         --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
-      "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" \
+      "${gen[@]}" "$bin/lanchat-bench" --server 127.0.0.1:$port --server-pid "$server_pid" \
         ${STAMPS:+--stamps} "${tls[@]}" "$@" | tail -1 ;;
     lanchat-irc)
       # The same server, reached through its IRC door by the same IRC
       # clients as the anchors: the comparison with them is exact.
-      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${irc_door[@]}" "${dbarg[@]}" "${lanchat_extra[@]}" \
+      "${srv[@]}" "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 "${irc_door[@]}" "${dbarg[@]}" "${lanchat_extra[@]}" \
         --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
-      "$bin/lanchat-bench" --proto irc --channel '#bench' --server 127.0.0.1:16669 --server-pid "$server_pid" \
+      "${gen[@]}" "$bin/lanchat-bench" --proto irc --channel '#bench' --server 127.0.0.1:16669 --server-pid "$server_pid" \
         "${tls[@]}" "$@" | tail -1 ;;
     lanchat-web)
       # The same server, reached through its web door: WebSocket clients
       # speaking lanchat's protocol, as the page does.
-      "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 --web-port 18182 "${dbarg[@]}" "${lanchat_extra[@]}" \
+      "${srv[@]}" "$lanchat_bin" serve --bind 127.0.0.1 --port $port --room bench --rate-limit 0 --web-port 18182 "${dbarg[@]}" "${lanchat_extra[@]}" \
         --max-clients 20000 --max-per-ip 20000 --max-connects-per-minute 0 --ping-interval 600 --ping-timeout 1200 2>/dev/null &
       server_pid=$!; sleep 0.3
-      "$bin/lanchat-bench" --proto ws --server 127.0.0.1:18182 --server-pid "$server_pid" \
+      "${gen[@]}" "$bin/lanchat-bench" --proto ws --server 127.0.0.1:18182 --server-pid "$server_pid" \
         "$@" | tail -1 ;;
     ngircd)
-      ngircd -n -f "$ngircd_conf" >/dev/null 2>&1 &
+      "${srv[@]}" ngircd -n -f "$ngircd_conf" >/dev/null 2>&1 &
       # With TLS it loads its certificate first: give it longer.
       server_pid=$!; sleep 0.5; [ ${#tls[@]} = 0 ] || sleep 1
       # ngIRCd listens with a backlog of 10, so clients join a few at a time.
-      "$bin/lanchat-bench" --proto irc --server 127.0.0.1:$ngircd_port --server-pid "$server_pid" \
+      "${gen[@]}" "$bin/lanchat-bench" --proto irc --server 127.0.0.1:$ngircd_port --server-pid "$server_pid" \
         --connect-batch 8 "${tls[@]}" "$@" | tail -1 ;;
+    floor)
+      "${srv[@]}" "$floor_bin" 16670 &
+      server_pid=$!; sleep 0.3
+      "${gen[@]}" "$bin/lanchat-bench" --proto irc --server 127.0.0.1:16670 --server-pid "$server_pid" \
+        "${tls[@]}" "$@" | tail -1 ;;
     inspircd)
       # --runasroot: CI and this machine run the benchmarks as root.
-      inspircd --nofork --runasroot --config="$inspircd_conf" >/dev/null 2>&1 &
+      "${srv[@]}" inspircd --nofork --runasroot --config="$inspircd_conf" >/dev/null 2>&1 &
       server_pid=$!; sleep 1.5
-      "$bin/lanchat-bench" --proto irc --server 127.0.0.1:$inspircd_port --server-pid "$server_pid" \
+      "${gen[@]}" "$bin/lanchat-bench" --proto irc --server 127.0.0.1:$inspircd_port --server-pid "$server_pid" \
         "${tls[@]}" "$@" | tail -1 ;;
   esac
   stop
@@ -124,9 +139,15 @@ workload() {
     "$name" "$thr" "$p50" "$p99" "$cpu" "$idle" "$lost"
 }
 
-echo "machine: $(nproc) cores; runs per workload: $runs (medians)"
-for target in ${TARGETS:-lanchat lanchat-irc lanchat-web ngircd inspircd}; do
-  if [ "${target#lanchat}" = "$target" ] && ! command -v $target >/dev/null; then
+echo "machine: $(nproc) cores; runs per workload: $runs (medians)${srv:+; servers on CPU 0, generator on the others}"
+for target in ${TARGETS:-lanchat lanchat-irc lanchat-web ngircd inspircd floor}; do
+  if [ "$target" = floor ]; then
+    # Built here, with the C compiler CI has anyway; plaintext only.
+    floor_bin=/tmp/lanchat-bench-floor
+    if [ ${#tls[@]} != 0 ] || ! cc -O2 -o "$floor_bin" "$root/bench/floor/floor.c" 2>/dev/null; then
+      echo "floor: needs cc, and runs without TLS only"; continue
+    fi
+  elif [ "${target#lanchat}" = "$target" ] && ! command -v $target >/dev/null; then
     echo "$target is not installed (apt-get install $target): no anchor"; continue
   fi
   echo "== $target"
