@@ -63,7 +63,7 @@ impl Advertiser {
         let daemon = ServiceDaemon::new()?;
         daemon.disable_interface(IfKind::All)?;
         daemon.enable_interface(addrs.iter().map(|a| IfKind::Addr(*a)).collect::<Vec<_>>())?;
-        let host = format!("{}.local.", dns_label(server_name));
+        let host = format!("{}.local.", host_label(server_name, addrs[0]));
         let instance = format!("{room} on {server_name}");
         let version = PROTOCOL_VERSION.to_string();
         let mut txt = vec![
@@ -191,6 +191,21 @@ impl Drop for Shutdown<'_> {
 }
 
 /// A host name usable as one DNS label.
+/// The host name the room's address records go under: the machine's name
+/// and its address. Machines often share a name (two laptops called
+/// "ubuntu" at one party, or test namespaces on one host), and two servers
+/// claiming one host name must probe, rename and probe again before
+/// anyone sees their room; with the address in it, every server's is its
+/// own. (What people see is the `server` property, the name alone.)
+fn host_label(server_name: &str, addr: IpAddr) -> String {
+    let addr = dns_label(&addr.to_string());
+    let name: String = dns_label(server_name)
+        .chars()
+        .take(63 - 1 - addr.len())
+        .collect();
+    format!("{name}-{addr}")
+}
+
 fn dns_label(name: &str) -> String {
     let label: String = name
         .chars()
@@ -207,5 +222,25 @@ fn dns_label(name: &str) -> String {
         "lanchat".into()
     } else {
         label
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_server_has_a_host_name_of_its_own_and_a_valid_one() {
+        let a = host_label("ubuntu", "10.0.0.5".parse().unwrap());
+        let b = host_label("ubuntu", "10.0.0.6".parse().unwrap());
+        assert_eq!(a, "ubuntu-10-0-0-5");
+        assert_ne!(a, b);
+        let long = host_label(&"x".repeat(100), "192.168.100.200".parse().unwrap());
+        assert_eq!(long.len(), 63);
+        assert!(long.ends_with("-192-168-100-200"));
+        assert_eq!(
+            host_label("é é", "10.0.0.5".parse().unwrap()),
+            "----10-0-0-5"
+        );
     }
 }
