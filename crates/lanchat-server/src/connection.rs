@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -19,7 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::{Admission, Ticket};
 use crate::config::Config;
-use crate::door::{Fault, Hub, JoinRequest, Membership, ResumeRequest, Session, SessionLimits};
+use crate::door::{
+    Fault, Hub, HubGone, JoinRequest, Membership, Offered, ResumeRequest, Session, SessionLimits,
+};
 use crate::json_format::JsonLines;
 use crate::link::{self, Dialect, Link, Next};
 use crate::outbox::Outbox;
@@ -43,6 +46,9 @@ pub(crate) struct Door {
     /// Every connection's rules, shared.
     pub limits: Arc<SessionLimits>,
 }
+
+/// What a frame leaves waiting on the hub (see `Lanchat::handle_frame`).
+type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Where a connection stands with the room's passphrase.
 enum Gate {
@@ -168,8 +174,17 @@ impl Dialect for Lanchat {
         }
     }
 
-    fn handle(&mut self, link: &mut Link, frame: ClientFrame) -> impl Future<Output = ()> + Send {
-        self.handle_frame(link, frame)
+    fn handle<'a>(
+        &'a mut self,
+        link: &'a mut Link,
+        frame: ClientFrame,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        let waiting = self.handle_frame(link, frame);
+        async move {
+            if let Some(waiting) = waiting {
+                waiting.await;
+            }
+        }
     }
 
     fn discard(&mut self, buf: &mut BytesMut) {
@@ -197,28 +212,42 @@ impl Dialect for Lanchat {
 }
 
 impl Lanchat {
-    async fn handle_frame(&mut self, link: &mut Link, frame: ClientFrame) {
+    /// Handles one frame at once, and returns what must still wait (a
+    /// join or resume, which the hub answers, or a command to a backed-up
+    /// hub), boxed: it is rare, and inline its future would stay in the
+    /// connection's task for good.
+    fn handle_frame<'a>(
+        &'a mut self,
+        link: &'a mut Link,
+        frame: ClientFrame,
+    ) -> Option<Waiting<'a>> {
         let label = match frame.label() {
             Some(label) if label.len() > MAX_LABEL_LEN => {
                 let text = format!("a label is at most {MAX_LABEL_LEN} bytes");
-                return self.bad_frame(link, &text, None);
+                self.bad_frame(link, &text, None);
+                return None;
             }
             label => label.map(Label::from),
         };
         let command = match frame {
-            ClientFrame::Pake { msg } => return self.pake(link, &msg),
-            ClientFrame::PakeProof { proof } => return self.pake_proof(link, &proof),
+            ClientFrame::Pake { msg } => {
+                self.pake(link, &msg);
+                return None;
+            }
+            ClientFrame::PakeProof { proof } => {
+                self.pake_proof(link, &proof);
+                return None;
+            }
             ClientFrame::Join { .. } | ClientFrame::Resume { .. }
                 if !matches!(self.gate, Gate::Open) =>
             {
                 let why = "this room has a passphrase: join with a lanchat that asks for it";
                 self.error_to(link, "passphrase_required", why, label.as_deref());
-                return link.say_bye(self, "passphrase_required", why);
+                link.say_bye(self, "passphrase_required", why);
+                return None;
             }
-            // Boxed, both: they happen once per connection, and inline
-            // their futures would stay in the connection's task for good.
             ClientFrame::Join { name, caps, .. } => {
-                return Box::pin(self.join(link, name, Caps::of(&caps), label)).await;
+                return Some(Box::pin(self.join(link, name, Caps::of(&caps), label)));
             }
             ClientFrame::Resume {
                 token,
@@ -227,23 +256,28 @@ impl Lanchat {
                 ..
             } => {
                 let caps = Caps::of(&caps);
-                return Box::pin(self.resume(link, token, last_id, caps, label)).await;
+                return Some(Box::pin(self.resume(link, token, last_id, caps, label)));
             }
             ClientFrame::Ping { token } => {
-                return link.push(self.encode(&ServerFrame::Pong { token }))
+                link.push(self.encode(&ServerFrame::Pong { token }));
+                return None;
             }
             ClientFrame::Pong { token } => {
                 if let Err(Some(fault)) = link.session.pong(token) {
                     link.fault(self, fault);
                 }
-                return;
+                return None;
             }
             ClientFrame::Unknown => {
-                return self.error_to(link, "unknown_frame", "unknown frame type", None);
+                self.error_to(link, "unknown_frame", "unknown frame type", None);
+                return None;
             }
             ClientFrame::Input { text, .. } => match typed::parse(&text) {
                 Ok(command) => command,
-                Err(e) => return self.error_to(link, e.code(), &e.to_string(), label.as_deref()),
+                Err(e) => {
+                    self.error_to(link, e.code(), &e.to_string(), label.as_deref());
+                    return None;
+                }
             },
             ClientFrame::Say { text, .. } => Command::Say { text },
             ClientFrame::Whisper { to, text, .. } => Command::Whisper { to, text },
@@ -251,11 +285,23 @@ impl Lanchat {
         };
         let Some(member) = &link.member else {
             let text = "choose a name first (a join frame)";
-            return self.error_to(link, "not_joined", text, label.as_deref());
+            self.error_to(link, "not_joined", text, label.as_deref());
+            return None;
         };
-        if self.door.hub.command(member, command, label).await.is_err() {
-            link.say_bye(self, "shutdown", "server shutting down");
-        }
+        let this: &'a Lanchat = self;
+        let waiting = match this.door.hub.offer(member, command, label) {
+            Offered::Taken(Ok(())) => return None,
+            Offered::Taken(Err(HubGone)) => {
+                link.say_bye(this, "shutdown", "server shutting down");
+                return None;
+            }
+            Offered::Waiting(waiting) => waiting,
+        };
+        Some(Box::pin(async move {
+            if waiting.await.is_err() {
+                link.say_bye(this, "shutdown", "server shutting down");
+            }
+        }))
     }
 
     /// The client's SPAKE2 message: answer with ours and our proof.

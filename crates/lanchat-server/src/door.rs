@@ -18,7 +18,7 @@
 use bytes::Bytes;
 use lanchat_core::{Event, RoomId, Stamp};
 
-pub use crate::hub::{CannotResume, Hub, HubGone, JoinRequest, Membership, ResumeRequest};
+pub use crate::hub::{CannotResume, Hub, HubGone, JoinRequest, Membership, Offered, ResumeRequest};
 pub use crate::outbox::{Outbox, Overflow};
 pub use crate::session::{Admit, Due, Fault, Session, SessionLimits};
 pub use lanchat_core::{Command, Label, LeaveReason, MemberId, NameError};

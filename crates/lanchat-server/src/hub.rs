@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -200,6 +201,14 @@ enum Request {
     },
 }
 
+/// What became of a command offered to the hub ([`Hub::offer`]).
+pub enum Offered<'a> {
+    /// Taken (or the hub is gone).
+    Taken(Result<(), HubGone>),
+    /// The hub is backed up: this completes once it takes the command.
+    Waiting(Pin<Box<dyn Future<Output = Result<(), HubGone>> + Send + 'a>>),
+}
+
 impl Hub {
     /// Asks to enter the room; on success, events for the new member will
     /// be encoded with `join.format` and pushed to `join.outbox`.
@@ -240,33 +249,41 @@ impl Hub {
 
     /// Hands the hub one command. Waits while the hub is busy, which is
     /// the backpressure that slows a flooder down.
-    ///
-    /// The command is offered at once; only a backed-up hub needs a
-    /// waiting future, which is boxed: inline, it would hold the command
-    /// in every connection's task for the connection's whole life.
-    pub fn command(
+    pub async fn command(
         &self,
         member: &Membership,
         command: Command,
         label: Option<Label>,
-    ) -> impl Future<Output = Result<(), HubGone>> + Send + '_ {
+    ) -> Result<(), HubGone> {
+        match self.offer(member, command, label) {
+            Offered::Taken(taken) => taken,
+            Offered::Waiting(waiting) => waiting.await,
+        }
+    }
+
+    /// Offers the hub one command at once, without waiting. Only a
+    /// backed-up hub needs a waiting future, which is boxed: held inline,
+    /// it would sit in every connection's task for the connection's whole
+    /// life.
+    pub fn offer(
+        &self,
+        member: &Membership,
+        command: Command,
+        label: Option<Label>,
+    ) -> Offered<'_> {
         let request = Request::Command {
             id: member.id,
             command,
             label,
         };
-        let sent = match self.requests.try_send(request) {
-            Ok(()) => Ok(Ok(())),
-            Err(mpsc::error::TrySendError::Full(request)) => Err(Box::pin(async move {
-                self.requests.send(request).await.map_err(|_| HubGone)
-            })),
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(Err(HubGone)),
-        };
-        async move {
-            match sent {
-                Ok(sent) => sent,
-                Err(waiting) => waiting.await,
+        match self.requests.try_send(request) {
+            Ok(()) => Offered::Taken(Ok(())),
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                Offered::Waiting(Box::pin(async move {
+                    self.requests.send(request).await.map_err(|_| HubGone)
+                }))
             }
+            Err(mpsc::error::TrySendError::Closed(_)) => Offered::Taken(Err(HubGone)),
         }
     }
 }

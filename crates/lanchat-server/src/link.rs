@@ -53,7 +53,11 @@ pub(crate) trait Dialect: Send {
     fn next_frame(&mut self, link: &mut Link) -> Next<Self::Frame>;
 
     /// Handles one admitted frame.
-    fn handle(&mut self, link: &mut Link, frame: Self::Frame) -> impl Future<Output = ()> + Send;
+    fn handle<'a>(
+        &'a mut self,
+        link: &'a mut Link,
+        frame: Self::Frame,
+    ) -> impl Future<Output = ()> + Send + 'a;
 
     /// Forgets any partial frame (the connection is closing).
     fn discard(&mut self, buf: &mut BytesMut);

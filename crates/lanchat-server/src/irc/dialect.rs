@@ -538,7 +538,11 @@ impl Dialect for Irc {
         }
     }
 
-    fn handle(&mut self, link: &mut Link, line: String) -> impl Future<Output = ()> + Send {
+    fn handle<'a>(
+        &'a mut self,
+        link: &'a mut Link,
+        line: String,
+    ) -> impl Future<Output = ()> + Send + 'a {
         self.handle_line(link, line)
     }
 
