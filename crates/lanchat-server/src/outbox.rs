@@ -181,10 +181,10 @@ impl Outbox {
         state.closed
     }
 
-    /// Takes everything queued as one buffer (see [`concat`]), and
-    /// whether the outbox is closed. The queue's memory goes with what it
-    /// held: an idle connection keeps none (the next push allocates anew,
-    /// once per batch, not per frame).
+    /// Takes everything queued as one buffer (a lone frame shared, several
+    /// joined), and whether the outbox is closed. The queue's memory goes
+    /// with what it held, so an idle connection keeps none; a lone frame
+    /// never needed any (see `Frames`).
     pub fn take_batch(&self) -> (Bytes, bool) {
         let (frames, closed) = {
             let mut state = self.lock();
