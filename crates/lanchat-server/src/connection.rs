@@ -50,14 +50,15 @@ pub(crate) struct Door {
 /// What a frame leaves waiting on the hub (see `Lanchat::handle_frame`).
 type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// Where a connection stands with the room's passphrase.
+/// Where a connection stands with the room's passphrase. (Boxed states:
+/// only rooms with a passphrase use them, and only until it is proved.)
 enum Gate {
     /// The room has none, or it was proved.
     Open,
     /// Not proved yet; `binding` is the TLS session's exporter value.
-    Closed { binding: Vec<u8> },
+    Closed { binding: Box<[u8]> },
     /// The server's proof went out; the client's is awaited.
-    Proving(Proofs),
+    Proving(Box<Proofs>),
 }
 
 /// How a connection reached the lanchat door.
@@ -101,7 +102,7 @@ where
     let shutdown = door.shutdown.clone();
     let gate = match &door.config.passphrase {
         Some(_) => Gate::Closed {
-            binding: arrival.binding.map(|b| b.to_vec()).unwrap_or_default(),
+            binding: arrival.binding.map(Box::from).unwrap_or_default(),
         },
         None => Gate::Open,
     };
@@ -326,7 +327,7 @@ impl Lanchat {
                     msg: pake::to_hex(&ours),
                     proof: pake::to_hex(&proofs.prove(Side::Server)),
                 }));
-                self.gate = Gate::Proving(proofs);
+                self.gate = Gate::Proving(Box::new(proofs));
             }
             Err(e) => self.bad_frame(link, &e.to_string(), None),
         }

@@ -203,13 +203,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
         // delivery a trip through the timer wheel.
         let timer = sleep_until(self.link.session.deadline());
         tokio::pin!(timer);
-        let shutdown = self.shutdown.clone();
+        // Only a connection still choosing a name waits for the shutdown
+        // itself (the hub tells its members). Boxed, and dropped once the
+        // name is registered, so a member's task does not carry the wait.
+        let mut shutdown = Some(Box::pin(self.shutdown.clone().cancelled_owned()));
         loop {
             if self.write()? {
                 let _ = poll_fn(|cx| Pin::new(&mut self.stream).poll_shutdown(cx)).await;
                 return Ok(());
             }
             let registered = self.link.session.is_registered();
+            if registered {
+                shutdown = None;
+            }
             let throttled = self.link.session.is_throttled();
             let writing = !self.unsent.is_empty() || self.flushing;
             let closing = self.closing;
@@ -220,7 +226,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
             tokio::select! {
                 // Registered members are told of shutdown by the hub, which
                 // closes their outbox after the notice.
-                _ = shutdown.cancelled(), if !registered => {
+                _ = poll_fn(|cx| match &mut shutdown {
+                    Some(cancelled) => cancelled.as_mut().poll(cx),
+                    None => Poll::Pending,
+                }), if !registered => {
                     self.link.say_bye(&self.dialect, "shutdown", "server shutting down");
                 }
                 // While a write waits for the stream, new frames wait in
