@@ -231,16 +231,16 @@ mod tests {
 
     #[test]
     fn each_server_has_a_host_name_of_its_own_and_a_valid_one() {
-        let a = host_label("ubuntu", "10.0.0.5".parse().unwrap());
-        let b = host_label("ubuntu", "10.0.0.6".parse().unwrap());
-        assert_eq!(a, "ubuntu-10-0-0-5");
+        let a = host_label("ubuntu", "127.0.0.5".parse().unwrap());
+        let b = host_label("ubuntu", "127.0.0.6".parse().unwrap());
+        assert_eq!(a, "ubuntu-127-0-0-5");
         assert_ne!(a, b);
-        let long = host_label(&"x".repeat(100), "192.168.100.200".parse().unwrap());
+        let long = host_label(&"x".repeat(100), "127.100.200.201".parse().unwrap());
         assert_eq!(long.len(), 63);
-        assert!(long.ends_with("-192-168-100-200"));
+        assert!(long.ends_with("-127-100-200-201"));
         assert_eq!(
-            host_label("é é", "10.0.0.5".parse().unwrap()),
-            "----10-0-0-5"
+            host_label("é é", "127.0.0.5".parse().unwrap()),
+            "----127-0-0-5"
         );
     }
 }
