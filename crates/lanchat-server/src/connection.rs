@@ -14,7 +14,6 @@ use lanchat_core::{typed, Command, Label};
 use lanchat_proto::limits::MAX_LABEL_LEN;
 use lanchat_proto::pake::{self, Pake, Proofs, Side};
 use lanchat_proto::{ClientFrame, DecodeError, LineDecoder, ServerFrame};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -89,7 +88,7 @@ pub(crate) fn serve<S>(
     arrival: Arrival,
 ) -> impl Future<Output = ()>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: crate::plain::Stream,
 {
     let outbox = Outbox::new(door.config.max_queue_bytes);
     let _ = outbox.push(door.greeting.clone());

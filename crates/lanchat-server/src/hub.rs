@@ -19,7 +19,6 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Waker;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -35,7 +34,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::door::{EventRef, WireFormat};
 use crate::memory;
-use crate::outbox::Outbox;
+use crate::outbox::{Flush, Outbox};
 use crate::resume::Resume;
 use crate::store::{Recorder, Store};
 
@@ -300,7 +299,7 @@ fn push_to(
     id: MemberId,
     member: &Member,
     bytes: Bytes,
-    wake: &mut Vec<Waker>,
+    wake: &mut Vec<Flush>,
     too_slow: &mut Vec<MemberId>,
     pressed: &mut Vec<MemberId>,
 ) {
@@ -420,8 +419,9 @@ struct HubTask {
     pressed: Vec<MemberId>,
     /// Bytes queued (once per recipient) since memory was last given back.
     queued_since_trim: usize,
-    /// Connections to wake once the current step is queued.
-    wake: Vec<Waker>,
+    /// Connections to wake, or to write to, once the current step is
+    /// queued.
+    wake: Vec<Flush>,
     max_run_bytes: usize,
 }
 
@@ -768,9 +768,10 @@ impl HubTask {
     }
 
     /// Carries out the outputs of the last step, including the departures
-    /// of anyone found too slow while doing so, then wakes the connections
-    /// that have something new to write. Gathered joins and departures may
-    /// wait for [`ANNOUNCE_WAIT`].
+    /// of anyone found too slow while doing so, then sees to the
+    /// connections that have something new to write (wakes them, or
+    /// writes to their sockets). Gathered joins and departures may wait
+    /// for [`ANNOUNCE_WAIT`].
     fn deliver(&mut self) {
         self.carry_out(false);
     }
@@ -797,8 +798,8 @@ impl HubTask {
                 break;
             }
         }
-        for waker in self.wake.drain(..) {
-            waker.wake();
+        for flush in self.wake.drain(..) {
+            flush.run();
         }
     }
 
@@ -1034,8 +1035,8 @@ impl HubTask {
         for (_, member) in self.members.drain() {
             member.outbox.close();
         }
-        for waker in self.wake.drain(..) {
-            waker.wake();
+        for flush in self.wake.drain(..) {
+            flush.run();
         }
     }
 }

@@ -47,6 +47,7 @@ pub mod json_format;
 mod link;
 mod memory;
 mod outbox;
+mod plain;
 mod rate;
 mod resume;
 mod session;
@@ -236,7 +237,12 @@ pub async fn run_doors(
                         ));
                     }
                     Via::Irc => {
-                        tracker.spawn(irc::serve(stream, peer, irc.clone(), ticket));
+                        tracker.spawn(irc::serve(
+                            plain::PlainTcp::new(stream),
+                            peer,
+                            irc.clone(),
+                            ticket,
+                        ));
                     }
                     Via::Web => {
                         tracker.spawn(web::serve(stream, peer, door.clone(), ticket));

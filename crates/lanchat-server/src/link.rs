@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::Ticket;
 use crate::door::{Admit, Fault, Membership, Session};
 use crate::outbox::Outbox;
+use crate::plain::Stream;
 
 /// The most bytes read in one go.
 const READ_CHUNK: usize = 4096;
@@ -139,9 +140,12 @@ pub(crate) fn serve<S, D>(
     mut ticket: Ticket,
 ) -> impl Future<Output = ()>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Stream,
     D: Dialect + 'static,
 {
+    if let Some(socket) = stream.socket() {
+        link.outbox.attach(socket);
+    }
     let mut conn = Connection {
         stream,
         link,
@@ -156,7 +160,11 @@ where
         conn.link.session.resume_budget(tokens, at);
     }
     async move {
-        match conn.run().await {
+        let ended = conn.run().await;
+        // The hub writes to this socket no more, and closes it now, not
+        // when it gets round to our departure.
+        conn.link.outbox.detach();
+        match ended {
             Ok(()) => tracing::debug!(%peer, "connection closed"),
             Err(error) => tracing::debug!(%peer, %error, "connection lost"),
         }
@@ -209,6 +217,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
         let mut shutdown = Some(Box::pin(self.shutdown.clone().cancelled_owned()));
         loop {
             if self.write()? {
+                // The stream's end goes after the hub's last write.
+                self.link.outbox.detach();
                 let _ = poll_fn(|cx| Pin::new(&mut self.stream).poll_shutdown(cx)).await;
                 return Ok(());
             }

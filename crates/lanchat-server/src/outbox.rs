@@ -16,6 +16,13 @@
 //! The connection's waker is kept under the queue's own lock, so checking
 //! for frames and registering to be woken are one step, and a push wakes
 //! the connection only when the queue goes from empty to not empty.
+//!
+//! On plain TCP the outbox also holds the connection's socket, and the hub
+//! writes a step's frames to it itself when the connection's task holds
+//! nothing unwritten ([`Flush::Write`]): the task is woken only for what
+//! the socket did not take. Both writers take the queue under its lock,
+//! and the task's batch in hand (`busy`) keeps the hub off the socket, so
+//! bytes go out in the order they were queued.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,9 +30,17 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use tokio::net::TcpStream;
 
 /// Queues and batches bigger than this many frames are freed once empty.
 pub const SHRINK_ABOVE: usize = 4;
+
+/// The most bytes the hub writes to a connection's socket itself; more is
+/// left to the connection's task. A small write costs little more than
+/// the system call, which a wake-up would double; a big one is mostly
+/// copying, which the connections' tasks share out over the worker
+/// threads, where the hub, writing everyone's, would do it all on one.
+pub const WRITE_THROUGH_MAX: usize = 2048;
 
 /// The hard cap, as a multiple of the soft cap.
 pub const HARD_FACTOR: usize = 4;
@@ -58,6 +73,40 @@ struct State {
     waker: Option<Waker>,
     /// When the connection last took what was queued.
     drained: Option<Instant>,
+    /// The connection's socket, if the hub may write to it (plain TCP).
+    socket: Option<Arc<TcpStream>>,
+    /// The connection's task holds a batch it took and has not finished
+    /// writing: nobody else may write to the socket meanwhile.
+    busy: bool,
+}
+
+/// A connection with new frames, to be seen to once the hub's step is
+/// queued, so that it finds the whole step at once.
+#[derive(Debug)]
+pub enum Flush {
+    /// Wake its task, which writes them.
+    Wake(Waker),
+    /// Its task is waiting with nothing in hand, on a socket the hub may
+    /// write to: write them now, and wake the task only for what the
+    /// socket does not take.
+    Write(Outbox),
+}
+
+impl Flush {
+    pub fn run(self) {
+        match self {
+            Flush::Wake(waker) => waker.wake(),
+            Flush::Write(outbox) => outbox.write_through(),
+        }
+    }
+}
+
+/// What a connection needs after a push.
+enum Need {
+    Nothing,
+    Wake(Waker),
+    /// A write by whoever pushed (see [`Flush::Write`]).
+    Write,
 }
 
 /// The queue is full: the client is not keeping up.
@@ -85,34 +134,53 @@ impl Outbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `frame`. Pushing to a closed outbox silently does nothing.
+    /// Lets the hub write to `socket` itself (see [`Flush::Write`]).
+    pub(crate) fn attach(&self, socket: Arc<TcpStream>) {
+        self.lock().socket = Some(socket);
+    }
+
+    /// Takes the socket back: once this returns, the hub is not writing to
+    /// it and never will again.
+    pub(crate) fn detach(&self) {
+        let socket = self.lock().socket.take();
+        drop(socket);
+    }
+
+    /// Queues `frame` and wakes the connection if it needs it (its own
+    /// replies: the task writes them). Pushing to a closed outbox silently
+    /// does nothing.
     pub fn push(&self, frame: Bytes) -> Result<(), Overflow> {
-        if let (Some(waker), _) = self.enqueue(frame)? {
+        if let (Need::Wake(waker), _) = self.enqueue(frame, false)? {
             waker.wake();
         }
         Ok(())
     }
 
-    /// Queues `frame` like [`Outbox::push`], but adds the connection's
-    /// waker (if it needs waking) to `wake` for the caller to wake later:
-    /// the hub wakes everyone once a whole step is queued, so each
-    /// connection finds all of it in one batch. Returns whether the queue
-    /// is now over its soft cap.
-    pub fn push_deferred(&self, frame: Bytes, wake: &mut Vec<Waker>) -> Result<bool, Overflow> {
-        let (waker, over) = self.enqueue(frame)?;
-        wake.extend(waker);
+    /// Queues `frame` like [`Outbox::push`], but adds what the connection
+    /// then needs (a wake-up or a write) to `flush`, for the caller to run
+    /// later: the hub does so once a whole step is queued, so each
+    /// connection gets all of it at once. Returns whether the queue is now
+    /// over its soft cap.
+    pub fn push_deferred(&self, frame: Bytes, flush: &mut Vec<Flush>) -> Result<bool, Overflow> {
+        let (need, over) = self.enqueue(frame, true)?;
+        match need {
+            Need::Nothing => {}
+            Need::Wake(waker) => flush.push(Flush::Wake(waker)),
+            Need::Write => flush.push(Flush::Write(self.clone())),
+        }
         Ok(over)
     }
 
-    /// Queues `frame`; returns the waker to wake, if any, and whether the
-    /// queue is over its soft cap.
-    fn enqueue(&self, frame: Bytes) -> Result<(Option<Waker>, bool), Overflow> {
+    /// Queues `frame`; returns what the connection needs (a write only if
+    /// the caller can do it, `write_through`) and whether the queue is
+    /// over its soft cap.
+    fn enqueue(&self, frame: Bytes, write_through: bool) -> Result<(Need, bool), Overflow> {
         let mut state = self.lock();
         // Nothing to send (a format with nothing to say, such as IRC
         // without echo-message for the sender's own line) is never queued:
         // a write of nothing would read as a closed stream.
         if state.closed || frame.is_empty() {
-            return Ok((None, false));
+            return Ok((Need::Nothing, false));
         }
         if state.bytes + frame.len() > self.shared.hard_bytes {
             return Err(Overflow);
@@ -121,9 +189,54 @@ impl Outbox {
         let was_empty = state.queue.is_empty();
         state.queue.push_back(frame);
         let over = state.bytes > self.shared.max_bytes;
-        // The connection drains everything each time it wakes, so it only
-        // needs waking when the queue goes from empty to not empty.
-        Ok((if was_empty { state.waker.take() } else { None }, over))
+        // The connection drains everything each time it wakes (and the
+        // hub writes everything queued), so it only needs seeing to when
+        // the queue goes from empty to not empty.
+        let need = if !was_empty {
+            Need::Nothing
+        } else if write_through && state.socket.is_some() && !state.busy && state.waker.is_some() {
+            Need::Write
+        } else {
+            state.waker.take().map_or(Need::Nothing, Need::Wake)
+        };
+        Ok((need, over))
+    }
+
+    /// Writes what is queued to the socket, unless the connection's task
+    /// took it meanwhile or holds a batch of its own; wakes the task for
+    /// whatever the socket does not take now (it never waits here).
+    fn write_through(&self) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(socket) = &state.socket else {
+            return;
+        };
+        if state.busy || state.queue.is_empty() {
+            return;
+        }
+        if state.bytes > WRITE_THROUGH_MAX {
+            let waker = state.waker.take();
+            drop(guard);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return;
+        }
+        let frames = std::mem::take(&mut state.queue).into_bytes();
+        // Any failure is the task's to find on its own write, and to end
+        // the connection for: what was not written stays queued for it.
+        let written = socket.try_write(&frames).unwrap_or(0);
+        if written >= frames.len() {
+            state.bytes = 0;
+            return;
+        }
+        state.queue.push_back(frames.slice(written..));
+        state.bytes = frames.len() - written;
+        let waker = state.waker.take();
+        drop(guard);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     /// Whether this queue should hold the hub back at `now`: over its soft
@@ -192,6 +305,9 @@ impl Outbox {
                 state.drained = Some(Instant::now());
             }
             state.bytes = 0;
+            // Until it takes an empty batch, the task has bytes in hand:
+            // the hub must not write past them.
+            state.busy = !state.queue.is_empty();
             (std::mem::take(&mut state.queue), state.closed)
         };
         // Joined outside the lock: the hub may be pushing meanwhile.
@@ -291,7 +407,7 @@ mod tests {
 
     use std::time::Instant;
 
-    use super::{Outbox, Overflow, PROGRESS_WINDOW};
+    use super::{Flush, Outbox, Overflow, PROGRESS_WINDOW, WRITE_THROUGH_MAX};
 
     /// A waker that counts its wakes.
     #[derive(Default)]
@@ -423,8 +539,126 @@ mod tests {
             .unwrap();
         assert_eq!(wakes(&count), 0, "nobody woken before the step ends");
         assert_eq!(wake.len(), 1);
-        wake.into_iter().for_each(Waker::wake);
+        wake.into_iter().for_each(Flush::run);
         assert_eq!(wakes(&count), 1);
+    }
+
+    /// An outbox sharing one end of a connected pair of loopback sockets,
+    /// as a plain connection's does; the socket, and the peer's end.
+    async fn plain_outbox() -> (Outbox, Arc<tokio::net::TcpStream>, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        // Writable once the reactor has seen it so.
+        ours.writable().await.unwrap();
+        let socket = Arc::new(ours);
+        let outbox = Outbox::new(1 << 20);
+        outbox.attach(socket.clone());
+        (outbox, socket, peer)
+    }
+
+    /// The connection's task, waiting for frames: its wake count.
+    fn task_waits(outbox: &Outbox) -> Arc<Count> {
+        let (count, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(outbox.poll_ready(&mut cx, true), Poll::Pending);
+        count
+    }
+
+    /// Pushes `frames` as a step of the hub's; what it leaves to do.
+    fn step(outbox: &Outbox, frames: &[Bytes]) -> Vec<Flush> {
+        let mut flush = Vec::new();
+        for frame in frames {
+            outbox.push_deferred(frame.clone(), &mut flush).unwrap();
+        }
+        flush
+    }
+
+    /// Reads exactly `n` bytes from the peer's side.
+    async fn read_exactly(peer: &mut tokio::net::TcpStream, n: usize) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut got = vec![0; n];
+        peer.read_exact(&mut got).await.unwrap();
+        got
+    }
+
+    #[tokio::test]
+    async fn the_hub_writes_to_a_waiting_connection_itself_and_does_not_wake_it() {
+        let (outbox, _socket, mut peer) = plain_outbox().await;
+        let count = task_waits(&outbox);
+        let flush = step(&outbox, &[Bytes::from("one\n"), Bytes::from("two\n")]);
+        assert!(matches!(flush.as_slice(), [Flush::Write(_)]));
+        flush.into_iter().for_each(Flush::run);
+        assert_eq!(read_exactly(&mut peer, 8).await, b"one\ntwo\n");
+        // Nothing left for the task, which was not woken.
+        assert_eq!(wakes(&count), 0);
+        assert_eq!(outbox.take_batch(), (Bytes::new(), false));
+    }
+
+    #[tokio::test]
+    async fn a_task_with_a_batch_in_hand_keeps_the_hub_off_its_socket() {
+        let (outbox, socket, mut peer) = plain_outbox().await;
+        outbox.push(Bytes::from("first\n")).unwrap();
+        // The task takes a batch and has not written it yet.
+        let (batch, _) = outbox.take_batch();
+        let count = task_waits(&outbox);
+        let flush = step(&outbox, &[Bytes::from("second\n")]);
+        // The task is woken to write it after its own batch.
+        assert!(matches!(flush.as_slice(), [Flush::Wake(_)]));
+        flush.into_iter().for_each(Flush::run);
+        assert_eq!(wakes(&count), 1);
+        socket.try_write(&batch).unwrap();
+        let (rest, _) = outbox.take_batch();
+        socket.try_write(&rest).unwrap();
+        assert_eq!(read_exactly(&mut peer, 13).await, b"first\nsecond\n");
+        // Its batch written and none taken, the task is idle again: the
+        // hub may write for it.
+        assert_eq!(outbox.take_batch(), (Bytes::new(), false));
+        let _count = task_waits(&outbox);
+        let flush = step(&outbox, &[Bytes::from("third\n")]);
+        assert!(matches!(flush.as_slice(), [Flush::Write(_)]));
+    }
+
+    #[tokio::test]
+    async fn what_the_socket_does_not_take_is_left_to_the_task_in_order() {
+        let (outbox, socket, mut peer) = plain_outbox().await;
+        // The peer reads nothing until the socket takes no more.
+        let mut filled = 0;
+        while let Ok(n) = socket.try_write(&[7; 4096]) {
+            filled += n;
+        }
+        let count = task_waits(&outbox);
+        step(&outbox, &[Bytes::from("late\n")])
+            .into_iter()
+            .for_each(Flush::run);
+        assert_eq!(wakes(&count), 1, "the task is woken for the rest");
+        assert_eq!(outbox.take_batch(), (Bytes::from("late\n"), false));
+        assert_eq!(read_exactly(&mut peer, filled).await, vec![7; filled]);
+    }
+
+    #[tokio::test]
+    async fn a_big_step_is_left_to_the_task() {
+        let (outbox, _socket, _peer) = plain_outbox().await;
+        let count = task_waits(&outbox);
+        let big = Bytes::from(vec![b'x'; WRITE_THROUGH_MAX + 1]);
+        step(&outbox, std::slice::from_ref(&big))
+            .into_iter()
+            .for_each(Flush::run);
+        // Copying it is work the task can do on another thread.
+        assert_eq!(wakes(&count), 1);
+        assert_eq!(outbox.take_batch(), (big, false));
+    }
+
+    #[tokio::test]
+    async fn a_detached_socket_is_never_written_to() {
+        let (outbox, socket, _peer) = plain_outbox().await;
+        outbox.detach();
+        assert_eq!(Arc::strong_count(&socket), 1);
+        let _count = task_waits(&outbox);
+        let flush = step(&outbox, &[Bytes::from("a\n")]);
+        assert!(matches!(flush.as_slice(), [Flush::Wake(_)]));
     }
 
     #[test]

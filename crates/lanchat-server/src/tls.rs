@@ -21,6 +21,8 @@ use lanchat_proto::{pake, Fingerprint};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
+
+use crate::plain::PlainTcp;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
@@ -226,7 +228,7 @@ pub(crate) async fn open(
 ) {
     let plaintext = |stream, door, ticket| {
         tracker.spawn(connection::serve(
-            stream,
+            PlainTcp::new(stream),
             peer,
             door,
             ticket,

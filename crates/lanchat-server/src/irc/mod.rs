@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use lanchat_core::Label;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -207,7 +206,7 @@ pub(crate) fn serve<S>(
     ticket: Ticket,
 ) -> impl std::future::Future<Output = ()>
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: crate::plain::Stream,
 {
     let link = Link {
         outbox: Outbox::new(door.config.max_queue_bytes),

@@ -187,6 +187,9 @@ impl<S: AsyncWrite + Unpin> WsStream<S> {
     }
 }
 
+/// Frames are wrapped on the way out: the hub never writes to the socket.
+impl crate::plain::Stream for WsStream<tokio::net::TcpStream> {}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
