@@ -219,6 +219,11 @@ fn take(
 }
 
 impl Ticket {
+    /// The address this connection came from.
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
     /// The frame budget the address's last connection left, if recent.
     pub(crate) fn frame_budget(&self) -> Option<(f64, Instant)> {
         self.frames

@@ -112,7 +112,7 @@ where
         gate,
         door_name: arrival.door,
     };
-    link::serve(stream, peer, link, dialect, shutdown, ticket)
+    link::serve(stream, link, dialect, shutdown, ticket)
 }
 
 /// What a client announced it understands, of what matters here.

@@ -145,30 +145,51 @@ pub struct Due {
     pub resume: bool,
 }
 
+/// When a session moves its clock's zero (see [`Session::due`]): half
+/// way to where a `u32` of milliseconds runs out, about 24 days.
+const REBASE_AT: u32 = 1 << 31;
+
+/// How far back the clock's zero is put then: about 12 days, far longer
+/// than any timeout, so a time from before it (clamped to it) is as good
+/// as its real value.
+const REBASE_KEEP: u32 = 1 << 30;
+
 /// One connection's rules and timers.
+///
+/// Its times are milliseconds since `epoch` (`u32`), not `Instant`s: a
+/// connection keeps seven of them, and at 4 bytes instead of 16 that
+/// makes every idle connection about 100 bytes smaller. The API still
+/// speaks `Instant`s; they are converted on the way in and out.
 #[derive(Debug, Clone)]
 pub struct Session {
     /// Shared by every connection of a door: one copy, not one each.
     limits: Arc<SessionLimits>,
+    /// The zero of the session's clock: its start, moved on (rarely) by
+    /// [`REBASE_KEEP`] less than the time so far.
+    epoch: Instant,
     registered: bool,
-    register_deadline: Instant,
-    last_heard: Instant,
+    bad_frames: u32,
+    last_heard: u32,
     /// When to look at the silence next: `ping_interval` after the last
     /// frame heard, moved lazily (a frame does not re-arm the timer; the
     /// check finds it and moves on), then every `ping_interval` while the
     /// peer stays silent, and at `ping_timeout` of silence at the latest.
-    next_check: Instant,
+    next_check: u32,
     /// The last ping token sent, and the last one answered.
     pings_sent: u64,
     pings_answered: u64,
     bucket: TokenBucket,
-    throttled_until: Option<Instant>,
+    throttled_until: Option<u32>,
     /// The byte meter, and when its debt is paid if it is in debt.
     bytes: TokenBucket,
-    bytes_until: Option<Instant>,
-    throttled_since: Option<Instant>,
-    write_deadline: Option<Instant>,
-    bad_frames: u32,
+    bytes_until: Option<u32>,
+    throttled_since: Option<u32>,
+    write_deadline: Option<u32>,
+}
+
+/// A duration in whole milliseconds, as the session counts them.
+fn ms(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 impl Session {
@@ -176,20 +197,20 @@ impl Session {
     pub fn new(limits: impl Into<Arc<SessionLimits>>, now: Instant) -> Self {
         let limits: Arc<SessionLimits> = limits.into();
         Session {
+            epoch: now,
             registered: false,
-            register_deadline: now + limits.register_timeout,
-            last_heard: now,
-            next_check: now + limits.ping_interval,
+            last_heard: 0,
+            next_check: ms(limits.ping_interval),
             pings_sent: 0,
             pings_answered: 0,
-            bucket: TokenBucket::new(limits.rate, limits.burst, now),
+            bucket: TokenBucket::new(limits.rate, limits.burst, 0),
             throttled_until: None,
             bytes: TokenBucket::new(
                 limits.rate * limits.bytes_per_frame as f64,
                 limits
                     .burst
                     .saturating_mul(limits.bytes_per_frame.min(u32::MAX as usize) as u32),
-                now,
+                0,
             ),
             bytes_until: None,
             throttled_since: None,
@@ -199,16 +220,27 @@ impl Session {
         }
     }
 
+    /// `at` on the session's clock (times before its zero count as zero).
+    fn tick(&self, at: Instant) -> u32 {
+        ms(at.saturating_duration_since(self.epoch))
+    }
+
+    /// A time on the session's clock as an `Instant`.
+    fn instant(&self, tick: u32) -> Instant {
+        self.epoch + Duration::from_millis(tick.into())
+    }
+
     /// Continues the frame budget of an earlier connection from the same
     /// address (`tokens` counted at `at`), so reconnecting does not start
     /// with a fresh burst.
     pub fn resume_budget(&mut self, tokens: f64, at: Instant) {
-        self.bucket.resume(tokens, at);
+        let ago = self.epoch.saturating_duration_since(at).as_secs_f64();
+        self.bucket.resume(tokens, ago, 0);
     }
 
     /// The frame budget left at `now`, for the address's next connection.
     pub fn budget(&mut self, now: Instant) -> f64 {
-        self.bucket.tokens(now)
+        self.bucket.tokens(self.tick(now))
     }
 
     /// The peer has a name in the room now.
@@ -222,21 +254,26 @@ impl Session {
 
     /// Bytes arrived from the peer.
     pub fn heard(&mut self, now: Instant) {
-        self.last_heard = now;
+        self.last_heard = self.tick(now);
     }
 
     /// `n` bytes were read from the peer at `now`: heard, and metered.
     /// `Some` means close (held back without a break for too long).
     pub fn read(&mut self, now: Instant, n: usize) -> Option<Fault> {
-        self.heard(now);
+        let now = self.tick(now);
+        self.last_heard = now;
         if let Err(paid) = self.bytes.charge(now, n as f64) {
             self.bytes_until = Some(paid);
-            let since = *self.throttled_since.get_or_insert(now);
-            if now.duration_since(since) >= self.limits.flood_kick_after {
-                return Some(Fault::Flood);
-            }
+            return self.held_back(now);
         }
         None
+    }
+
+    /// Held back by the rate limit at `now`: `Some` when that has lasted
+    /// without a break for too long.
+    fn held_back(&mut self, now: u32) -> Option<Fault> {
+        let since = *self.throttled_since.get_or_insert(now);
+        (now.saturating_sub(since) >= ms(self.limits.flood_kick_after)).then_some(Fault::Flood)
     }
 
     /// Whether reading is paused by the rate limit.
@@ -247,6 +284,7 @@ impl Session {
     /// Offers one frame to the rate limit. `waited` is true when the frame
     /// was already held back once ([`Admit::Later`]).
     pub fn admit(&mut self, now: Instant, waited: bool) -> Admit {
+        let now = self.tick(now);
         match self.bucket.take(now) {
             Ok(()) => {
                 if !waited {
@@ -257,9 +295,8 @@ impl Session {
                 Admit::Now
             }
             Err(when) => {
-                let since = *self.throttled_since.get_or_insert(now);
-                if now.duration_since(since) >= self.limits.flood_kick_after {
-                    return Admit::Close(Fault::Flood);
+                if let Some(fault) = self.held_back(now) {
+                    return Admit::Close(fault);
                 }
                 self.throttled_until = Some(when);
                 Admit::Later
@@ -291,8 +328,10 @@ impl Session {
 
     /// A write could not finish now: it must by the write deadline.
     pub fn write_blocked(&mut self, now: Instant) {
-        self.write_deadline
-            .get_or_insert(now + self.limits.write_timeout);
+        if self.write_deadline.is_none() {
+            let now = self.tick(now);
+            self.write_deadline = Some(now.saturating_add(ms(self.limits.write_timeout)));
+        }
     }
 
     /// Everything written so far went out.
@@ -304,7 +343,7 @@ impl Session {
     pub fn deadline(&self) -> Instant {
         let mut at = self.next_check;
         if !self.registered {
-            at = at.min(self.register_deadline);
+            at = at.min(self.register_deadline());
         }
         for until in [self.throttled_until, self.bytes_until, self.write_deadline]
             .into_iter()
@@ -312,17 +351,29 @@ impl Session {
         {
             at = at.min(until);
         }
-        at
+        self.instant(at)
+    }
+
+    /// Registration must be done by then. The clock's zero is its start
+    /// until long after that (see [`REBASE_AT`]).
+    fn register_deadline(&self) -> u32 {
+        ms(self.limits.register_timeout)
     }
 
     /// What is due at `now`.
     pub fn due(&mut self, now: Instant) -> Due {
+        let mut tick = self.tick(now);
+        if tick >= REBASE_AT {
+            self.rebase(tick - REBASE_KEEP);
+            tick = REBASE_KEEP;
+        }
+        let now = tick;
         let mut due = Due::default();
         if self.write_deadline.is_some_and(|until| now >= until) {
             due.close = Some(Fault::WriteTimeout);
             return due;
         }
-        if !self.registered && now >= self.register_deadline {
+        if !self.registered && now >= self.register_deadline() {
             due.close = Some(Fault::RegisterTimeout);
             return due;
         }
@@ -340,21 +391,49 @@ impl Session {
             due.resume = true;
         }
         if now >= self.next_check {
-            let silent = now.saturating_duration_since(self.last_heard);
-            if silent >= self.limits.ping_timeout {
+            let (interval, timeout) = (ms(self.limits.ping_interval), ms(self.limits.ping_timeout));
+            let silent = now.saturating_sub(self.last_heard);
+            if silent >= timeout {
                 due.close = Some(Fault::PingTimeout);
                 return due;
             }
-            let give_up = self.last_heard + self.limits.ping_timeout;
-            if silent >= self.limits.ping_interval {
+            let give_up = self.last_heard.saturating_add(timeout);
+            if silent >= interval {
                 self.pings_sent += 1;
                 due.ping = Some(self.pings_sent);
-                self.next_check = (now + self.limits.ping_interval).min(give_up);
+                self.next_check = now.saturating_add(interval).min(give_up);
             } else {
-                self.next_check = self.last_heard + self.limits.ping_interval;
+                self.next_check = self.last_heard.saturating_add(interval);
             }
         }
         due
+    }
+
+    /// Moves the clock's zero `by` milliseconds later, before its
+    /// milliseconds run out: a connection may stay for months.
+    fn rebase(&mut self, by: u32) {
+        self.epoch += Duration::from_millis(by.into());
+        self.last_heard = self.last_heard.saturating_sub(by);
+        self.next_check = self.next_check.saturating_sub(by);
+        for time in [
+            &mut self.throttled_until,
+            &mut self.bytes_until,
+            &mut self.throttled_since,
+            &mut self.write_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *time = time.saturating_sub(by);
+        }
+        self.bucket.rebase(by);
+        self.bytes.rebase(by);
+    }
+
+    /// Until when a frame is held back by the rate limit, if it is.
+    #[cfg(test)]
+    fn throttled_until(&self) -> Option<Instant> {
+        self.throttled_until.map(|t| self.instant(t))
     }
 }
 
@@ -525,7 +604,7 @@ mod tests {
             match s.admit(t, false) {
                 Admit::Now => {}
                 Admit::Later => {
-                    t = s.throttled_until.expect("held back until a token");
+                    t = s.throttled_until().expect("held back until a token");
                     assert_eq!(s.admit(t, true), Admit::Now);
                 }
                 Admit::Close(fault) => break fault,
@@ -547,6 +626,59 @@ mod tests {
             assert_eq!(s.bad_frame(), None);
         }
         assert_eq!(s.bad_frame(), Some(Fault::BadFrames));
+    }
+
+    /// The session counts milliseconds in a `u32`, which runs out after
+    /// 49 days: a member who stays for months is still pinged, timed and
+    /// rate limited as on the first day.
+    #[test]
+    fn a_connection_that_stays_for_months_keeps_its_deadlines() {
+        let t0 = t0();
+        let day = 24.0 * 3600.0;
+        let mut s = Session::new(limits(), t0);
+        s.registered();
+        // Talking, and answering pings, every 9 s for 120 days, with a
+        // check whenever one is due.
+        let mut now = t0;
+        let end = t0 + secs(120.0 * day);
+        let mut next_talk = t0;
+        while now < end {
+            if now >= next_talk {
+                s.heard(now);
+                next_talk = now + secs(9.0);
+            }
+            let due = s.due(now);
+            assert_eq!(due.close, None, "at {:?}", now - t0);
+            assert_eq!(due.ping, None, "at {:?}", now - t0);
+            assert!(
+                s.deadline() > now,
+                "a deadline in the past at {:?}",
+                now - t0
+            );
+            now = s.deadline().min(next_talk);
+        }
+        // Then silence: pinged after 10 s, dropped after 25, as on day one.
+        s.heard(now);
+        let heard = now;
+        let mut pinged = None;
+        let closed = loop {
+            now = s.deadline();
+            let due = s.due(now);
+            if due.ping.is_some() && pinged.is_none() {
+                pinged = Some(now - heard);
+            }
+            if due.close.is_some() {
+                break now - heard;
+            }
+        };
+        assert_eq!(pinged, Some(secs(10.0)));
+        assert_eq!(closed, secs(25.0));
+        // And the rate limit still counts: a burst, then held back.
+        for _ in 0..20 {
+            assert_eq!(s.admit(now, false), Admit::Now);
+        }
+        assert_eq!(s.admit(now, false), Admit::Later);
+        assert_eq!(s.throttled_until(), Some(now + secs(0.2)));
     }
 
     #[test]

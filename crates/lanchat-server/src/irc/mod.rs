@@ -217,7 +217,6 @@ where
     let shutdown = door.shutdown.clone();
     link::serve(
         stream,
-        peer,
         link,
         dialect::Irc::new(door, peer.ip()),
         shutdown,
