@@ -6,7 +6,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -23,7 +22,7 @@ use crate::door::{
     Fault, Hub, HubGone, JoinRequest, Membership, Offered, ResumeRequest, Session, SessionLimits,
 };
 use crate::json_format::JsonLines;
-use crate::link::{self, Dialect, Link, Next};
+use crate::link::{self, Dialect, Link, Next, Waiting};
 use crate::outbox::Outbox;
 
 /// The longest requested name quoted back in a refusal, in characters.
@@ -45,9 +44,6 @@ pub(crate) struct Door {
     /// Every connection's rules, shared.
     pub limits: Arc<SessionLimits>,
 }
-
-/// What a frame leaves waiting on the hub (see `Lanchat::handle_frame`).
-type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Where a connection stands with the room's passphrase. (Boxed states:
 /// only rooms with a passphrase use them, and only until it is proved.)

@@ -35,6 +35,11 @@ use crate::plain::Stream;
 /// The most bytes read in one go.
 const READ_CHUNK: usize = 4096;
 
+/// What a frame leaves waiting on the hub (a join, a resume, a command to
+/// a backed-up hub), boxed: a dialect handles the rest at once, so the
+/// wait is not held inline in every connection's task for its whole life.
+pub(crate) type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// What a dialect found at the front of the read buffer.
 pub(crate) enum Next<F> {
     /// One frame, to offer to the rate limit and then handle.

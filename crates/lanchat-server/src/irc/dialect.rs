@@ -17,8 +17,8 @@ use lanchat_proto::LineDecoder;
 
 use super::format::{closing, nick_refused, numeric};
 use super::{Ask, Caps, IrcDoor, SERVER};
-use crate::door::{Fault, JoinRequest};
-use crate::link::{Dialect, Link, Next};
+use crate::door::{Fault, HubGone, JoinRequest, Offered};
+use crate::link::{Dialect, Link, Next, Waiting};
 
 /// The most channels one JOIN is answered for.
 const MAX_JOIN_TARGETS: usize = 8;
@@ -91,19 +91,26 @@ impl Irc {
         Action::Ask(command, ask.label())
     }
 
-    /// Hands the room a command.
-    async fn ask(&mut self, link: &mut Link, command: Command, label: Label) {
-        let Some(member) = &link.member else {
-            return;
-        };
-        if self
-            .door
-            .hub
-            .command(member, command, Some(label))
-            .await
-            .is_err()
-        {
-            link.say_bye(self, "shutdown", "server shutting down");
+    /// Hands the room a command: at once, unless the hub is backed up
+    /// (then what waits is returned, boxed).
+    fn ask<'a>(
+        &'a self,
+        link: &'a mut Link,
+        command: Command,
+        label: Label,
+    ) -> Option<Waiting<'a>> {
+        let member = link.member.as_ref()?;
+        match self.door.hub.offer(member, command, Some(label)) {
+            Offered::Taken(Ok(())) => None,
+            Offered::Taken(Err(HubGone)) => {
+                link.say_bye(self, "shutdown", "server shutting down");
+                None
+            }
+            Offered::Waiting(waiting) => Some(Box::pin(async move {
+                if waiting.await.is_err() {
+                    link.say_bye(self, "shutdown", "server shutting down");
+                }
+            })),
         }
     }
 
@@ -127,7 +134,8 @@ impl Irc {
             outbox: link.outbox.clone(),
             format: self.door.format(self.caps),
         };
-        match Box::pin(self.door.hub.join(request)).await {
+        // Boxed with the rest of the join (see `handle_line`).
+        match self.door.hub.join(request).await {
             Ok(Ok(member)) => {
                 link.member = Some(member);
                 link.session.registered();
@@ -206,15 +214,16 @@ impl Irc {
         }
     }
 
-    /// Handles one line: everything that needs no waiting first, so the
-    /// line and its parse are gone before the one wait (for the hub).
-    async fn handle_line(&mut self, link: &mut Link, line: String) {
+    /// Handles one line at once, and returns only what must wait on the
+    /// hub (a join, a command to a backed-up hub), boxed: held inline, the
+    /// wait would sit in every connection's task for its whole life.
+    fn handle_line<'a>(&'a mut self, link: &'a mut Link, line: String) -> Option<Waiting<'a>> {
         let action = self.read(link, &line);
         drop(line);
         match action {
-            Action::Done => {}
-            Action::Ask(command, label) => self.ask(link, command, label).await,
-            Action::Join { rejoin } => self.join(link, rejoin).await,
+            Action::Done => None,
+            Action::Ask(command, label) => self.ask(link, command, label),
+            Action::Join { rejoin } => Some(Box::pin(self.join(link, rejoin))),
         }
     }
 
@@ -543,7 +552,12 @@ impl Dialect for Irc {
         link: &'a mut Link,
         line: String,
     ) -> impl Future<Output = ()> + Send + 'a {
-        self.handle_line(link, line)
+        let waiting = self.handle_line(link, line);
+        async move {
+            if let Some(waiting) = waiting {
+                waiting.await;
+            }
+        }
     }
 
     fn discard(&mut self, buf: &mut BytesMut) {
