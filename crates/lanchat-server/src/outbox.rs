@@ -99,6 +99,32 @@ impl Flush {
             Flush::Write(outbox) => outbox.write_through(),
         }
     }
+
+    /// Sees to everything in `flush`, writing to at most `writes` sockets
+    /// itself; the other connections are woken to write for themselves.
+    /// Wake-ups go first, so that woken tasks write on the other worker
+    /// threads while the caller writes its share: in a big room, one
+    /// thread making every write would be slower than the wake-ups.
+    pub fn run_all(flush: &mut Vec<Flush>, writes: usize) {
+        let mut budget = writes;
+        for flush in flush.iter() {
+            match flush {
+                Flush::Wake(waker) => waker.wake_by_ref(),
+                Flush::Write(_) if budget > 0 => budget -= 1,
+                Flush::Write(outbox) => outbox.wake_task(),
+            }
+        }
+        let mut budget = writes;
+        for flush in flush.drain(..) {
+            if let Flush::Write(outbox) = flush {
+                if budget == 0 {
+                    break;
+                }
+                budget -= 1;
+                outbox.write_through();
+            }
+        }
+    }
 }
 
 /// What a connection needs after a push.
@@ -202,6 +228,14 @@ impl Outbox {
         Ok((need, over))
     }
 
+    /// Wakes the connection's task, if it waits.
+    fn wake_task(&self) {
+        let waker = self.lock().waker.take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
     /// Writes what is queued to the socket, unless the connection's task
     /// took it meanwhile or holds a batch of its own; wakes the task for
     /// whatever the socket does not take now (it never waits here).
@@ -215,12 +249,8 @@ impl Outbox {
             return;
         }
         if state.bytes > WRITE_THROUGH_MAX {
-            let waker = state.waker.take();
             drop(guard);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-            return;
+            return self.wake_task();
         }
         let frames = std::mem::take(&mut state.queue).into_bytes();
         // Any failure is the task's to find on its own write, and to end
@@ -232,11 +262,8 @@ impl Outbox {
         }
         state.queue.push_back(frames.slice(written..));
         state.bytes = frames.len() - written;
-        let waker = state.waker.take();
         drop(guard);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.wake_task();
     }
 
     /// Whether this queue should hold the hub back at `now`: over its soft
@@ -649,6 +676,29 @@ mod tests {
         // Copying it is work the task can do on another thread.
         assert_eq!(wakes(&count), 1);
         assert_eq!(outbox.take_batch(), (big, false));
+    }
+
+    #[tokio::test]
+    async fn past_its_budget_the_hub_wakes_connections_instead_of_writing() {
+        let mut pairs = Vec::new();
+        let mut flush = Vec::new();
+        for _ in 0..3 {
+            let (outbox, _socket, peer) = plain_outbox().await;
+            let count = task_waits(&outbox);
+            flush.extend(step(&outbox, &[Bytes::from("hi\n")]));
+            pairs.push((outbox, count, peer));
+        }
+        Flush::run_all(&mut flush, 2);
+        assert!(flush.is_empty());
+        for (i, (outbox, count, peer)) in pairs.iter_mut().enumerate() {
+            if i < 2 {
+                assert_eq!(wakes(count), 0, "connection {i} was written to");
+                assert_eq!(read_exactly(peer, 3).await, b"hi\n");
+            } else {
+                assert_eq!(wakes(count), 1, "connection {i} was woken");
+                assert_eq!(outbox.take_batch(), (Bytes::from("hi\n"), false));
+            }
+        }
     }
 
     #[tokio::test]
