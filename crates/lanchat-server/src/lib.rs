@@ -29,7 +29,7 @@
 //!   lanchat door's port.
 //!
 //! **Architecture invariant:** the hub never waits on a connection. It
-//! pushes encoded bytes into each recipient's [`outbox`] without awaiting,
+//! pushes encoded bytes into each recipient's `outbox` without awaiting,
 //! and a connection whose queue overflows is dropped, so one slow socket
 //! can't delay anyone else.
 //!

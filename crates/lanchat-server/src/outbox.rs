@@ -268,7 +268,7 @@ impl Outbox {
 
     /// Whether this queue should hold the hub back at `now`: over its soft
     /// cap, open, and drained by its connection within
-    /// [`PROGRESS_WINDOW`] (a reader that stopped is not waited for).
+    /// `PROGRESS_WINDOW` (a reader that stopped is not waited for).
     pub fn presses(&self, now: Instant) -> bool {
         let state = self.lock();
         !state.closed

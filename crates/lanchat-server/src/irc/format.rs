@@ -7,7 +7,7 @@
 //! the hub gives on copies for one member ([`EventRef::recipient`]).
 //!
 //! The IRC door puts a label on every command it hands the hub (see
-//! [`super::Ask`]): it marks the asker's own copy of what the command
+//! `Ask`): it marks the asker's own copy of what the command
 //! caused, and says what the command was, so that a user list answers
 //! `NAMES` or `WHO` and a refused name answers `NICK` with 432 or 433.
 //!

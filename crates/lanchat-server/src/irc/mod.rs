@@ -3,10 +3,10 @@
 //!
 //! - `dialect`: registration (CAP, NICK, USER) and the IRC commands, as
 //!   typed commands for the hub.
-//! - [`format`]: room events as IRC lines.
+//! - [`format`](mod@format): room events as IRC lines.
 //!
 //! Every rule (deadlines, rate limit, keepalive, bad lines, queue caps,
-//! names) is the same as on the lanchat door: the [`crate::link`] and the
+//! names) is the same as on the lanchat door: the `link` module and the
 //! room apply them. The door only translates.
 
 mod dialect;
