@@ -377,17 +377,28 @@ mod tests {
         }
     }
 
-    fn file(name: &str) -> String {
-        let dir = std::env::temp_dir().join(format!("lanchat-store-{}", std::process::id()));
+    /// A test's own directory, removed with what is in it when the test
+    /// ends, pass or fail.
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A fresh database path, in a directory of its own.
+    fn file(name: &str) -> (TempDir, String) {
+        let dir = std::env::temp_dir().join(format!("lanchat-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join(name);
-        let _ = std::fs::remove_file(&path);
-        path.display().to_string()
+        let path = dir.join(name).display().to_string();
+        (TempDir(dir), path)
     }
 
     #[tokio::test]
     async fn what_is_written_is_read_back_after_a_restart() {
-        let path = file("restart.sqlite");
+        let (_dir, path) = file("restart.sqlite");
         let written = vec![
             past(
                 5,
@@ -467,7 +478,7 @@ mod tests {
 
     #[test]
     fn old_and_surplus_rows_are_pruned() {
-        let path = file("prune.sqlite");
+        let (_dir, path) = file("prune.sqlite");
         let mut store = Store::open(&path, WEEK).unwrap();
         let old = Past {
             stamp: Stamp { id: 1, ms: 1000 },
@@ -520,7 +531,7 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
-        let path = file("garbage.sqlite");
+        let (_dir, path) = file("garbage.sqlite");
         let garbage = b"this is not a database, but somebody's notes\n".repeat(200);
         std::fs::write(&path, &garbage).unwrap();
         let error = Store::open(&path, WEEK).unwrap_err().to_string();
