@@ -216,9 +216,10 @@ async fn starts_tls(stream: &TcpStream) -> bool {
 /// Serves one connection to the lanchat door: over TLS if the server has
 /// it and the client starts it, in plaintext if the room allows that.
 ///
-/// Once the first byte tells which, the connection gets a task of its own
-/// on `tracker`, sized for what it is, and this one ends: one task for
-/// both would be as big as a TLS connection's for every connection.
+/// Once the first byte tells which (and, over TLS, once the handshake is
+/// done), the connection gets a task of its own on `tracker`, sized for
+/// what it is, and this one ends: one task for both would be as big as a
+/// TLS connection's for every connection, and keep the handshake's state.
 pub(crate) async fn open(
     stream: TcpStream,
     peer: SocketAddr,
@@ -240,15 +241,17 @@ pub(crate) async fn open(
         return;
     };
     if starts_tls(&stream).await {
-        tracker.spawn(async move {
-            match tls.accept(stream, door.config.register_timeout).await {
-                Some((stream, binding)) => {
-                    let arrival = Arrival::direct(Some(binding));
-                    connection::serve(stream, peer, door, ticket, arrival).await
-                }
-                None => tracing::debug!(%peer, "tls handshake failed"),
+        // The handshake is done here, and the connection then gets a task
+        // of its own: awaited in this one, it would keep the handshake's
+        // result and this task's captures beside it for its whole life
+        // (3.4 kB a task instead of 2).
+        match tls.accept(stream, door.config.register_timeout).await {
+            Some((stream, binding)) => {
+                let arrival = Arrival::direct(Some(binding));
+                tracker.spawn(connection::serve(stream, peer, door, ticket, arrival));
             }
-        });
+            None => tracing::debug!(%peer, "tls handshake failed"),
+        }
     } else if door.config.passphrase.is_some() {
         let why = "this room has a passphrase, which needs an encrypted connection: update lanchat to join";
         connection::refuse(stream, &door, "tls_required", why);
