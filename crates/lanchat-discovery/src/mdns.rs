@@ -190,7 +190,6 @@ impl Drop for Shutdown<'_> {
     }
 }
 
-/// A host name usable as one DNS label.
 /// The host name the room's address records go under: the machine's name
 /// and its address. Machines often share a name (two laptops called
 /// "ubuntu" at one party, or test namespaces on one host), and two servers
@@ -206,6 +205,7 @@ fn host_label(server_name: &str, addr: IpAddr) -> String {
     format!("{name}-{addr}")
 }
 
+/// A host name usable as one DNS label.
 fn dns_label(name: &str) -> String {
     let label: String = name
         .chars()

@@ -18,9 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::{Admission, Ticket};
 use crate::config::Config;
-use crate::door::{
-    Fault, Hub, HubGone, JoinRequest, Membership, Offered, ResumeRequest, Session, SessionLimits,
-};
+use crate::door::{Fault, Hub, JoinRequest, Membership, ResumeRequest, SessionLimits};
 use crate::json_format::JsonLines;
 use crate::link::{self, Dialect, Link, Next, Waiting};
 use crate::outbox::Outbox;
@@ -88,12 +86,7 @@ where
 {
     let outbox = Outbox::new(door.config.max_queue_bytes);
     let _ = outbox.push(door.greeting.clone());
-    let link = Link {
-        outbox,
-        member: None,
-        session: Session::new(door.limits.clone(), Instant::now()),
-        buf: BytesMut::new(),
-    };
+    let link = Link::new(outbox, door.limits.clone());
     let shutdown = door.shutdown.clone();
     let gate = match &door.config.passphrase {
         Some(_) => Gate::Closed {
@@ -170,17 +163,8 @@ impl Dialect for Lanchat {
         }
     }
 
-    fn handle<'a>(
-        &'a mut self,
-        link: &'a mut Link,
-        frame: ClientFrame,
-    ) -> impl Future<Output = ()> + Send + 'a {
-        let waiting = self.handle_frame(link, frame);
-        async move {
-            if let Some(waiting) = waiting {
-                waiting.await;
-            }
-        }
+    fn handle<'a>(&'a mut self, link: &'a mut Link, frame: ClientFrame) -> Option<Waiting<'a>> {
+        self.handle_frame(link, frame)
     }
 
     fn discard(&mut self, buf: &mut BytesMut) {
@@ -279,25 +263,13 @@ impl Lanchat {
             ClientFrame::Whisper { to, text, .. } => Command::Whisper { to, text },
             ClientFrame::List { .. } => Command::List,
         };
-        let Some(member) = &link.member else {
+        if link.member.is_none() {
             let text = "choose a name first (a join frame)";
             self.error_to(link, "not_joined", text, label.as_deref());
             return None;
-        };
+        }
         let this: &'a Lanchat = self;
-        let waiting = match this.door.hub.offer(member, command, label) {
-            Offered::Taken(Ok(())) => return None,
-            Offered::Taken(Err(HubGone)) => {
-                link.say_bye(this, "shutdown", "server shutting down");
-                return None;
-            }
-            Offered::Waiting(waiting) => waiting,
-        };
-        Some(Box::pin(async move {
-            if waiting.await.is_err() {
-                link.say_bye(this, "shutdown", "server shutting down");
-            }
-        }))
+        link.command(this, &this.door.hub, command, label)
     }
 
     /// The client's SPAKE2 message: answer with ours and our proof.

@@ -250,16 +250,13 @@ pub async fn run_doors(
                     Via::IrcTls => {
                         let (irc, config) = (irc.clone(), config.clone());
                         let serving = tracker.clone();
-                        // The connection gets a task of its own once the
-                        // handshake is done (see `tls::open`).
                         tracker.spawn(async move {
                             let Some(tls) = &config.tls else { return };
-                            match tls.accept(stream, config.register_timeout).await {
-                                Some((stream, _)) => {
-                                    serving.spawn(irc::serve(stream, peer, irc, ticket));
-                                }
-                                None => tracing::debug!(%peer, "tls handshake failed"),
-                            }
+                            let limit = config.register_timeout;
+                            tls.accept_then(stream, peer, limit, &serving, |stream, _| {
+                                irc::serve(stream, peer, irc, ticket)
+                            })
+                            .await;
                         });
                     }
                 }

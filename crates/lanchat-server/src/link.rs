@@ -19,6 +19,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -28,7 +29,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::admission::Ticket;
-use crate::door::{Admit, Fault, Membership, Session};
+use crate::door::{
+    Admit, Command, Fault, Hub, HubGone, Label, Membership, Offered, Session, SessionLimits,
+};
 use crate::outbox::Outbox;
 use crate::plain::Stream;
 
@@ -59,12 +62,9 @@ pub(crate) trait Dialect: Send {
     /// answer (and to count with [`Link::bad_frame`]).
     fn next_frame(&mut self, link: &mut Link) -> Next<Self::Frame>;
 
-    /// Handles one admitted frame.
-    fn handle<'a>(
-        &'a mut self,
-        link: &'a mut Link,
-        frame: Self::Frame,
-    ) -> impl Future<Output = ()> + Send + 'a;
+    /// Handles one admitted frame at once, and returns only what must
+    /// still wait on the hub (see [`Waiting`]).
+    fn handle<'a>(&'a mut self, link: &'a mut Link, frame: Self::Frame) -> Option<Waiting<'a>>;
 
     /// Forgets any partial frame (the connection is closing).
     fn discard(&mut self, buf: &mut BytesMut);
@@ -91,6 +91,44 @@ pub(crate) struct Link {
 }
 
 impl Link {
+    /// A new connection's state, its session starting now.
+    pub fn new(outbox: Outbox, limits: Arc<SessionLimits>) -> Link {
+        Link {
+            outbox,
+            member: None,
+            session: Session::new(limits, Instant::now()),
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Hands the hub a command from this member: taken at once, or, when
+    /// the hub is backed up, what waits for it to be (boxed). A hub that
+    /// is gone ends the connection with a goodbye. Nothing happens before
+    /// a name is registered: each door checks that first, and says so in
+    /// its own words.
+    pub fn command<'a, D: Dialect + Sync>(
+        &'a mut self,
+        dialect: &'a D,
+        hub: &'a Hub,
+        command: Command,
+        label: Option<Label>,
+    ) -> Option<Waiting<'a>> {
+        let member = self.member.as_ref()?;
+        let waiting = match hub.offer(member, command, label) {
+            Offered::Taken(Ok(())) => return None,
+            Offered::Taken(Err(HubGone)) => {
+                self.say_bye(dialect, "shutdown", "server shutting down");
+                return None;
+            }
+            Offered::Waiting(waiting) => waiting,
+        };
+        Some(Box::pin(async move {
+            if waiting.await.is_err() {
+                self.say_bye(dialect, "shutdown", "server shutting down");
+            }
+        }))
+    }
+
     /// Queues bytes for the peer. Our own replies are tiny; if even they
     /// overflow, the hub will find the queue full on its next push and
     /// drop the client.
@@ -360,7 +398,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
             match self.link.session.admit(Instant::now(), waited) {
                 Admit::Now => {
                     if !self.link.outbox.is_closed() {
-                        self.dialect.handle(&mut self.link, frame).await;
+                        if let Some(waiting) = self.dialect.handle(&mut self.link, frame) {
+                            waiting.await;
+                        }
                     }
                 }
                 Admit::Later => {

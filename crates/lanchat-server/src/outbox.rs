@@ -93,13 +93,6 @@ pub enum Flush {
 }
 
 impl Flush {
-    pub fn run(self) {
-        match self {
-            Flush::Wake(waker) => waker.wake(),
-            Flush::Write(outbox) => outbox.write_through(),
-        }
-    }
-
     /// Sees to everything in `flush`, writing to at most `writes` sockets
     /// itself; the other connections are woken to write for themselves.
     /// Wake-ups go first, so that woken tasks write on the other worker
@@ -566,7 +559,7 @@ mod tests {
             .unwrap();
         assert_eq!(wakes(&count), 0, "nobody woken before the step ends");
         assert_eq!(wake.len(), 1);
-        wake.into_iter().for_each(Flush::run);
+        run(wake);
         assert_eq!(wakes(&count), 1);
     }
 
@@ -603,6 +596,11 @@ mod tests {
         flush
     }
 
+    /// Sees to everything a step left, the hub's writes unlimited.
+    fn run(mut flush: Vec<Flush>) {
+        Flush::run_all(&mut flush, usize::MAX);
+    }
+
     /// Reads exactly `n` bytes from the peer's side.
     async fn read_exactly(peer: &mut tokio::net::TcpStream, n: usize) -> Vec<u8> {
         use tokio::io::AsyncReadExt;
@@ -617,7 +615,7 @@ mod tests {
         let count = task_waits(&outbox);
         let flush = step(&outbox, &[Bytes::from("one\n"), Bytes::from("two\n")]);
         assert!(matches!(flush.as_slice(), [Flush::Write(_)]));
-        flush.into_iter().for_each(Flush::run);
+        run(flush);
         assert_eq!(read_exactly(&mut peer, 8).await, b"one\ntwo\n");
         // Nothing left for the task, which was not woken.
         assert_eq!(wakes(&count), 0);
@@ -634,7 +632,7 @@ mod tests {
         let flush = step(&outbox, &[Bytes::from("second\n")]);
         // The task is woken to write it after its own batch.
         assert!(matches!(flush.as_slice(), [Flush::Wake(_)]));
-        flush.into_iter().for_each(Flush::run);
+        run(flush);
         assert_eq!(wakes(&count), 1);
         socket.try_write(&batch).unwrap();
         let (rest, _) = outbox.take_batch();
@@ -657,9 +655,7 @@ mod tests {
             filled += n;
         }
         let count = task_waits(&outbox);
-        step(&outbox, &[Bytes::from("late\n")])
-            .into_iter()
-            .for_each(Flush::run);
+        run(step(&outbox, &[Bytes::from("late\n")]));
         assert_eq!(wakes(&count), 1, "the task is woken for the rest");
         assert_eq!(outbox.take_batch(), (Bytes::from("late\n"), false));
         assert_eq!(read_exactly(&mut peer, filled).await, vec![7; filled]);
@@ -670,9 +666,7 @@ mod tests {
         let (outbox, _socket, _peer) = plain_outbox().await;
         let count = task_waits(&outbox);
         let big = Bytes::from(vec![b'x'; WRITE_THROUGH_MAX + 1]);
-        step(&outbox, std::slice::from_ref(&big))
-            .into_iter()
-            .for_each(Flush::run);
+        run(step(&outbox, std::slice::from_ref(&big)));
         // Copying it is work the task can do on another thread.
         assert_eq!(wakes(&count), 1);
         assert_eq!(outbox.take_batch(), (big, false));

@@ -10,6 +10,7 @@
 //! allows plaintext, a refusal that says why.
 
 use std::fs::{self, OpenOptions};
+use std::future::Future;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -21,13 +22,12 @@ use lanchat_proto::{pake, Fingerprint};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
-
-use crate::plain::PlainTcp;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Ticket;
 use crate::connection::{self, Arrival, Door};
+use crate::plain::PlainTcp;
 
 /// How long a new connection has to start TLS before it counts as a
 /// plaintext client.
@@ -184,9 +184,33 @@ impl Tls {
         })
     }
 
+    /// Completes a TLS handshake within `limit`, then has `serve` serve
+    /// the connection in a task of its own on `tracker`, given the stream
+    /// and the session's exporter value (what a passphrase proof is bound
+    /// to). Awaited in the handshake's task instead, the connection would
+    /// keep the handshake's result and that task's captures beside it for
+    /// its whole life (3.4 kB a task instead of 2).
+    pub(crate) async fn accept_then<F>(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        limit: Duration,
+        tracker: &TaskTracker,
+        serve: impl FnOnce(tokio_rustls::server::TlsStream<TcpStream>, [u8; 32]) -> F,
+    ) where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match self.accept(stream, limit).await {
+            Some((stream, binding)) => {
+                tracker.spawn(serve(stream, binding));
+            }
+            None => tracing::debug!(%peer, "tls handshake failed"),
+        }
+    }
+
     /// Completes a TLS handshake within `limit`; the connection and the
-    /// session's exporter value (what a passphrase proof is bound to).
-    pub(crate) async fn accept(
+    /// session's exporter value.
+    async fn accept(
         &self,
         stream: TcpStream,
         limit: Duration,
@@ -241,17 +265,11 @@ pub(crate) async fn open(
         return;
     };
     if starts_tls(&stream).await {
-        // The handshake is done here, and the connection then gets a task
-        // of its own: awaited in this one, it would keep the handshake's
-        // result and this task's captures beside it for its whole life
-        // (3.4 kB a task instead of 2).
-        match tls.accept(stream, door.config.register_timeout).await {
-            Some((stream, binding)) => {
-                let arrival = Arrival::direct(Some(binding));
-                tracker.spawn(connection::serve(stream, peer, door, ticket, arrival));
-            }
-            None => tracing::debug!(%peer, "tls handshake failed"),
-        }
+        let limit = door.config.register_timeout;
+        tls.accept_then(stream, peer, limit, &tracker, |stream, binding| {
+            connection::serve(stream, peer, door, ticket, Arrival::direct(Some(binding)))
+        })
+        .await;
     } else if door.config.passphrase.is_some() {
         let why = "this room has a passphrase, which needs an encrypted connection: update lanchat to join";
         connection::refuse(stream, &door, "tls_required", why);

@@ -7,7 +7,6 @@
 //! the same name rules as everywhere, and the client is put in the
 //! channel. PART leaves the room and keeps the connection; JOIN comes back.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -17,7 +16,7 @@ use lanchat_proto::LineDecoder;
 
 use super::format::{closing, nick_refused, numeric};
 use super::{Ask, Caps, IrcDoor, SERVER};
-use crate::door::{Fault, HubGone, JoinRequest, Offered};
+use crate::door::{Fault, JoinRequest};
 use crate::link::{Dialect, Link, Next, Waiting};
 
 /// The most channels one JOIN is answered for.
@@ -99,19 +98,7 @@ impl Irc {
         command: Command,
         label: Label,
     ) -> Option<Waiting<'a>> {
-        let member = link.member.as_ref()?;
-        match self.door.hub.offer(member, command, Some(label)) {
-            Offered::Taken(Ok(())) => None,
-            Offered::Taken(Err(HubGone)) => {
-                link.say_bye(self, "shutdown", "server shutting down");
-                None
-            }
-            Offered::Waiting(waiting) => Some(Box::pin(async move {
-                if waiting.await.is_err() {
-                    link.say_bye(self, "shutdown", "server shutting down");
-                }
-            })),
-        }
+        link.command(self, &self.door.hub, command, Some(label))
     }
 
     /// Joins the room under the nick asked for, once registration is
@@ -547,17 +534,8 @@ impl Dialect for Irc {
         }
     }
 
-    fn handle<'a>(
-        &'a mut self,
-        link: &'a mut Link,
-        line: String,
-    ) -> impl Future<Output = ()> + Send + 'a {
-        let waiting = self.handle_line(link, line);
-        async move {
-            if let Some(waiting) = waiting {
-                waiting.await;
-            }
-        }
+    fn handle<'a>(&'a mut self, link: &'a mut Link, line: String) -> Option<Waiting<'a>> {
+        self.handle_line(link, line)
     }
 
     fn discard(&mut self, buf: &mut BytesMut) {

@@ -15,14 +15,12 @@ pub mod format;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use lanchat_core::Label;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::Ticket;
 use crate::config::Config;
-use crate::door::{Hub, Session, SessionLimits};
+use crate::door::{Hub, SessionLimits};
 use crate::link::{self, Link};
 use crate::outbox::Outbox;
 use format::{IrcLines, Room};
@@ -208,12 +206,10 @@ pub(crate) fn serve<S>(
 where
     S: crate::plain::Stream,
 {
-    let link = Link {
-        outbox: Outbox::new(door.config.max_queue_bytes),
-        member: None,
-        session: Session::new(door.limits.clone(), Instant::now()),
-        buf: BytesMut::new(),
-    };
+    let link = Link::new(
+        Outbox::new(door.config.max_queue_bytes),
+        door.limits.clone(),
+    );
     let shutdown = door.shutdown.clone();
     link::serve(
         stream,
