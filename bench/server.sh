@@ -107,7 +107,7 @@ one() {
       "${srv[@]}" "$floor_bin" 16670 &
       server_pid=$!; sleep 0.3
       "${gen[@]}" "$bin/lanchat-bench" --proto irc --server 127.0.0.1:16670 --server-pid "$server_pid" \
-        "${tls[@]}" "$@" | tail -1 ;;
+        "$@" | tail -1 ;;
     inspircd)
       # --runasroot: CI and this machine run the benchmarks as root.
       "${srv[@]}" inspircd --nofork --runasroot --config="$inspircd_conf" >/dev/null 2>&1 &
