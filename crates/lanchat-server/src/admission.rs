@@ -69,13 +69,13 @@ pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
 }
 
 /// A place among the admitted connections; dropping it frees the place.
+/// It lives as long as its connection, so it keeps nothing that only the
+/// connection's start or end needs (the frame budget is read from, and
+/// left in, the address's entry).
 #[derive(Debug)]
 pub(crate) struct Ticket {
     admission: Admission,
     ip: IpAddr,
-    /// The frame budget: what the address's last connection left when
-    /// admitted, what this one leaves once it ends.
-    frames: Option<(f64, Instant)>,
 }
 
 /// Why a connection is turned away.
@@ -139,15 +139,9 @@ impl Admission {
         }
         *state.per_ip.entry(ip).or_insert(0) += 1;
         state.total += 1;
-        let frames = state
-            .frames
-            .get(&ip)
-            .copied()
-            .filter(|(_, at)| now.saturating_duration_since(*at) < FRAMES_REMEMBERED);
         Ok(Ticket {
             admission: self.clone(),
             ip,
-            frames,
         })
     }
 }
@@ -224,30 +218,35 @@ impl Ticket {
         self.ip
     }
 
-    /// The frame budget the address's last connection left, if recent.
-    pub(crate) fn frame_budget(&self) -> Option<(f64, Instant)> {
-        self.frames
+    /// The frame budget the address's last connection left, if it left it
+    /// less than `FRAMES_REMEMBERED` before `now`.
+    pub(crate) fn frame_budget(&self, now: Instant) -> Option<(f64, Instant)> {
+        self.admission
+            .lock()
+            .frames
+            .get(&self.ip)
+            .copied()
+            .filter(|(_, at)| now.saturating_duration_since(*at) < FRAMES_REMEMBERED)
     }
 
-    /// Records what this connection leaves of its frame budget.
-    pub(crate) fn leave_frame_budget(&mut self, tokens: f64, at: Instant) {
-        self.frames = Some((tokens, at));
+    /// Leaves what this connection has left of its frame budget to the
+    /// address's next connection, and frees the place.
+    pub(crate) fn leave_frame_budget(self, tokens: f64, at: Instant) {
+        let mut state = self.admission.lock();
+        if state.frames.len() >= MAX_REMEMBERED && !state.frames.contains_key(&self.ip) {
+            state
+                .frames
+                .retain(|_, (_, when)| at.saturating_duration_since(*when) < FRAMES_REMEMBERED);
+        }
+        if state.frames.len() < MAX_REMEMBERED || state.frames.contains_key(&self.ip) {
+            state.frames.insert(self.ip, (tokens, at));
+        }
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut state = self.admission.lock();
-        if let Some((tokens, at)) = self.frames {
-            if state.frames.len() >= MAX_REMEMBERED && !state.frames.contains_key(&self.ip) {
-                state
-                    .frames
-                    .retain(|_, (_, when)| at.saturating_duration_since(*when) < FRAMES_REMEMBERED);
-            }
-            if state.frames.len() < MAX_REMEMBERED || state.frames.contains_key(&self.ip) {
-                state.frames.insert(self.ip, (tokens, at));
-            }
-        }
         state.total = state.total.saturating_sub(1);
         if let Some(n) = state.per_ip.get_mut(&self.ip) {
             *n -= 1;
@@ -330,15 +329,15 @@ mod tests {
         let t0 = Instant::now();
         let a = Admission::new(1000, 1000, 0);
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
-        let mut first = a.admit(ip, t0).unwrap();
-        assert_eq!(first.frame_budget(), None);
+        let first = a.admit(ip, t0).unwrap();
+        assert_eq!(first.frame_budget(t0), None);
         first.leave_frame_budget(0.5, t0);
-        drop(first);
         let second = a.admit(ip, t0).unwrap();
-        assert_eq!(second.frame_budget(), Some((0.5, t0)));
+        assert_eq!(second.frame_budget(t0), Some((0.5, t0)));
         drop(second);
-        let later = a.admit(ip, t0 + Duration::from_secs(61)).unwrap();
-        assert_eq!(later.frame_budget(), None);
+        let t1 = t0 + Duration::from_secs(61);
+        let later = a.admit(ip, t1).unwrap();
+        assert_eq!(later.frame_budget(t1), None);
     }
 
     /// Passphrase guesses are limited per address, and a right one is

@@ -59,8 +59,27 @@ enum Gate {
 pub(crate) struct Arrival {
     /// The TLS exporter value, on an encrypted connection.
     pub binding: Option<[u8; pake::BINDING_LEN]>,
-    /// The door members see in `/whois` (`terminal`, `web`).
-    pub door: &'static str,
+    /// The door members see in `/whois`.
+    pub door: Via,
+}
+
+/// Which door a lanchat connection came through, as `/whois` shows it
+/// (one byte in every connection, where its name would take 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The lanchat port: the terminal client, or a bot.
+    Terminal,
+    /// The web page's WebSocket.
+    Web,
+}
+
+impl Via {
+    fn name(self) -> &'static str {
+        match self {
+            Via::Terminal => lanchat_core::room::DEFAULT_DOOR,
+            Via::Web => "web",
+        }
+    }
 }
 
 impl Arrival {
@@ -68,7 +87,7 @@ impl Arrival {
     pub(crate) fn direct(binding: Option<[u8; pake::BINDING_LEN]>) -> Arrival {
         Arrival {
             binding,
-            door: lanchat_core::room::DEFAULT_DOOR,
+            door: Via::Terminal,
         }
     }
 }
@@ -131,7 +150,7 @@ struct Lanchat {
     peer: std::net::IpAddr,
     gate: Gate,
     /// Which door this is, for `/whois`.
-    door_name: &'static str,
+    door_name: Via,
 }
 
 impl Drop for Lanchat {
@@ -325,7 +344,7 @@ impl Lanchat {
             return self.error_to(link, "already_joined", text, label.as_deref());
         }
         let request = JoinRequest {
-            door: self.door_name,
+            door: self.door_name.name(),
             history: caps.history,
             resume: caps.resume,
             peer: Some(self.peer),

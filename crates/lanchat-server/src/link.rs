@@ -180,7 +180,7 @@ pub(crate) fn serve<S, D>(
     link: Link,
     dialect: D,
     shutdown: CancellationToken,
-    mut ticket: Ticket,
+    ticket: Ticket,
 ) -> impl Future<Output = ()>
 where
     S: Stream,
@@ -197,9 +197,12 @@ where
         unsent: Bytes::new(),
         flushing: false,
         closing: false,
-        shutdown,
+        // Only a connection still choosing a name waits for the shutdown
+        // itself (the hub tells its members). Boxed, and dropped once the
+        // name is registered, so a member's task does not carry the wait.
+        shutdown: Some(Box::pin(shutdown.cancelled_owned())),
     };
-    if let Some((tokens, at)) = ticket.frame_budget() {
+    if let Some((tokens, at)) = ticket.frame_budget(Instant::now()) {
         conn.link.session.resume_budget(tokens, at);
     }
     async move {
@@ -216,11 +219,12 @@ where
         // What is left of the frame budget goes to the address's next
         // connection, so reconnecting does not buy a fresh burst.
         let now = Instant::now();
-        ticket.leave_frame_budget(conn.link.session.budget(now), now);
-        // `conn.link.member` is dropped here, which tells the hub we left,
-        // and the ticket, which frees our place for the next connection.
+        let budget = conn.link.session.budget(now);
+        // `conn.link.member` is dropped here, which tells the hub we left;
+        // then the ticket goes, which frees our place for the next
+        // connection.
         drop(conn);
-        drop(ticket);
+        ticket.leave_frame_budget(budget, now);
     }
 }
 
@@ -230,6 +234,16 @@ enum Woke {
     Timer,
     Io(io::Result<Io>),
     Outbox,
+}
+
+/// What handling a frame left to do.
+enum Step<'a> {
+    /// Await this, then handle the next frame.
+    Wait(Waiting<'a>),
+    /// Handle the next frame.
+    Next,
+    /// Nothing more to handle now.
+    Done,
 }
 
 /// What the stream did.
@@ -254,7 +268,8 @@ struct Connection<S, D: Dialect> {
     flushing: bool,
     /// The outbox was seen closed: no need to watch it any more.
     closing: bool,
-    shutdown: CancellationToken,
+    /// The server's shutdown, while no name is registered.
+    shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
@@ -264,10 +279,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
         // delivery a trip through the timer wheel.
         let timer = sleep_until(self.link.session.deadline());
         tokio::pin!(timer);
-        // Only a connection still choosing a name waits for the shutdown
-        // itself (the hub tells its members). Boxed, and dropped once the
-        // name is registered, so a member's task does not carry the wait.
-        let mut shutdown = Some(Box::pin(self.shutdown.clone().cancelled_owned()));
         loop {
             if self.write()? {
                 // The stream's end goes after the hub's last write.
@@ -276,7 +287,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
                 return Ok(());
             }
             if self.link.session.is_registered() {
-                shutdown = None;
+                self.shutdown = None;
             }
             {
                 let deadline = self.link.session.deadline();
@@ -286,11 +297,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
             }
             // One small future for whatever comes first (a `select!` would
             // keep one per branch in the task, the whole time it waits).
-            let woke = poll_fn(|cx| self.poll_woke(cx, timer.as_mut(), &mut shutdown)).await;
+            let woke = poll_fn(|cx| self.poll_woke(cx, timer.as_mut())).await;
             // Decided before awaiting, so that nothing of the match is kept
             // in the task while frames are handled.
             if self.woke(woke)? {
-                self.process().await;
+                loop {
+                    // Bound first, so that the task keeps only the wait.
+                    let waiting = match self.process() {
+                        Step::Wait(waiting) => waiting,
+                        Step::Next => continue,
+                        Step::Done => break,
+                    };
+                    waiting.await;
+                }
             }
         }
     }
@@ -343,15 +362,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
     /// that never stops sending cannot keep its deadlines from being
     /// looked at; the outbox last, as every turn of the loop writes what
     /// it holds anyway.
-    fn poll_woke(
-        &mut self,
-        cx: &mut Context<'_>,
-        timer: Pin<&mut Sleep>,
-        shutdown: &mut Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-    ) -> Poll<Woke> {
-        if let Some(cancelled) = shutdown {
+    fn poll_woke(&mut self, cx: &mut Context<'_>, timer: Pin<&mut Sleep>) -> Poll<Woke> {
+        if let Some(cancelled) = &mut self.shutdown {
             if cancelled.as_mut().poll(cx).is_ready() {
-                *shutdown = None;
+                self.shutdown = None;
                 return Poll::Ready(Woke::Shutdown);
             }
         }
@@ -379,44 +393,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin, D: Dialect> Connection<S, D> {
         Poll::Pending
     }
 
-    /// Handles buffered frames until the buffer is empty, the rate limit
-    /// holds us back, or the connection is closing.
-    async fn process(&mut self) {
-        loop {
-            if self.link.outbox.is_closed() {
-                self.dialect.discard(&mut self.link.buf);
-                break;
+    /// Handles the next buffered frame, unless the buffer is empty, the
+    /// rate limit holds it back, or the connection is closing. What waits
+    /// on the hub (a join, a command to a backed-up hub) is returned, for
+    /// the caller to await before the next frame: a plain function and
+    /// one boxed future keep the task smaller than an `async fn` would.
+    fn process(&mut self) -> Step<'_> {
+        if self.link.outbox.is_closed() {
+            self.dialect.discard(&mut self.link.buf);
+            return self.processed();
+        }
+        let (frame, waited) = match self.pending.take() {
+            Some(frame) => (*frame, true),
+            None => match self.dialect.next_frame(&mut self.link) {
+                Next::Frame(frame) => (frame, false),
+                Next::Skip => return Step::Next,
+                Next::More => return self.processed(),
+            },
+        };
+        match self.link.session.admit(Instant::now(), waited) {
+            Admit::Now => {
+                if self.link.outbox.is_closed() {
+                    return Step::Next;
+                }
+                match self.dialect.handle(&mut self.link, frame) {
+                    Some(waiting) => Step::Wait(waiting),
+                    None => Step::Next,
+                }
             }
-            let (frame, waited) = match self.pending.take() {
-                Some(frame) => (*frame, true),
-                None => match self.dialect.next_frame(&mut self.link) {
-                    Next::Frame(frame) => (frame, false),
-                    Next::Skip => continue,
-                    Next::More => break,
-                },
-            };
-            match self.link.session.admit(Instant::now(), waited) {
-                Admit::Now => {
-                    if !self.link.outbox.is_closed() {
-                        if let Some(waiting) = self.dialect.handle(&mut self.link, frame) {
-                            waiting.await;
-                        }
-                    }
-                }
-                Admit::Later => {
-                    self.pending = Some(Box::new(frame));
-                    return;
-                }
-                Admit::Close(fault) => {
-                    tracing::info!("disconnecting a flooding client");
-                    self.link.fault(&self.dialect, fault);
-                }
+            Admit::Later => {
+                self.pending = Some(Box::new(frame));
+                Step::Done
+            }
+            Admit::Close(fault) => {
+                tracing::info!("disconnecting a flooding client");
+                self.link.fault(&self.dialect, fault);
+                Step::Next
             }
         }
+    }
+
+    /// Every buffered frame handled.
+    fn processed(&mut self) -> Step<'static> {
         if self.link.buf.is_empty() {
             // Give the allocation back while the peer is quiet.
             self.link.buf = BytesMut::new();
         }
+        Step::Done
     }
 
     /// Writes what the stream takes now, without waiting: what is left of

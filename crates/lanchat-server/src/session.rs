@@ -176,15 +176,42 @@ pub struct Session {
     /// peer stays silent, and at `ping_timeout` of silence at the latest.
     next_check: u32,
     /// The last ping token sent, and the last one answered.
-    pings_sent: u64,
-    pings_answered: u64,
+    pings_sent: u32,
+    pings_answered: u32,
     bucket: TokenBucket,
-    throttled_until: Option<u32>,
+    throttled_until: Mark,
     /// The byte meter, and when its debt is paid if it is in debt.
     bytes: TokenBucket,
-    bytes_until: Option<u32>,
-    throttled_since: Option<u32>,
-    write_deadline: Option<u32>,
+    bytes_until: Mark,
+    throttled_since: Mark,
+    write_deadline: Mark,
+}
+
+/// A time that may be unset, in the session's milliseconds and 4 bytes
+/// (an `Option<u32>` takes 8): `u32::MAX`, which the session's clock
+/// never reaches (see [`REBASE_AT`]), means unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark(u32);
+
+impl Mark {
+    const UNSET: Mark = Mark(u32::MAX);
+
+    fn at(time: u32) -> Mark {
+        Mark(time.min(u32::MAX - 1))
+    }
+
+    fn get(self) -> Option<u32> {
+        (self != Mark::UNSET).then_some(self.0)
+    }
+
+    fn is_set(self) -> bool {
+        self != Mark::UNSET
+    }
+
+    /// Set, and reached at `now`.
+    fn is_due(self, now: u32) -> bool {
+        self.get().is_some_and(|at| now >= at)
+    }
 }
 
 /// A duration in whole milliseconds, as the session counts them.
@@ -204,7 +231,7 @@ impl Session {
             pings_sent: 0,
             pings_answered: 0,
             bucket: TokenBucket::new(limits.rate, limits.burst, 0),
-            throttled_until: None,
+            throttled_until: Mark::UNSET,
             bytes: TokenBucket::new(
                 limits.rate * limits.bytes_per_frame as f64,
                 limits
@@ -212,9 +239,9 @@ impl Session {
                     .saturating_mul(limits.bytes_per_frame.min(u32::MAX as usize) as u32),
                 0,
             ),
-            bytes_until: None,
-            throttled_since: None,
-            write_deadline: None,
+            bytes_until: Mark::UNSET,
+            throttled_since: Mark::UNSET,
+            write_deadline: Mark::UNSET,
             bad_frames: 0,
             limits,
         }
@@ -263,7 +290,7 @@ impl Session {
         let now = self.tick(now);
         self.last_heard = now;
         if let Err(paid) = self.bytes.charge(now, n as f64) {
-            self.bytes_until = Some(paid);
+            self.bytes_until = Mark::at(paid);
             return self.held_back(now);
         }
         None
@@ -272,13 +299,14 @@ impl Session {
     /// Held back by the rate limit at `now`: `Some` when that has lasted
     /// without a break for too long.
     fn held_back(&mut self, now: u32) -> Option<Fault> {
-        let since = *self.throttled_since.get_or_insert(now);
+        let since = self.throttled_since.get().unwrap_or(now);
+        self.throttled_since = Mark::at(since);
         (now.saturating_sub(since) >= ms(self.limits.flood_kick_after)).then_some(Fault::Flood)
     }
 
     /// Whether reading is paused by the rate limit.
     pub fn is_throttled(&self) -> bool {
-        self.throttled_until.is_some() || self.bytes_until.is_some()
+        self.throttled_until.is_set() || self.bytes_until.is_set()
     }
 
     /// Offers one frame to the rate limit. `waited` is true when the frame
@@ -289,16 +317,16 @@ impl Session {
             Ok(()) => {
                 if !waited {
                     // A fresh frame found a token: within the rate again.
-                    self.throttled_since = None;
+                    self.throttled_since = Mark::UNSET;
                 }
-                self.throttled_until = None;
+                self.throttled_until = Mark::UNSET;
                 Admit::Now
             }
             Err(when) => {
                 if let Some(fault) = self.held_back(now) {
                     return Admit::Close(fault);
                 }
-                self.throttled_until = Some(when);
+                self.throttled_until = Mark::at(when);
                 Admit::Later
             }
         }
@@ -318,25 +346,26 @@ impl Session {
 
     /// A pong arrived. One that answers no ping we sent is a bad frame.
     pub fn pong(&mut self, token: u64) -> Result<(), Option<Fault>> {
-        if token > self.pings_answered && token <= self.pings_sent {
-            self.pings_answered = token;
-            Ok(())
-        } else {
-            Err(self.bad_frame())
+        match u32::try_from(token) {
+            Ok(token) if token > self.pings_answered && token <= self.pings_sent => {
+                self.pings_answered = token;
+                Ok(())
+            }
+            _ => Err(self.bad_frame()),
         }
     }
 
     /// A write could not finish now: it must by the write deadline.
     pub fn write_blocked(&mut self, now: Instant) {
-        if self.write_deadline.is_none() {
+        if !self.write_deadline.is_set() {
             let now = self.tick(now);
-            self.write_deadline = Some(now.saturating_add(ms(self.limits.write_timeout)));
+            self.write_deadline = Mark::at(now.saturating_add(ms(self.limits.write_timeout)));
         }
     }
 
     /// Everything written so far went out.
     pub fn write_done(&mut self) {
-        self.write_deadline = None;
+        self.write_deadline = Mark::UNSET;
     }
 
     /// When [`Session::due`] should next be called.
@@ -347,7 +376,7 @@ impl Session {
         }
         for until in [self.throttled_until, self.bytes_until, self.write_deadline]
             .into_iter()
-            .flatten()
+            .filter_map(Mark::get)
         {
             at = at.min(until);
         }
@@ -369,7 +398,7 @@ impl Session {
         }
         let now = tick;
         let mut due = Due::default();
-        if self.write_deadline.is_some_and(|until| now >= until) {
+        if self.write_deadline.is_due(now) {
             due.close = Some(Fault::WriteTimeout);
             return due;
         }
@@ -382,12 +411,12 @@ impl Session {
             // ones not reading. That is not silence.
             self.last_heard = self.last_heard.max(now);
         }
-        if self.throttled_until.is_some_and(|until| now >= until) {
-            self.throttled_until = None;
+        if self.throttled_until.is_due(now) {
+            self.throttled_until = Mark::UNSET;
             due.resume = true;
         }
-        if self.bytes_until.is_some_and(|until| now >= until) {
-            self.bytes_until = None;
+        if self.bytes_until.is_due(now) {
+            self.bytes_until = Mark::UNSET;
             due.resume = true;
         }
         if now >= self.next_check {
@@ -399,8 +428,8 @@ impl Session {
             }
             let give_up = self.last_heard.saturating_add(timeout);
             if silent >= interval {
-                self.pings_sent += 1;
-                due.ping = Some(self.pings_sent);
+                self.pings_sent = self.pings_sent.saturating_add(1);
+                due.ping = Some(self.pings_sent.into());
                 self.next_check = now.saturating_add(interval).min(give_up);
             } else {
                 self.next_check = self.last_heard.saturating_add(interval);
@@ -420,11 +449,10 @@ impl Session {
             &mut self.bytes_until,
             &mut self.throttled_since,
             &mut self.write_deadline,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *time = time.saturating_sub(by);
+        ] {
+            if let Some(at) = time.get() {
+                *time = Mark::at(at.saturating_sub(by));
+            }
         }
         self.bucket.rebase(by);
         self.bytes.rebase(by);
@@ -433,7 +461,7 @@ impl Session {
     /// Until when a frame is held back by the rate limit, if it is.
     #[cfg(test)]
     fn throttled_until(&self) -> Option<Instant> {
-        self.throttled_until.map(|t| self.instant(t))
+        self.throttled_until.get().map(|t| self.instant(t))
     }
 }
 
