@@ -79,7 +79,7 @@ use admission::Admission;
 pub use config::{Config, PeerCheck};
 use connection::Door;
 use json_format::JsonLines;
-pub use memory::tune_allocator;
+pub use memory::{tune_allocator, GLIBC_TUNABLES};
 
 /// The reason given to a peer outside the server's networks.
 const NOT_ALLOWED: &str =

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(cli::Command::Join(cli.join));
     if matches!(command, cli::Command::Serve(_)) {
+        serve::restart_with_tunables();
         lanchat_server::tune_allocator();
     }
     let mut builder = match &command {

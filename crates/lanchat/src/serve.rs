@@ -19,6 +19,46 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{LimitArgs, ServeArgs};
 use crate::usage::usage;
 
+/// Starts the server again in place (the same process, arguments and
+/// everything else) with [`lanchat_server::GLIBC_TUNABLES`] added to the
+/// environment, once: glibc reads its tunables only when a process
+/// starts. Returns if they are already set (a user's own setting of the
+/// same tunable is kept) or the restart fails; the defaults then only
+/// cost more memory. Call it first, before any thread starts.
+pub fn restart_with_tunables() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+
+        const VAR: &str = "GLIBC_TUNABLES";
+        let ours = lanchat_server::GLIBC_TUNABLES;
+        let name = ours.split('=').next().unwrap_or(ours);
+        let current = std::env::var_os(VAR).unwrap_or_default();
+        let current = current.to_string_lossy();
+        if current
+            .split(':')
+            .any(|t| t.split('=').next() == Some(name))
+        {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let value = if current.is_empty() {
+            ours.to_owned()
+        } else {
+            format!("{current}:{ours}")
+        };
+        let mut args = std::env::args_os();
+        let mut command = std::process::Command::new(exe);
+        if let Some(arg0) = args.next() {
+            command.arg0(arg0);
+        }
+        // Returns only if the restart failed.
+        let _ = command.args(args).env(VAR, value).exec();
+    }
+}
+
 /// The longest room name, in characters.
 const MAX_ROOM_CHARS: usize = 64;
 

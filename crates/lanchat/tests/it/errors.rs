@@ -280,3 +280,50 @@ fn a_hostile_servers_goodbye_cannot_drive_the_terminal() {
     assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
     let _ = service.join();
 }
+
+/// The server starts itself again in place with glibc's tunables set (the
+/// same process: its PID is the one started), keeps a user's own setting
+/// of the same tunable, and serves either way.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_server_runs_with_its_allocator_tunables() {
+    let environ = |server: &Server| {
+        let raw = std::fs::read(format!("/proc/{}/environ", server.proc.pid())).unwrap();
+        raw.split(|b| *b == 0)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .filter(|v| v.starts_with("GLIBC_TUNABLES="))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let server = Server::start();
+    assert_eq!(
+        environ(&server),
+        ["GLIBC_TUNABLES=glibc.malloc.tcache_max=256"]
+    );
+    let mut alice = server.join("alice");
+    alice.send("hello");
+    alice.expect_line("<alice> hello");
+
+    let mut cmd = lanchat();
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--room",
+        "lab",
+    ])
+    .env(
+        "GLIBC_TUNABLES",
+        "glibc.malloc.check=0:glibc.malloc.tcache_max=128",
+    );
+    let server = Server::spawn(cmd);
+    // Not restarted with ours added. (glibc rewrites the variable in
+    // place as it reads it, so the rest is not compared.)
+    let env = environ(&server);
+    assert!(env.iter().all(|v| !v.contains("tcache_max=256")), "{env:?}");
+    let mut bob = server.join("bob");
+    bob.send("hi");
+    bob.expect_line("<bob> hi");
+}
