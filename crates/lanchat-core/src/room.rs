@@ -84,8 +84,12 @@ pub enum Output {
 pub struct Room {
     id: RoomId,
     name: String,
-    members: HashMap<MemberId, Name>,
-    by_key: HashMap<String, MemberId>,
+    /// Everyone's name as shown, shared with `order`. (Their keys are
+    /// worked out again when a name is let go: kept, they would cost
+    /// every member a vector and a string per key.)
+    members: HashMap<MemberId, Arc<str>>,
+    /// Every name's keys (see [`Name::keys`]), for uniqueness and lookup.
+    by_key: HashMap<Box<str>, MemberId>,
     /// Everyone's name in display order (folded, then as typed), kept
     /// sorted as people come and go, so a `/list` costs a copy, not a sort.
     order: BTreeSet<(String, Arc<str>)>,
@@ -194,7 +198,7 @@ impl Room {
         let Some(name) = self.members.get(&id) else {
             return;
         };
-        let name = name.as_str().to_owned();
+        let name = name.to_string();
         self.broadcast(Target::AllBut(id), Event::Held { name }, None, now_ms, out);
     }
 
@@ -209,7 +213,7 @@ impl Room {
         now_ms: u64,
         out: &mut Vec<Output>,
     ) {
-        let Some(name) = self.members.get(&id).map(|n| n.as_str().to_owned()) else {
+        let Some(name) = self.members.get(&id).map(|n| n.to_string()) else {
             return;
         };
         let users = self
@@ -230,7 +234,7 @@ impl Room {
         let Some(name) = self.members.get(&id) else {
             return;
         };
-        let events = self.history.for_member(name.as_str());
+        let events = self.history.for_member(name);
         if events.is_empty() {
             return;
         }
@@ -297,7 +301,7 @@ impl Room {
 
     /// The name of a member, if they are in the room.
     pub fn name_of(&self, id: MemberId) -> Option<&str> {
-        self.members.get(&id).map(Name::as_str)
+        self.members.get(&id).map(|n| &**n)
     }
 
     /// Admits a new member under `raw_name`, or says why not. On success the
@@ -310,14 +314,18 @@ impl Room {
         out: &mut Vec<Output>,
     ) -> Result<MemberId, NameError> {
         let name = Name::parse(raw_name)?;
-        if name.keys().iter().any(|k| self.by_key.contains_key(k)) {
+        if name
+            .keys()
+            .iter()
+            .any(|k| self.by_key.contains_key(k.as_str()))
+        {
             return Err(NameError::Taken(name.as_str().to_owned()));
         }
         let id = MemberId(self.next_member);
         self.next_member += 1;
         let users = self.names();
         for key in name.keys() {
-            self.by_key.insert(key.clone(), id);
+            self.by_key.insert(key.as_str().into(), id);
         }
         let asker = Asker { id, label };
         self.welcome(&asker, name.as_str(), users, out);
@@ -330,8 +338,9 @@ impl Room {
             now_ms,
             out,
         );
-        self.order.insert(order_key(&name));
-        self.members.insert(id, name);
+        let display: Arc<str> = name.as_str().into();
+        self.order.insert(order_key(&display));
+        self.members.insert(id, display);
         self.joined.insert(id, (now_ms, DEFAULT_DOOR));
         Ok(id)
     }
@@ -349,7 +358,7 @@ impl Room {
         let Some(me) = self.members.get(&id) else {
             return;
         };
-        let me = me.as_str().to_owned();
+        let me = me.to_string();
         let asker = Asker { id, label };
         match command {
             Command::Say { text } => {
@@ -408,7 +417,7 @@ impl Room {
                     let (since_ms, door) =
                         self.joined.get(&t).copied().unwrap_or((0, DEFAULT_DOOR));
                     let event = Event::Whois {
-                        name: self.members[&t].as_str().to_owned(),
+                        name: self.members[&t].to_string(),
                         since_ms,
                         door: door.to_owned(),
                         away: self.away.get(&t).cloned(),
@@ -466,9 +475,7 @@ impl Room {
         let Some(name) = self.members.remove(&id) else {
             return;
         };
-        for key in name.keys() {
-            self.by_key.remove(key);
-        }
+        self.forget_keys(id, &name);
         self.order.remove(&order_key(&name));
         self.replies.remove(&id);
         self.renamed.remove(&id);
@@ -483,7 +490,7 @@ impl Room {
         });
         out.push(Output::Close(id));
         let event = Event::Left {
-            name: name.as_str().to_owned(),
+            name: name.to_string(),
             reason,
         };
         self.broadcast(Target::AllBut(id), event, None, now_ms, out);
@@ -584,7 +591,7 @@ impl Room {
             (Ok(t), Ok(text)) => {
                 let event = Event::Whisper {
                     from,
-                    to: self.members[&t].as_str().to_owned(),
+                    to: self.members[&t].to_string(),
                     text: text.into_owned(),
                 };
                 // One event, one stamp: both copies are the same event in
@@ -601,7 +608,7 @@ impl Room {
                 self.replies.insert(t, id);
                 if let Some(reason) = self.away.get(&t) {
                     let away = Event::Away {
-                        name: self.members[&t].as_str().to_owned(),
+                        name: self.members[&t].to_string(),
                         reason: Some(reason.clone()),
                     };
                     self.reply(&asker, away, out);
@@ -632,7 +639,7 @@ impl Room {
         if name
             .keys()
             .iter()
-            .any(|k| self.by_key.get(k).is_some_and(|o| *o != id))
+            .any(|k| self.by_key.get(k.as_str()).is_some_and(|o| *o != id))
         {
             let e = NameError::Taken(name.as_str().to_owned());
             return self.error(&asker, e.code(), e.to_string(), out);
@@ -640,19 +647,18 @@ impl Room {
         let Some(old) = self.members.remove(&id) else {
             return;
         };
-        for key in old.keys() {
-            self.by_key.remove(key);
-        }
+        self.forget_keys(id, &old);
         self.order.remove(&order_key(&old));
         for key in name.keys() {
-            self.by_key.insert(key.clone(), id);
+            self.by_key.insert(key.as_str().into(), id);
         }
-        self.order.insert(order_key(&name));
+        let display: Arc<str> = name.as_str().into();
+        self.order.insert(order_key(&display));
         let event = Event::Renamed {
-            from: old.as_str().to_owned(),
+            from: old.to_string(),
             to: name.as_str().to_owned(),
         };
-        self.members.insert(id, name);
+        self.members.insert(id, display);
         self.renamed.insert(id, now_ms);
         let label = asker.label.map(|l| (id, l));
         self.broadcast(Target::All, event, label, now_ms, out);
@@ -715,7 +721,7 @@ impl Room {
             .get(&asker.id)
             .into_iter()
             .flatten()
-            .filter_map(|m| self.members.get(m).map(|n| n.as_str().to_owned()))
+            .filter_map(|m| self.members.get(m).map(|n| n.to_string()))
             .collect();
         names.sort();
         self.reply(asker, Event::Ignoring { names }, out);
@@ -726,7 +732,7 @@ impl Room {
         let mut away: Vec<(&str, &String)> = self
             .away
             .iter()
-            .filter_map(|(m, r)| Some((self.members.get(m)?.as_str(), r)))
+            .filter_map(|(m, r)| Some((&**self.members.get(m)?, r)))
             .collect();
         away.sort();
         for (name, reason) in away {
@@ -762,6 +768,20 @@ impl Room {
 
     /// The member a typed name refers to: by its folded form, or failing
     /// that by its look-alike form.
+    /// Frees the keys of `display`, a name member `id` had.
+    fn forget_keys(&mut self, id: MemberId, display: &str) {
+        match Name::parse(display) {
+            Ok(name) => {
+                for key in name.keys() {
+                    self.by_key.remove(key.as_str());
+                }
+            }
+            // It was parsed to get in, so this cannot happen; if it did,
+            // none of its keys may stay taken.
+            Err(_) => self.by_key.retain(|_, owner| *owner != id),
+        }
+    }
+
     fn find(&self, typed: &str) -> Option<MemberId> {
         // A name has at most MAX_NAME_CHARS characters after NFKC, which
         // can compose a few characters into one but not many: anything far
@@ -771,12 +791,12 @@ impl Room {
         }
         // The folded form first: an exact name wins over a look-alike.
         let folded = fold(typed);
-        if let Some(id) = self.by_key.get(&folded) {
+        if let Some(id) = self.by_key.get(folded.as_str()) {
             return Some(*id);
         }
         lookup_keys(typed)
             .iter()
-            .find_map(|key| self.by_key.get(key))
+            .find_map(|key| self.by_key.get(key.as_str()))
             .copied()
     }
 }
@@ -795,8 +815,8 @@ pub const MAX_AWAY_LEN: usize = 200;
 pub const NICK_EVERY_MS: u64 = 10_000;
 
 /// Where a name sorts in the user list.
-fn order_key(name: &Name) -> (String, Arc<str>) {
-    (fold(name.as_str()), name.as_str().into())
+fn order_key(display: &Arc<str>) -> (String, Arc<str>) {
+    (fold(display), display.clone())
 }
 
 /// The error for a name nobody here has, quoting what was typed cut to a

@@ -609,6 +609,21 @@ fn look_alike_names_collide() {
     assert!(out.iter().all(|o| !matches!(o, Output::Close(_))));
 }
 
+/// Leaving frees every key of a name (worked out again from the name:
+/// the room keeps only the name itself), so a look-alike may join after.
+#[test]
+fn a_name_and_its_look_alikes_are_free_once_it_leaves() {
+    let mut w = World::new();
+    w.join("a\u{301}b");
+    let mut out = Vec::new();
+    assert!(matches!(
+        w.room.join("áb", None, 0, &mut out),
+        Err(NameError::Taken(_))
+    ));
+    w.leave("a\u{301}b", LeaveReason::Quit);
+    assert!(w.room.join("áb", None, 0, &mut out).is_ok());
+}
+
 #[test]
 fn a_whisper_finds_its_target_by_folded_or_look_alike_name() {
     let mut w = World::new();
