@@ -375,15 +375,34 @@ pub(crate) fn spawn(
 }
 
 /// A member as the hub sees it: where their frames go, in which format.
+///
+/// The hub's map holds one per member: the index and the offset are
+/// `u32`s (a run is at most [`MAX_RUN_BYTES`] and one event), which makes
+/// every entry of it 8 bytes smaller.
 struct Member {
     outbox: Outbox,
-    format: usize,
     /// See [`Membership`]'s.
     generation: u64,
+    /// Its format's index in the hub's.
+    format: u32,
     /// Where this member's part of its format's pending run begins: a
     /// newcomer gets only what was gathered after it joined, and not its
     /// own announcement.
-    run_start: usize,
+    run_start: u32,
+}
+
+impl Member {
+    fn format(&self) -> usize {
+        self.format as usize
+    }
+
+    fn run_start(&self) -> usize {
+        self.run_start as usize
+    }
+
+    fn start_run_at(&mut self, at: usize) {
+        self.run_start = u32::try_from(at).unwrap_or(u32::MAX);
+    }
 }
 
 /// A wire format in use, with the run being gathered for it.
@@ -659,12 +678,13 @@ impl HubTask {
         self.formats[format].members += 1;
         let generation = self.next_generation;
         self.next_generation += 1;
-        let member = Member {
+        let mut member = Member {
             outbox,
-            format,
             generation,
-            run_start: self.formats[format].run.len(),
+            format: u32::try_from(format).unwrap_or(u32::MAX),
+            run_start: 0,
         };
+        member.start_run_at(self.formats[format].run.len());
         self.members.insert(id, member);
         generation
     }
@@ -768,7 +788,7 @@ impl HubTask {
 
     fn remove_member(&mut self, id: MemberId) -> Option<Outbox> {
         let member = self.members.remove(&id)?;
-        self.formats[member.format].members -= 1;
+        self.formats[member.format()].members -= 1;
         Some(member.outbox)
     }
 
@@ -858,12 +878,12 @@ impl HubTask {
         let Some(member) = self.members.get_mut(&id) else {
             return;
         };
-        let run = &self.formats[member.format].run;
-        if member.run_start >= run.len() {
+        let run = &self.formats[member.format()].run;
+        if member.run_start() >= run.len() {
             return;
         }
-        let part = Bytes::copy_from_slice(&run[member.run_start..]);
-        member.run_start = run.len();
+        let part = Bytes::copy_from_slice(&run[member.run_start()..]);
+        member.start_run_at(run.len());
         self.queued_since_trim += part.len();
         let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
         push_to(id, member, part, wake, too_slow, pressed);
@@ -925,7 +945,7 @@ impl HubTask {
             full |= format.run.len() >= self.max_run_bytes;
         }
         if let Some(member) = but.and_then(|id| self.members.get_mut(&id)) {
-            member.run_start = self.formats[member.format].run.len();
+            member.start_run_at(self.formats[member.format()].run.len());
         }
         self.runs_urgent |= !matches!(what, Event::Joined { .. } | Event::Left { .. });
         self.runs_since.get_or_insert_with(Instant::now);
@@ -948,8 +968,9 @@ impl HubTask {
             .map(|f| Bytes::from(std::mem::take(&mut f.run)))
             .collect();
         for (id, member) in &mut self.members {
-            let run = &runs[member.format];
-            let start = std::mem::take(&mut member.run_start);
+            let run = &runs[member.format()];
+            let start = member.run_start();
+            member.run_start = 0;
             if start >= run.len() {
                 continue;
             }
@@ -984,8 +1005,8 @@ impl HubTask {
         let event = EventRef { recipient, ..event };
         let mut encoded: Vec<Option<Bytes>> = vec![None; self.formats.len()];
         let mut push = |id: MemberId, member: &Member| {
-            let bytes = encoded[member.format]
-                .get_or_insert_with(|| self.formats[member.format].wire.encode_one(event));
+            let bytes = encoded[member.format()]
+                .get_or_insert_with(|| self.formats[member.format()].wire.encode_one(event));
             self.queued_since_trim += bytes.len();
             let (wake, too_slow, pressed) = (&mut self.wake, &mut self.too_slow, &mut self.pressed);
             push_to(id, member, bytes.clone(), wake, too_slow, pressed);
