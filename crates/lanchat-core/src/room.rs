@@ -79,6 +79,17 @@ pub enum Output {
     Record(Past),
 }
 
+/// A member in the room, as the room keeps them: one entry of one map.
+#[derive(Debug)]
+struct Present {
+    /// The name as shown, shared with the user list (`order`).
+    name: Arc<str>,
+    /// When they joined.
+    since_ms: u64,
+    /// The door they came through: an index into the room's `doors`.
+    door: u8,
+}
+
 /// One chat room.
 #[derive(Debug)]
 pub struct Room {
@@ -87,7 +98,7 @@ pub struct Room {
     /// Everyone's name as shown, shared with `order`. (Their keys are
     /// worked out again when a name is let go: kept, they would cost
     /// every member a vector and a string per key.)
-    members: HashMap<MemberId, Arc<str>>,
+    members: HashMap<MemberId, Present>,
     /// Every name's keys (see [`Name::keys`]), for uniqueness and lookup.
     by_key: HashMap<Box<str>, MemberId>,
     /// Everyone's name in display order (folded, then as typed), kept
@@ -102,8 +113,9 @@ pub struct Room {
     /// Whom each member ignores, by id: an ignore follows its target
     /// through `/nick` and ends when the target leaves the room.
     ignores: HashMap<MemberId, HashSet<MemberId>>,
-    /// When each member joined, and through which door.
-    joined: HashMap<MemberId, (u64, &'static str)>,
+    /// The doors members came through, by name (a handful: the first is
+    /// [`DEFAULT_DOOR`]); a member keeps an index into it.
+    doors: Vec<&'static str>,
     /// Where members connect from, for `/whois`, when the server shows it.
     addresses: HashMap<MemberId, String>,
     /// The topic (empty: none), and whether members may change it.
@@ -136,7 +148,7 @@ impl Room {
             replies: HashMap::new(),
             renamed: HashMap::new(),
             away: HashMap::new(),
-            joined: HashMap::new(),
+            doors: vec![DEFAULT_DOOR],
             addresses: HashMap::new(),
             ignores: HashMap::new(),
             topic: String::new(),
@@ -195,7 +207,7 @@ impl Room {
     /// Member `id` lost their connection: their name is kept (they stay
     /// in the room) and the others are told, once.
     pub fn hold(&mut self, id: MemberId, now_ms: u64, out: &mut Vec<Output>) {
-        let Some(name) = self.members.get(&id) else {
+        let Some(name) = self.display_of(id) else {
             return;
         };
         let name = name.to_string();
@@ -213,7 +225,7 @@ impl Room {
         now_ms: u64,
         out: &mut Vec<Output>,
     ) {
-        let Some(name) = self.members.get(&id).map(|n| n.to_string()) else {
+        let Some(name) = self.display_of(id).map(|n| n.to_string()) else {
             return;
         };
         let users = self
@@ -231,7 +243,7 @@ impl Room {
     /// Tells member `id` the earlier conversation they may see, if any
     /// is kept (after their welcome, for doors whose clients want it).
     pub fn tell_history(&self, id: MemberId, label: Option<Label>, out: &mut Vec<Output>) {
-        let Some(name) = self.members.get(&id) else {
+        let Some(name) = self.display_of(id) else {
             return;
         };
         let events = self.history.for_member(name);
@@ -244,8 +256,17 @@ impl Room {
 
     /// Records which door `id` came through (`/whois` says it).
     pub fn set_door(&mut self, id: MemberId, door: &'static str) {
-        if let Some(joined) = self.joined.get_mut(&id) {
-            joined.1 = door;
+        let index = match self.doors.iter().position(|d| *d == door) {
+            Some(index) => index,
+            None if self.doors.len() <= usize::from(u8::MAX) => {
+                self.doors.push(door);
+                self.doors.len() - 1
+            }
+            // More kinds of door than a server has: shown as the default.
+            None => 0,
+        };
+        if let Some(present) = self.members.get_mut(&id) {
+            present.door = u8::try_from(index).unwrap_or(0);
         }
     }
 
@@ -301,7 +322,7 @@ impl Room {
 
     /// The name of a member, if they are in the room.
     pub fn name_of(&self, id: MemberId) -> Option<&str> {
-        self.members.get(&id).map(|n| &**n)
+        self.display_of(id).map(|n| &**n)
     }
 
     /// Admits a new member under `raw_name`, or says why not. On success the
@@ -340,8 +361,12 @@ impl Room {
         );
         let display: Arc<str> = name.as_str().into();
         self.order.insert(order_key(&display));
-        self.members.insert(id, display);
-        self.joined.insert(id, (now_ms, DEFAULT_DOOR));
+        let present = Present {
+            name: display,
+            since_ms: now_ms,
+            door: 0,
+        };
+        self.members.insert(id, present);
         Ok(id)
     }
 
@@ -355,7 +380,7 @@ impl Room {
         now_ms: u64,
         out: &mut Vec<Output>,
     ) {
-        let Some(me) = self.members.get(&id) else {
+        let Some(me) = self.display_of(id) else {
             return;
         };
         let me = me.to_string();
@@ -414,12 +439,12 @@ impl Room {
             }
             Command::Whois { name } => match self.find(&name) {
                 Some(t) => {
-                    let (since_ms, door) =
-                        self.joined.get(&t).copied().unwrap_or((0, DEFAULT_DOOR));
+                    let present = &self.members[&t];
+                    let door = self.doors.get(usize::from(present.door));
                     let event = Event::Whois {
-                        name: self.members[&t].to_string(),
-                        since_ms,
-                        door: door.to_owned(),
+                        name: present.name.to_string(),
+                        since_ms: present.since_ms,
+                        door: door.copied().unwrap_or(DEFAULT_DOOR).to_owned(),
                         away: self.away.get(&t).cloned(),
                         address: self.addresses.get(&t).cloned(),
                     };
@@ -472,7 +497,7 @@ impl Room {
     /// everyone else. Does nothing if they already left, so each departure
     /// is announced exactly once.
     pub fn leave(&mut self, id: MemberId, reason: LeaveReason, now_ms: u64, out: &mut Vec<Output>) {
-        let Some(name) = self.members.remove(&id) else {
+        let Some(Present { name, .. }) = self.members.remove(&id) else {
             return;
         };
         self.forget_keys(id, &name);
@@ -480,7 +505,6 @@ impl Room {
         self.replies.remove(&id);
         self.renamed.remove(&id);
         self.away.remove(&id);
-        self.joined.remove(&id);
         self.addresses.remove(&id);
         // Ignores of them end, and theirs with them.
         self.ignores.remove(&id);
@@ -591,7 +615,7 @@ impl Room {
             (Ok(t), Ok(text)) => {
                 let event = Event::Whisper {
                     from,
-                    to: self.members[&t].to_string(),
+                    to: self.members[&t].name.to_string(),
                     text: text.into_owned(),
                 };
                 // One event, one stamp: both copies are the same event in
@@ -608,7 +632,7 @@ impl Room {
                 self.replies.insert(t, id);
                 if let Some(reason) = self.away.get(&t) {
                     let away = Event::Away {
-                        name: self.members[&t].to_string(),
+                        name: self.members[&t].name.to_string(),
                         reason: Some(reason.clone()),
                     };
                     self.reply(&asker, away, out);
@@ -644,21 +668,21 @@ impl Room {
             let e = NameError::Taken(name.as_str().to_owned());
             return self.error(&asker, e.code(), e.to_string(), out);
         }
-        let Some(old) = self.members.remove(&id) else {
+        let display: Arc<str> = name.as_str().into();
+        let Some(present) = self.members.get_mut(&id) else {
             return;
         };
+        let old = std::mem::replace(&mut present.name, display.clone());
         self.forget_keys(id, &old);
         self.order.remove(&order_key(&old));
         for key in name.keys() {
             self.by_key.insert(key.as_str().into(), id);
         }
-        let display: Arc<str> = name.as_str().into();
         self.order.insert(order_key(&display));
         let event = Event::Renamed {
             from: old.to_string(),
             to: name.as_str().to_owned(),
         };
-        self.members.insert(id, display);
         self.renamed.insert(id, now_ms);
         let label = asker.label.map(|l| (id, l));
         self.broadcast(Target::All, event, label, now_ms, out);
@@ -721,7 +745,7 @@ impl Room {
             .get(&asker.id)
             .into_iter()
             .flatten()
-            .filter_map(|m| self.members.get(m).map(|n| n.to_string()))
+            .filter_map(|m| self.display_of(*m).map(|n| n.to_string()))
             .collect();
         names.sort();
         self.reply(asker, Event::Ignoring { names }, out);
@@ -732,7 +756,7 @@ impl Room {
         let mut away: Vec<(&str, &String)> = self
             .away
             .iter()
-            .filter_map(|(m, r)| Some((&**self.members.get(m)?, r)))
+            .filter_map(|(m, r)| Some((&**self.display_of(*m)?, r)))
             .collect();
         away.sort();
         for (name, reason) in away {
@@ -768,6 +792,11 @@ impl Room {
 
     /// The member a typed name refers to: by its folded form, or failing
     /// that by its look-alike form.
+    /// Member `id`'s name as shown, if they are here.
+    fn display_of(&self, id: MemberId) -> Option<&Arc<str>> {
+        self.members.get(&id).map(|present| &present.name)
+    }
+
     /// Frees the keys of `display`, a name member `id` had.
     fn forget_keys(&mut self, id: MemberId, display: &str) {
         match Name::parse(display) {

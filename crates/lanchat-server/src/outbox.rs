@@ -24,7 +24,6 @@
 //! and the task's batch in hand (`busy`) keeps the hub off the socket, so
 //! bytes go out in the order they were queued.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -58,9 +57,15 @@ pub struct Outbox {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    /// The soft cap.
+    /// The soft cap (the hard cap is worked out from it: one field less
+    /// in every connection's outbox).
     max_bytes: usize,
-    hard_bytes: usize,
+}
+
+impl Shared {
+    fn hard_bytes(&self) -> usize {
+        self.max_bytes.saturating_mul(HARD_FACTOR)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -138,7 +143,6 @@ impl Outbox {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 max_bytes,
-                hard_bytes: max_bytes.saturating_mul(HARD_FACTOR),
             }),
         }
     }
@@ -201,7 +205,7 @@ impl Outbox {
         if state.closed || frame.is_empty() {
             return Ok((Need::Nothing, false));
         }
-        if state.bytes + frame.len() > self.shared.hard_bytes {
+        if state.bytes + frame.len() > self.shared.hard_bytes() {
             return Err(Overflow);
         }
         state.bytes += frame.len();
@@ -369,7 +373,9 @@ impl Outbox {
 #[derive(Debug, Default)]
 struct Frames {
     first: Option<Bytes>,
-    rest: VecDeque<Bytes>,
+    /// A `Vec`: frames are only ever added at the end and taken all at
+    /// once, and it is 8 bytes smaller than a `VecDeque`.
+    rest: Vec<Bytes>,
 }
 
 impl Frames {
@@ -380,7 +386,7 @@ impl Frames {
     fn push_back(&mut self, frame: Bytes) {
         match self.first {
             None => self.first = Some(frame),
-            Some(_) => self.rest.push_back(frame),
+            Some(_) => self.rest.push(frame),
         }
     }
 
@@ -391,11 +397,11 @@ impl Frames {
 
     fn drain_into(&mut self, batch: &mut Vec<Bytes>) {
         batch.extend(self.first.take());
-        batch.extend(self.rest.drain(..));
+        batch.append(&mut self.rest);
         // A burst (everyone joining at once) can grow the queue; give the
         // memory back so an idle connection stays small.
         if self.rest.capacity() > SHRINK_ABOVE {
-            self.rest = VecDeque::new();
+            self.rest = Vec::new();
         }
     }
 
