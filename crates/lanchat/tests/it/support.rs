@@ -24,7 +24,17 @@ pub fn lanchat() -> Command {
 
 /// A config directory private to this test process.
 pub fn config_home() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("lanchat-test-{}", std::process::id()))
+    static HOME: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        // Not the PID alone: PIDs are reused, and what an earlier test
+        // process left there (a last name used, pinned keys) would change
+        // what this one sees. The start time makes it this process's own.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        std::env::temp_dir().join(format!("lanchat-test-{}-{nanos}", std::process::id()))
+    })
+    .clone()
 }
 
 /// A child process whose stdout and stderr lines arrive on channels. It is

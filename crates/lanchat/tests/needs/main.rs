@@ -152,6 +152,8 @@ fn main() -> ExitCode {
         trials.extend(tests.iter().map(|t| trial(module, t, &mut skipped)));
     }
     let conclusion = libtest_mimic::run(&args, trials);
+    // The clients' config and data directories of this run.
+    let _ = std::fs::remove_dir_all(support::config_home());
     // Said again after the run, beside the summary's "ignored" count.
     for line in &skipped {
         eprintln!("{line}");
