@@ -95,9 +95,10 @@ struct Present {
 pub struct Room {
     id: RoomId,
     name: String,
-    /// Everyone's name as shown, shared with `order`. (Their keys are
-    /// worked out again when a name is let go: kept, they would cost
-    /// every member a vector and a string per key.)
+    /// Everyone here: name as shown (shared with `order`), when they
+    /// joined, and through which door. (A name's keys are worked out again
+    /// when it is let go: kept, they would cost every member a vector and
+    /// a string per key.)
     members: HashMap<MemberId, Present>,
     /// Every name's keys (see [`Name::keys`]), for uniqueness and lookup.
     by_key: HashMap<Box<str>, MemberId>,
@@ -256,17 +257,16 @@ impl Room {
 
     /// Records which door `id` came through (`/whois` says it).
     pub fn set_door(&mut self, id: MemberId, door: &'static str) {
-        let index = match self.doors.iter().position(|d| *d == door) {
-            Some(index) => index,
-            None if self.doors.len() <= usize::from(u8::MAX) => {
+        let index = self.doors.iter().position(|d| *d == door).or_else(|| {
+            // A server has a handful of doors; past 256 kinds, a door is
+            // shown as the default.
+            (self.doors.len() <= usize::from(u8::MAX)).then(|| {
                 self.doors.push(door);
                 self.doors.len() - 1
-            }
-            // More kinds of door than a server has: shown as the default.
-            None => 0,
-        };
+            })
+        });
         if let Some(present) = self.members.get_mut(&id) {
-            present.door = u8::try_from(index).unwrap_or(0);
+            present.door = index.and_then(|i| u8::try_from(i).ok()).unwrap_or(0);
         }
     }
 

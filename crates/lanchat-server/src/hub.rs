@@ -392,6 +392,18 @@ struct Member {
 }
 
 impl Member {
+    fn new(outbox: Outbox, generation: u64, format: usize, run_start: usize) -> Member {
+        let mut member = Member {
+            outbox,
+            generation,
+            // A handful of formats.
+            format: u32::try_from(format).unwrap_or(u32::MAX),
+            run_start: 0,
+        };
+        member.start_run_at(run_start);
+        member
+    }
+
     fn format(&self) -> usize {
         self.format as usize
     }
@@ -678,13 +690,7 @@ impl HubTask {
         self.formats[format].members += 1;
         let generation = self.next_generation;
         self.next_generation += 1;
-        let mut member = Member {
-            outbox,
-            generation,
-            format: u32::try_from(format).unwrap_or(u32::MAX),
-            run_start: 0,
-        };
-        member.start_run_at(self.formats[format].run.len());
+        let member = Member::new(outbox, generation, format, self.formats[format].run.len());
         self.members.insert(id, member);
         generation
     }
@@ -970,7 +976,7 @@ impl HubTask {
         for (id, member) in &mut self.members {
             let run = &runs[member.format()];
             let start = member.run_start();
-            member.run_start = 0;
+            member.start_run_at(0);
             if start >= run.len() {
                 continue;
             }

@@ -12,7 +12,7 @@
 //! buffer on its stack and keeps only what it could not use yet. It waits
 //! for whatever comes first (shutdown, timer, stream, outbox) through one
 //! small `poll_fn`, and keeps one timer for all its deadlines, so an idle
-//! connection's task stays small (768 bytes on plain TCP, tokio's own
+//! connection's task stays small (640 bytes on plain TCP, tokio's own
 //! header included) and a wake-up costs no timer re-arming.
 
 use std::future::{poll_fn, Future};

@@ -23,19 +23,26 @@ use crate::usage::usage;
 /// everything else) with [`lanchat_server::GLIBC_TUNABLES`] added to the
 /// environment, once: glibc reads its tunables only when a process
 /// starts. Returns if they are already set (a user's own setting of the
-/// same tunable is kept) or the restart fails; the defaults then only
-/// cost more memory. Call it first, before any thread starts.
+/// same tunable is kept), if this is the restarted process (marked by
+/// `LANCHAT_RESTARTED`: glibc may drop the variable, e.g. for a setuid
+/// binary, and that must not make a loop), or if the restart fails; the
+/// defaults then only cost more memory. Call it first, before any thread
+/// starts.
 pub fn restart_with_tunables() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
 
         const VAR: &str = "GLIBC_TUNABLES";
+        const MARK: &str = "LANCHAT_RESTARTED";
+        if std::env::var_os(MARK).is_some() {
+            return;
+        }
         let ours = lanchat_server::GLIBC_TUNABLES;
         let name = ours.split('=').next().unwrap_or(ours);
         let current = std::env::var_os(VAR).unwrap_or_default();
-        let current = current.to_string_lossy();
         if current
+            .to_string_lossy()
             .split(':')
             .any(|t| t.split('=').next() == Some(name))
         {
@@ -44,18 +51,19 @@ pub fn restart_with_tunables() {
         let Ok(exe) = std::env::current_exe() else {
             return;
         };
-        let value = if current.is_empty() {
-            ours.to_owned()
-        } else {
-            format!("{current}:{ours}")
-        };
+        // The user's own value kept as it is, bytes and all.
+        let mut value = current;
+        if !value.is_empty() {
+            value.push(":");
+        }
+        value.push(ours);
         let mut args = std::env::args_os();
         let mut command = std::process::Command::new(exe);
         if let Some(arg0) = args.next() {
             command.arg0(arg0);
         }
         // Returns only if the restart failed.
-        let _ = command.args(args).env(VAR, value).exec();
+        let _ = command.args(args).env(VAR, value).env(MARK, "1").exec();
     }
 }
 

@@ -90,17 +90,6 @@ impl Irc {
         Action::Ask(command, ask.label())
     }
 
-    /// Hands the room a command: at once, unless the hub is backed up
-    /// (then what waits is returned, boxed).
-    fn ask<'a>(
-        &'a self,
-        link: &'a mut Link,
-        command: Command,
-        label: Label,
-    ) -> Option<Waiting<'a>> {
-        link.command(self, &self.door.hub, command, Some(label))
-    }
-
     /// Joins the room under the nick asked for, once registration is
     /// complete (or again after a PART).
     async fn join(&mut self, link: &mut Link, rejoin: bool) {
@@ -209,7 +198,10 @@ impl Irc {
         drop(line);
         match action {
             Action::Done => None,
-            Action::Ask(command, label) => self.ask(link, command, label),
+            Action::Ask(command, label) => {
+                let this: &'a Irc = self;
+                link.command(this, &this.door.hub, command, Some(label))
+            }
             Action::Join { rejoin } => Some(Box::pin(self.join(link, rejoin))),
         }
     }

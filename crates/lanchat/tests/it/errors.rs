@@ -282,39 +282,48 @@ fn a_hostile_servers_goodbye_cannot_drive_the_terminal() {
 }
 
 /// The server starts itself again in place with glibc's tunables set (the
-/// same process: its PID is the one started), keeps a user's own setting
-/// of the same tunable, and serves either way.
+/// same process: its PID is the one started), once: it keeps a user's own
+/// setting of the same tunable, a restarted server never restarts again,
+/// and it serves either way.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
 fn the_server_runs_with_its_allocator_tunables() {
+    // The server's variables that say how it was started.
     let environ = |server: &Server| {
         let raw = std::fs::read(format!("/proc/{}/environ", server.proc.pid())).unwrap();
         raw.split(|b| *b == 0)
             .filter_map(|v| std::str::from_utf8(v).ok())
-            .filter(|v| v.starts_with("GLIBC_TUNABLES="))
+            .filter(|v| v.starts_with("GLIBC_TUNABLES=") || v.starts_with("LANCHAT_RESTARTED="))
             .map(str::to_owned)
             .collect::<Vec<_>>()
+    };
+    let serve = || {
+        let mut cmd = lanchat();
+        cmd.args([
+            "serve",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--room",
+            "lab",
+        ]);
+        cmd
     };
     let server = Server::start();
     assert_eq!(
         environ(&server),
-        ["GLIBC_TUNABLES=glibc.malloc.tcache_max=256"]
+        [
+            "GLIBC_TUNABLES=glibc.malloc.tcache_max=256",
+            "LANCHAT_RESTARTED=1"
+        ]
     );
     let mut alice = server.join("alice");
     alice.send("hello");
     alice.expect_line("<alice> hello");
 
-    let mut cmd = lanchat();
-    cmd.args([
-        "serve",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--room",
-        "lab",
-    ])
-    .env(
+    let mut cmd = serve();
+    cmd.env(
         "GLIBC_TUNABLES",
         "glibc.malloc.check=0:glibc.malloc.tcache_max=128",
     );
@@ -322,8 +331,22 @@ fn the_server_runs_with_its_allocator_tunables() {
     // Not restarted with ours added. (glibc rewrites the variable in
     // place as it reads it, so the rest is not compared.)
     let env = environ(&server);
-    assert!(env.iter().all(|v| !v.contains("tcache_max=256")), "{env:?}");
+    assert!(
+        env.iter()
+            .all(|v| !v.contains("tcache_max=256") && !v.starts_with("LANCHAT_RESTARTED")),
+        "{env:?}"
+    );
     let mut bob = server.join("bob");
     bob.send("hi");
     bob.expect_line("<bob> hi");
+
+    // Already restarted once (as when glibc dropped the variable): no
+    // second restart, so no loop.
+    let mut cmd = serve();
+    cmd.env("LANCHAT_RESTARTED", "1");
+    let server = Server::spawn(cmd);
+    assert_eq!(environ(&server), ["LANCHAT_RESTARTED=1"]);
+    let mut carol = server.join("carol");
+    carol.send("hey");
+    carol.expect_line("<carol> hey");
 }
