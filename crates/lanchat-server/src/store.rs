@@ -374,14 +374,15 @@ impl Nudge {
         }
     }
 
-    /// One more event is waiting: a whole batch wakes the writer.
-    fn handed(&self) {
-        if self.waiting.fetch_add(1, Ordering::Relaxed) + 1 == BATCH {
-            self.wake();
-        }
+    /// Counts one more event before it is handed over, so that the
+    /// writer never takes an event not counted yet (the count would
+    /// drift up, past the batch, and never wake it again); returns
+    /// whether it makes a whole batch, to wake the writer once handed.
+    fn handing(&self) -> bool {
+        self.waiting.fetch_add(1, Ordering::Relaxed) + 1 == BATCH
     }
 
-    /// The writer took `n` events.
+    /// The writer took `n` events (or `n` were never handed).
     fn taken(&self, n: usize) {
         let _ = self
             .waiting
@@ -416,8 +417,15 @@ impl Recorder {
     /// Hands `past` to the writer; when it is behind (or gone), the event
     /// stays in memory only.
     pub fn record(&self, past: Past) {
-        match self.tx.try_send(past) {
-            Ok(()) => self.nudge.0.handed(),
+        let nudge = &self.nudge.0;
+        let whole_batch = nudge.handing();
+        let handed = self.tx.try_send(past);
+        if handed.is_err() {
+            nudge.taken(1);
+        }
+        match handed {
+            Ok(()) if whole_batch => nudge.wake(),
+            Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 if !self.warned.swap(true, Ordering::Relaxed) {
                     tracing::warn!("the history database is not keeping up; new messages are kept in memory only until it does");
@@ -577,6 +585,7 @@ mod tests {
             store.start_with(&tracker, Duration::from_secs(3600))
         };
         let nudge = recorder.nudge.0.clone();
+        let counted = nudge.clone();
         let outcome = runtime.block_on(async move {
             let hang = Duration::from_secs(60);
             let asleep = |times| {
@@ -607,6 +616,9 @@ mod tests {
             tokio::time::timeout(hang, tracker.wait())
                 .await
                 .map_err(|_| "a shutdown waited for the commit wait")?;
+            if counted.waiting.load(Ordering::Relaxed) != 0 {
+                return Err("the count of events waiting drifted");
+            }
             let last = *stored.borrow();
             Ok::<_, &str>(last)
         });
