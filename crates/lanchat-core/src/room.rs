@@ -208,7 +208,7 @@ impl Room {
     /// Member `id` lost their connection: their name is kept (they stay
     /// in the room) and the others are told, once.
     pub fn hold(&mut self, id: MemberId, now_ms: u64, out: &mut Vec<Output>) {
-        let Some(name) = self.display_of(id) else {
+        let Some(name) = self.name_of(id) else {
             return;
         };
         let name = name.to_string();
@@ -226,7 +226,7 @@ impl Room {
         now_ms: u64,
         out: &mut Vec<Output>,
     ) {
-        let Some(name) = self.display_of(id).map(|n| n.to_string()) else {
+        let Some(name) = self.name_of(id).map(|n| n.to_string()) else {
             return;
         };
         let users = self
@@ -244,7 +244,7 @@ impl Room {
     /// Tells member `id` the earlier conversation they may see, if any
     /// is kept (after their welcome, for doors whose clients want it).
     pub fn tell_history(&self, id: MemberId, label: Option<Label>, out: &mut Vec<Output>) {
-        let Some(name) = self.display_of(id) else {
+        let Some(name) = self.name_of(id) else {
             return;
         };
         let events = self.history.for_member(name);
@@ -322,7 +322,7 @@ impl Room {
 
     /// The name of a member, if they are in the room.
     pub fn name_of(&self, id: MemberId) -> Option<&str> {
-        self.display_of(id).map(|n| &**n)
+        self.members.get(&id).map(|present| &*present.name)
     }
 
     /// Admits a new member under `raw_name`, or says why not. On success the
@@ -380,7 +380,7 @@ impl Room {
         now_ms: u64,
         out: &mut Vec<Output>,
     ) {
-        let Some(me) = self.display_of(id) else {
+        let Some(me) = self.name_of(id) else {
             return;
         };
         let me = me.to_string();
@@ -745,7 +745,7 @@ impl Room {
             .get(&asker.id)
             .into_iter()
             .flatten()
-            .filter_map(|m| self.display_of(*m).map(|n| n.to_string()))
+            .filter_map(|m| self.name_of(*m).map(|n| n.to_string()))
             .collect();
         names.sort();
         self.reply(asker, Event::Ignoring { names }, out);
@@ -756,7 +756,7 @@ impl Room {
         let mut away: Vec<(&str, &String)> = self
             .away
             .iter()
-            .filter_map(|(m, r)| Some((&**self.display_of(*m)?, r)))
+            .filter_map(|(m, r)| Some((self.name_of(*m)?, r)))
             .collect();
         away.sort();
         for (name, reason) in away {
@@ -790,13 +790,6 @@ impl Room {
         }
     }
 
-    /// The member a typed name refers to: by its folded form, or failing
-    /// that by its look-alike form.
-    /// Member `id`'s name as shown, if they are here.
-    fn display_of(&self, id: MemberId) -> Option<&Arc<str>> {
-        self.members.get(&id).map(|present| &present.name)
-    }
-
     /// Frees the keys of `display`, a name member `id` had.
     fn forget_keys(&mut self, id: MemberId, display: &str) {
         match Name::parse(display) {
@@ -811,6 +804,8 @@ impl Room {
         }
     }
 
+    /// The member a typed name refers to: by its folded form, or failing
+    /// that by its look-alike form.
     fn find(&self, typed: &str) -> Option<MemberId> {
         // A name has at most MAX_NAME_CHARS characters after NFKC, which
         // can compose a few characters into one but not many: anything far

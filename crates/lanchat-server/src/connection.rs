@@ -60,24 +60,26 @@ pub(crate) struct Arrival {
     /// The TLS exporter value, on an encrypted connection.
     pub binding: Option<[u8; pake::BINDING_LEN]>,
     /// The door members see in `/whois`.
-    pub door: Via,
+    pub door: Entry,
 }
 
-/// Which door a lanchat connection came through, as `/whois` shows it
-/// (one byte in every connection, where its name would take 16).
+/// Which door a lanchat-protocol connection came through, as `/whois`
+/// shows it (one byte in every connection, where its name would take 16).
+/// Not the server's listeners (`Via` in `lib.rs`): it says only which of
+/// them carried the lanchat protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Via {
+pub(crate) enum Entry {
     /// The lanchat port: the terminal client, or a bot.
     Terminal,
     /// The web page's WebSocket.
     Web,
 }
 
-impl Via {
+impl Entry {
     fn name(self) -> &'static str {
         match self {
-            Via::Terminal => lanchat_core::room::DEFAULT_DOOR,
-            Via::Web => "web",
+            Entry::Terminal => lanchat_core::room::DEFAULT_DOOR,
+            Entry::Web => "web",
         }
     }
 }
@@ -87,7 +89,7 @@ impl Arrival {
     pub(crate) fn direct(binding: Option<[u8; pake::BINDING_LEN]>) -> Arrival {
         Arrival {
             binding,
-            door: Via::Terminal,
+            door: Entry::Terminal,
         }
     }
 }
@@ -118,7 +120,7 @@ where
         door,
         peer: peer.ip(),
         gate,
-        door_name: arrival.door,
+        entry: arrival.door,
     };
     link::serve(stream, link, dialect, shutdown, ticket)
 }
@@ -150,7 +152,7 @@ struct Lanchat {
     peer: std::net::IpAddr,
     gate: Gate,
     /// Which door this is, for `/whois`.
-    door_name: Via,
+    entry: Entry,
 }
 
 impl Drop for Lanchat {
@@ -344,7 +346,7 @@ impl Lanchat {
             return self.error_to(link, "already_joined", text, label.as_deref());
         }
         let request = JoinRequest {
-            door: self.door_name.name(),
+            door: self.entry.name(),
             history: caps.history,
             resume: caps.resume,
             peer: Some(self.peer),

@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::admission::Ticket;
-use crate::connection::{self, Arrival, Door, Via};
+use crate::connection::{self, Arrival, Door, Entry};
 
 /// The largest request head read.
 const MAX_HEAD: usize = 8 * 1024;
@@ -176,7 +176,7 @@ pub(crate) async fn serve(
                 }
                 let arrival = Arrival {
                     binding: None,
-                    door: Via::Web,
+                    door: Entry::Web,
                 };
                 let stream = ws::WsStream::new(stream, early);
                 return connection::serve(stream, peer, door, ticket, arrival).await;
